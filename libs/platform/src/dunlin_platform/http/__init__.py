@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every Dunlin service: problems, pagination, idempotency, health."""

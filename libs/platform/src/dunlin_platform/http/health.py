@@ -1,0 +1,63 @@
+"""Liveness, readiness and Prometheus metrics endpoints (unauthenticated, for probes)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from dunlin_platform.http.problems import ProblemError, problem_response
+
+Check = Callable[[], Awaitable[None]]
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+async def _run_check(check: Check, limit: float) -> str:
+    try:
+        await asyncio.wait_for(check(), limit)
+    except TimeoutError:
+        return f"timed out after {limit:g}s"
+    except Exception as exc:  # readiness reports any failure instead of crashing the probe
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return "ok"
+
+
+def health_router(
+    checks: Mapping[str, Check], *, timeout: float = READINESS_TIMEOUT_SECONDS
+) -> APIRouter:
+    """Build /healthz, /readyz (runs every check concurrently) and /metrics."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", response_model=None)
+    async def readyz(request: Request) -> dict[str, object] | JSONResponse:
+        """Every dependency (database, broker, ...) answers within the timeout."""
+        names = list(checks)
+        outcomes = await asyncio.gather(*(_run_check(checks[n], timeout) for n in names))
+        results = dict(zip(names, outcomes, strict=True))
+        failed = sorted(name for name, outcome in results.items() if outcome != "ok")
+        if failed:
+            error = ProblemError(
+                503,
+                "Service Unavailable",
+                f"Not ready: {', '.join(failed)} failed.",
+                slug="not-ready",
+                checks=results,
+            )
+            return problem_response(request, error)
+        return {"status": "ok", "checks": results}
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus text exposition of the default registry."""
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,86 @@
+"""One way to paginate every list: an opaque keyset cursor plus a limit."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+from dunlin_platform.http.problems import FieldError, UnprocessableError
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list; pass next_cursor back to get the following page."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(sort_key: Sequence[Any]) -> str:
+    """Encode the last row's sort key as an opaque base64url cursor."""
+    # default=str lets dates, UUIDs and Decimals travel; decode_cursor returns them as strings.
+    raw = json.dumps(list(sort_key), separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """Decode a cursor made by encode_cursor; a malformed one is a 422 problem."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error):
+        value = None
+    if not isinstance(value, list):
+        raise UnprocessableError(
+            "The cursor is malformed; use the next_cursor of a previous page.",
+            slug="invalid-cursor",
+            errors=[
+                FieldError(
+                    field="cursor",
+                    location="query",
+                    message="malformed cursor",
+                    type="invalid_cursor",
+                )
+            ],
+        )
+    return value
+
+
+class PageParams:
+    """Query parameters shared by every list endpoint."""
+
+    def __init__(
+        self,
+        cursor: Annotated[
+            str | None, Query(description="Opaque cursor from a previous page's next_cursor.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
+    ) -> None:
+        self.cursor = cursor
+        self.limit = limit
+
+    @property
+    def after(self) -> list[Any] | None:
+        """The decoded sort key to continue after, or None for the first page."""
+        return decode_cursor(self.cursor) if self.cursor is not None else None
+
+
+PageParamsDep = Annotated[PageParams, Depends()]
+
+
+def build_page(rows: Sequence[T], *, limit: int, sort_key: Callable[[T], Sequence[Any]]) -> Page[T]:
+    """Build a page from up to limit+1 rows fetched in sort order (the extra row means more)."""
+    items = list(rows[:limit])
+    has_more = len(rows) > limit
+    next_cursor = encode_cursor(sort_key(items[-1])) if has_more and items else None
+    return Page[T](items=items, next_cursor=next_cursor)
