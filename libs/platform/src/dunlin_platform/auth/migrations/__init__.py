@@ -1,0 +1,1 @@
+"""Alembic history of the `auth` schema (run through dunlin_platform.auth.migrate)."""
