@@ -1,1 +1,86 @@
-"""Dunlin."""
+"""Dunlin event contracts: event models, CloudEvents envelope, topics, money."""
+
+from dunlin_events import topics
+from dunlin_events.base import Event, UtcDatetime, all_events, event_class
+from dunlin_events.envelope import (
+    Envelope,
+    KafkaRecord,
+    decode,
+    encode,
+    encode_raw,
+    new_envelope,
+    peek_attributes,
+)
+from dunlin_events.errors import (
+    InvalidMessage,
+    MalformedMessage,
+    SchemaViolation,
+    UnknownEventType,
+)
+from dunlin_events.invoicing import (
+    AGING_THRESHOLDS,
+    AccountOverdue,
+    AccountRegistered,
+    ChannelConsent,
+    Contact,
+    EarlyPaymentDiscount,
+    InvoiceIssued,
+    InvoiceLine,
+    OverdueInvoice,
+    PaymentTerms,
+    PostalAddress,
+)
+from dunlin_events.money import (
+    CURRENCY_EXPONENTS,
+    Amount,
+    Currency,
+    MoneyError,
+    NonNegativeAmount,
+    exponent,
+    from_minor,
+    split,
+    to_minor,
+)
+from dunlin_events.payments import Allocation, PaymentReceived, RemittanceLine
+
+__all__ = [
+    "AGING_THRESHOLDS",
+    "CURRENCY_EXPONENTS",
+    "AccountOverdue",
+    "AccountRegistered",
+    "Allocation",
+    "Amount",
+    "ChannelConsent",
+    "Contact",
+    "Currency",
+    "EarlyPaymentDiscount",
+    "Envelope",
+    "Event",
+    "InvalidMessage",
+    "InvoiceIssued",
+    "InvoiceLine",
+    "KafkaRecord",
+    "MalformedMessage",
+    "MoneyError",
+    "NonNegativeAmount",
+    "OverdueInvoice",
+    "PaymentReceived",
+    "PaymentTerms",
+    "PostalAddress",
+    "RemittanceLine",
+    "SchemaViolation",
+    "UnknownEventType",
+    "UtcDatetime",
+    "all_events",
+    "decode",
+    "encode",
+    "encode_raw",
+    "event_class",
+    "exponent",
+    "from_minor",
+    "new_envelope",
+    "peek_attributes",
+    "split",
+    "to_minor",
+    "topics",
+]

@@ -1,0 +1,212 @@
+"""CloudEvents 1.0 binary mode on Kafka: Envelope <-> KafkaRecord via the SDK's binding."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
+from cloudevents.core.exceptions import BaseCloudEventException
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from pydantic import ValidationError
+
+from dunlin_events.base import Event, event_class
+from dunlin_events.errors import MalformedMessage, SchemaViolation
+
+E = TypeVar("E", bound=Event)
+
+CONTENT_TYPE = "application/json"
+TRACEPARENT = "traceparent"
+_REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject")
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    """A Kafka record as aiokafka sends and receives it."""
+
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Envelope(Generic[E]):
+    """A Dunlin event with its CloudEvents context attributes."""
+
+    id: str
+    type: str
+    source: str
+    time: datetime
+    subject: str
+    data: E
+    traceparent: str | None = None
+
+
+class _RawJSONFormat(JSONFormat):
+    """JSON format that passes the body through as bytes; pydantic parses it once, later."""
+
+    def read_data(self, body: bytes, datacontenttype: str | None) -> bytes:
+        return body
+
+
+_FORMAT = _RawJSONFormat()
+
+
+def new_envelope(
+    event: E, *, source: str, id: str | None = None, time: datetime | None = None
+) -> Envelope[E]:
+    """Wrap an event in a fresh envelope (uuid4 id, current UTC time, subject = account)."""
+    return Envelope(
+        id=id or str(uuid.uuid4()),
+        type=event.ce_type(),
+        source=source,
+        time=_utc(time) if time is not None else datetime.now(UTC),
+        subject=event.key(),
+        data=event,
+    )
+
+
+def encode(envelope: Envelope[Any]) -> KafkaRecord:
+    """Serialise an envelope to a binary-mode CloudEvents Kafka record."""
+    event: Event = envelope.data
+    if envelope.subject != event.account_id:
+        raise ValueError(f"subject {envelope.subject!r} is not account_id {event.account_id!r}")
+    return encode_raw(
+        id=envelope.id,
+        type=envelope.type,
+        source=envelope.source,
+        time=envelope.time,
+        subject=envelope.subject,
+        data=event.__pydantic_serializer__.to_json(event),
+        traceparent=envelope.traceparent,
+    )
+
+
+def _subject_key(event: Any) -> str:
+    return str(event.get_subject())
+
+
+def encode_raw(
+    *,
+    id: str,
+    type: str,
+    source: str,
+    time: datetime,
+    subject: str,
+    data: bytes,
+    traceparent: str | None,
+) -> KafkaRecord:
+    """Build the record from already-serialised event JSON (no re-validation)."""
+    attributes = {
+        "specversion": "1.0",
+        "id": id,
+        "source": source,
+        "type": type,
+        "time": _utc(time),
+        "subject": subject,
+        "datacontenttype": CONTENT_TYPE,
+    }
+    try:
+        message = to_binary(CloudEvent(attributes, data), _FORMAT, _subject_key)
+    except BaseCloudEventException as exc:
+        raise ValueError(str(exc)) from exc
+    headers = list(message.headers.items())
+    if traceparent:
+        # Plain W3C header, so OpenTelemetry's Kafka propagators find it unchanged.
+        headers.append((TRACEPARENT, traceparent.encode()))
+    return KafkaRecord(key=subject.encode(), value=message.value, headers=headers)
+
+
+def decode(record: KafkaRecord) -> Envelope[Event]:
+    """Parse and validate a record; raises a subclass of InvalidMessage."""
+    headers = dict(record.headers)
+    missing = [name for name in _REQUIRED if not headers.get(name)]
+    if missing:
+        raise MalformedMessage(f"not a binary-mode CloudEvent: missing {', '.join(missing)}")
+    if headers["ce_specversion"] != b"1.0":
+        raise MalformedMessage(f"unsupported ce_specversion {headers['ce_specversion']!r}")
+    content_type = headers.get("content-type", b"").split(b";")[0].strip()
+    if content_type != CONTENT_TYPE.encode():
+        raise MalformedMessage(f"content-type must be {CONTENT_TYPE}, got {content_type!r}")
+    try:
+        cloud_event = from_binary(
+            KafkaMessage(headers=headers, key=None, value=record.value), _FORMAT, CloudEvent
+        )
+    except (BaseCloudEventException, ValueError, OverflowError) as exc:
+        # UnicodeDecodeError and dateutil's ParserError are ValueErrors too.
+        raise MalformedMessage(f"invalid CloudEvents attributes: {exc}") from exc
+    time = cloud_event.get_time()
+    if time is None or time.tzinfo is None:
+        raise MalformedMessage("ce_time must be an RFC 3339 timestamp with an offset")
+    cls = event_class(cloud_event.get_type())
+    data = _validate(cls, record.value)
+    subject = cloud_event.get_subject()
+    if subject != data.account_id:
+        raise SchemaViolation(f"ce_subject {subject!r} does not match account_id")
+    if record.key and record.key != data.account_id.encode():
+        raise SchemaViolation("Kafka key does not match account_id")
+    trace = headers.get(TRACEPARENT)
+    return Envelope(
+        id=cloud_event.get_id(),
+        type=cloud_event.get_type(),
+        source=cloud_event.get_source(),
+        time=time.astimezone(UTC),
+        subject=subject,
+        data=data,
+        traceparent=trace.decode("utf-8", "replace") if trace else None,
+    )
+
+
+def _validate(cls: type[E], body: bytes) -> E:
+    try:
+        return cls.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if any(err["type"] == "json_invalid" for err in errors):
+            raise MalformedMessage(f"body is not valid JSON: {errors[0]['msg']}") from exc
+        if any(err["type"] == "model_type" and not err["loc"] for err in errors):
+            raise MalformedMessage("body is not a JSON object") from exc
+        raise SchemaViolation(summarise(errors)) from exc
+
+
+def summarise(errors: list[Any]) -> str:
+    """Pydantic errors as 'field.path: message; ...'."""
+    parts = []
+    for err in errors:
+        path = ".".join(str(part) for part in err["loc"]) or "(body)"
+        parts.append(f"{path}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def peek_attributes(record: KafkaRecord) -> dict[str, str]:
+    """The record's CloudEvents attributes as text, without any validation (for DLQ headers)."""
+    attributes: dict[str, str] = {}
+    for name, value in record.headers:
+        lowered = name.lower()
+        if lowered.startswith("ce_"):
+            attributes[lowered[3:]] = value.decode("utf-8", "replace")
+        elif lowered == "content-type":
+            attributes["datacontenttype"] = value.decode("utf-8", "replace")
+        elif lowered == TRACEPARENT:
+            attributes[TRACEPARENT] = value.decode("utf-8", "replace")
+    return attributes
+
+
+def _utc(time: datetime) -> datetime:
+    if time.tzinfo is None:
+        raise ValueError("envelope time must be timezone-aware")
+    return time.astimezone(UTC)
+
+
+__all__ = [
+    "Envelope",
+    "KafkaRecord",
+    "decode",
+    "encode",
+    "encode_raw",
+    "new_envelope",
+    "peek_attributes",
+]

@@ -1,0 +1,219 @@
+"""One money vocabulary: ISO 4217 currencies, decimal-string amounts, minor units."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, PlainSerializer, PlainValidator, WithJsonSchema
+
+
+class MoneyError(ValueError):
+    """An amount, currency or allocation that cannot be represented exactly."""
+
+
+def _codes(exponent: int, codes: str) -> dict[str, int]:
+    return dict.fromkeys(codes.split(), exponent)
+
+
+# Active ISO 4217 codes with a defined minor unit; metals and "N.A." codes are left out
+# because an invoice can never be denominated in them.
+CURRENCY_EXPONENTS: Mapping[str, int] = MappingProxyType(
+    dict(
+        sorted(
+            {
+                **_codes(
+                    2,
+                    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV"
+                    " BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK"
+                    " DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL"
+                    " HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL"
+                    " MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO"
+                    " NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK"
+                    " SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS"
+                    " UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG",
+                ),
+                **_codes(0, "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"),
+                **_codes(3, "BHD IQD JOD KWD LYD OMR TND"),
+                **_codes(4, "CLF UYW"),
+            }.items()
+        )
+    )
+)
+
+_CURRENCY_SHAPE = re.compile(r"[A-Z]{3}")
+
+
+def exponent(currency: str) -> int:
+    """Number of minor-unit digits of an ISO 4217 currency (JPY 0, EUR 2, KWD 3)."""
+    try:
+        return CURRENCY_EXPONENTS[currency]
+    except KeyError:
+        raise MoneyError(f"unknown currency {currency!r}: not an active ISO 4217 code") from None
+
+
+def _validate_currency(value: Any) -> str:
+    if not isinstance(value, str) or not _CURRENCY_SHAPE.fullmatch(value):
+        raise ValueError(f"currency must be 3 upper-case letters (ISO 4217), got {value!r}")
+    if value not in CURRENCY_EXPONENTS:
+        raise ValueError(f"unknown currency {value!r}: not an active ISO 4217 code")
+    return value
+
+
+Currency = Annotated[
+    str,
+    PlainValidator(_validate_currency),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[A-Z]{3}$",
+            "description": "ISO 4217 alphabetic currency code, e.g. EUR",
+        }
+    ),
+]
+
+_LAX_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def _decimal_pattern(*, int_digits: int, frac_digits: int, signed: bool) -> dict[str, str]:
+    sign = "-?" if signed else ""
+    return {"type": "string", "pattern": rf"^{sign}\d{{1,{int_digits}}}(\.\d{{1,{frac_digits}}})?$"}
+
+
+def _decimal_validator(
+    *, int_digits: int, frac_digits: int, signed: bool, what: str
+) -> Callable[[Any], Decimal]:
+    """Build the validator of a decimal that travels as a plain decimal string in JSON."""
+    quantum = Decimal(1).scaleb(-frac_digits)
+    limit = Decimal(10) ** int_digits
+
+    def validate(value: Any) -> Decimal:
+        # Floats are refused outright: by the time we see one, the cents may already be wrong.
+        if isinstance(value, bool | float):
+            raise ValueError(f"{what} must be a decimal string, not a float: {value!r}")
+        if isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, str):
+            if not _LAX_DECIMAL.fullmatch(value):
+                raise ValueError(f"{what} must be a decimal string like '1234.50', got {value!r}")
+            number = Decimal(value)
+        elif isinstance(value, Decimal):
+            if not value.is_finite():
+                raise ValueError(f"{what} must be finite, got {value!r}")
+            number = value
+        else:
+            raise ValueError(f"{what} must be a decimal string, got {type(value).__name__}")
+        exp = number.as_tuple().exponent
+        if isinstance(exp, int) and exp < -frac_digits:
+            # Trailing zeros beyond the limit are harmless; real extra digits are not.
+            trimmed = number.quantize(quantum)
+            if trimmed != number:
+                raise ValueError(f"{what} has more than {frac_digits} decimal places: {value!r}")
+            number = trimmed
+        if abs(number) >= limit:
+            raise ValueError(f"{what} has more than {int_digits} integer digits: {value!r}")
+        if not signed and number < 0:
+            raise ValueError(f"{what} must not be negative: {value!r}")
+        return number
+
+    return validate
+
+
+def _plain_decimal(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _at_most_100(value: Decimal) -> Decimal:
+    if value > 100:
+        raise ValueError(f"percent must be between 0 and 100, got {value}")
+    return value
+
+
+_AS_STRING = PlainSerializer(_plain_decimal, return_type=str, when_used="json")
+
+Amount = Annotated[
+    Decimal,
+    PlainValidator(_decimal_validator(int_digits=14, frac_digits=4, signed=True, what="amount")),
+    _AS_STRING,
+    WithJsonSchema(_decimal_pattern(int_digits=14, frac_digits=4, signed=True)),
+]
+"""A money amount: decimal string in JSON ("1234.50"), Decimal in Python, never a float."""
+
+NonNegativeAmount = Annotated[
+    Decimal,
+    PlainValidator(_decimal_validator(int_digits=14, frac_digits=4, signed=False, what="amount")),
+    _AS_STRING,
+    WithJsonSchema(_decimal_pattern(int_digits=14, frac_digits=4, signed=False)),
+]
+"""An Amount that may not be negative."""
+
+Quantity = Annotated[
+    Decimal,
+    PlainValidator(_decimal_validator(int_digits=12, frac_digits=6, signed=False, what="quantity")),
+    _AS_STRING,
+    WithJsonSchema(_decimal_pattern(int_digits=12, frac_digits=6, signed=False)),
+]
+"""A non-negative decimal quantity, e.g. hours or units on an invoice line."""
+
+Percent = Annotated[
+    Decimal,
+    PlainValidator(_decimal_validator(int_digits=3, frac_digits=4, signed=False, what="percent")),
+    AfterValidator(_at_most_100),
+    _AS_STRING,
+    WithJsonSchema(_decimal_pattern(int_digits=3, frac_digits=4, signed=False)),
+]
+"""A percentage between 0 and 100 as a decimal string ("19", "2.5")."""
+
+
+def fits_currency(amount: Decimal, currency: str) -> bool:
+    """True when the amount has no more decimals than the currency's minor unit."""
+    scaled = amount.scaleb(exponent(currency))
+    return scaled == scaled.to_integral_value()
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Convert a decimal amount to integer minor units, refusing to round."""
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise MoneyError(f"amount must be a finite Decimal, got {amount!r}")
+    try:
+        scaled = amount.scaleb(exponent(currency))
+        integral = scaled.to_integral_value()
+    except InvalidOperation as exc:
+        raise MoneyError(f"cannot convert {amount} {currency} to minor units") from exc
+    if scaled != integral:
+        raise MoneyError(
+            f"{amount} has more decimals than {currency} allows ({exponent(currency)})"
+        )
+    return int(integral)
+
+
+def from_minor(minor: int, currency: str) -> Decimal:
+    """Convert integer minor units to a Decimal quantised to the currency's exponent."""
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise MoneyError(f"minor units must be an int, got {minor!r}")
+    return Decimal(minor).scaleb(-exponent(currency))
+
+
+def split(total_minor: int, weights: Sequence[int]) -> list[int]:
+    """Split minor units by weights (largest remainder); the parts always sum to the total."""
+    if not weights:
+        raise MoneyError("cannot split over an empty list of weights")
+    if any(w < 0 for w in weights):
+        raise MoneyError(f"weights must not be negative: {list(weights)}")
+    weight_sum = sum(weights)
+    if weight_sum == 0:
+        raise MoneyError("cannot split: all weights are zero")
+    # Split the magnitude and restore the sign so refunds mirror charges exactly.
+    sign = -1 if total_minor < 0 else 1
+    magnitude = abs(total_minor)
+    shares = [magnitude * w // weight_sum for w in weights]
+    remainders = [magnitude * w % weight_sum for w in weights]
+    leftover = magnitude - sum(shares)
+    # Ties go to the earlier position so the result is deterministic.
+    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], i))
+    for i in order[:leftover]:
+        shares[i] += 1
+    return [sign * s for s in shares]
