@@ -1,0 +1,61 @@
+"""The FastAPI app of a service: problems, auth, idempotency, health and the runtime's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from dunlin_platform.auth import authenticate
+from dunlin_platform.http.health import health_router
+from dunlin_platform.http.idempotency import install_idempotency
+from dunlin_platform.http.problems import install_problem_handlers
+from dunlin_platform.runtime import ServiceRuntime
+from dunlin_platform.telemetry import setup_telemetry
+
+_UNTRACED = "healthz,readyz,metrics"
+
+
+def create_service_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    version: str,
+    routers: Sequence[APIRouter],
+) -> FastAPI:
+    """Assemble a service app; every router but health requires an API key."""
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_telemetry(settings)
+        _instrument(app, runtime)
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.sessionmaker = runtime.sessionmaker
+    app.state.idempotency_table = runtime.tables.idempotency
+    install_problem_handlers(app)
+    install_idempotency(app)
+    app.include_router(health_router(runtime.readiness_checks()))
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(authenticate)])
+    return app
+
+
+def _instrument(app: FastAPI, runtime: ServiceRuntime) -> None:
+    """Trace HTTP always (cheap without an exporter); SQL only when spans are exported."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=_UNTRACED)
+    if runtime.settings.otel_traces_exporter != "none":
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        SQLAlchemyInstrumentor().instrument(engine=runtime.engine.sync_engine)

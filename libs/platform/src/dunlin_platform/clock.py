@@ -1,0 +1,44 @@
+"""The one clock every time-driven rule reads, so tests and demos can move time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Source of the current UTC time."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """Wall-clock time in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that only moves when told to: for tests and simulations."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move time forward and return the new now."""
+        if delta < timedelta(0):
+            raise ValueError("time never runs backwards")
+        self._now += delta
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        """Jump to a moment that is not in the past."""
+        if moment.astimezone(UTC) < self._now:
+            raise ValueError("time never runs backwards")
+        self._now = moment.astimezone(UTC)

@@ -1,0 +1,71 @@
+"""Settings base shared by every Dunlin service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+TelemetryExporter = Literal["none", "console", "otlp"]
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration read from the environment; each service subclasses it."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    service_name: str = Field(description="Service name: CloudEvents source and DB schema.")
+    environment: Environment = "development"
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/dunlin"
+    db_schema: str = Field(default="", description="Defaults to the service name.")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_client_id: str = ""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+
+    consumer_batch_size: int = Field(default=1000, ge=1, le=50_000)
+    consumer_poll_timeout_ms: int = Field(default=500, ge=1)
+    consumer_max_backoff_s: float = Field(default=30.0, gt=0)
+
+    outbox_batch_size: int = Field(default=2000, ge=1, le=50_000)
+    outbox_poll_interval_s: float = Field(
+        default=5.0, gt=0, description="Safety poll; the relay normally wakes on NOTIFY."
+    )
+    outbox_retention_hours: int = Field(default=72, ge=0)
+
+    otel_traces_exporter: TelemetryExporter = "none"
+    otel_metrics_exporter: TelemetryExporter = "none"
+    otel_exporter_otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept plain postgres URLs and pin the asyncpg driver."""
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value.removeprefix(prefix)
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> ServiceSettings:
+        """Derive the schema and client id from the service name when not given."""
+        if not self.db_schema:
+            object.__setattr__(self, "db_schema", self.service_name)
+        if not self.kafka_client_id:
+            object.__setattr__(self, "kafka_client_id", f"dunlin-{self.service_name}")
+        if self.otel_exporter_otlp_endpoint and self.otel_traces_exporter == "none":
+            object.__setattr__(self, "otel_traces_exporter", "otlp")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents source of everything this service publishes."""
+        return f"/dunlin/{self.service_name}"

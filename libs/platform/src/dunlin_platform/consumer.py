@@ -1,0 +1,279 @@
+"""Batched idempotent Kafka consumer: one transaction per polled batch, offsets after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
+from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dunlin_events import Envelope, Event, InvalidMessage, KafkaRecord, decode
+from dunlin_platform import metrics
+from dunlin_platform.config import ServiceSettings
+from dunlin_platform.deadletter import DeadLetter, DeadLetterPublisher
+from dunlin_platform.errors import Backoff, is_transient
+from dunlin_platform.inbox import claim_new
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_LAG_EVERY_S = 2.0
+
+BatchHandler = Callable[[AsyncSession, Sequence[Envelope[Event]]], Awaitable[None]]
+
+
+class RejectEvent(Exception):
+    """A business rule refuses this event: it is dead-lettered and processing continues."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A consumed message and its envelope."""
+
+    message: ConsumerRecord[bytes, bytes]
+    envelope: Envelope[Event]
+
+
+class _BatchAbandoned(Exception):
+    """The batch's partitions were revoked mid-retry; their new owner redoes the work."""
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: BatchConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self._owner.revoked.update(revoked)
+        # Let an in-flight batch finish and commit so the next owner has little to redo.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                async with self._owner.batch_lock:
+                    pass
+        for tp in revoked:
+            metrics.consumer_lag.discard(topic=tp.topic, partition=str(tp.partition))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._owner.revoked.difference_update(assigned)
+
+
+class BatchConsumer:
+    """Consumes topics in batches and applies each batch exactly once to the database."""
+
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        group_id: str,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        inbox: Table,
+        dead_letters: DeadLetterPublisher,
+    ) -> None:
+        self.group_id = group_id
+        self.topics = tuple(topics)
+        self._settings = settings
+        self._handler = handler
+        self._sessionmaker = sessionmaker
+        self._inbox = inbox
+        self._dead_letters = dead_letters
+        self._stop = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self.batch_lock = asyncio.Lock()
+        self.revoked: set[TopicPartition] = set()
+        self.running = False
+        self.processed_total = 0
+        self._lag_recorded_at = 0.0
+
+    def stop(self) -> None:
+        """Ask the loop to finish the current batch, commit and leave the group."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Consume until stopped; faults pause and retry, bad messages go to the DLQ."""
+        consumer = await self._connect()
+        if consumer is None:
+            return
+        self._consumer = consumer
+        self.running = True
+        try:
+            while not self._stop.is_set():
+                batch = await consumer.getmany(
+                    timeout_ms=self._settings.consumer_poll_timeout_ms,
+                    max_records=self._settings.consumer_batch_size,
+                )
+                if batch:
+                    async with self.batch_lock:
+                        await self._process(consumer, batch)
+                await self._record_lag(consumer)
+        finally:
+            self.running = False
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def _connect(self) -> AIOKafkaConsumer | None:
+        backoff = Backoff(maximum=self._settings.consumer_max_backoff_s)
+        while not self._stop.is_set():
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                client_id=self._settings.kafka_client_id,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=self._settings.consumer_batch_size,
+                max_partition_fetch_bytes=4 * 1024 * 1024,
+            )
+            consumer.subscribe(list(self.topics), listener=_Rebalance(self))
+            try:
+                await consumer.start()
+                return consumer
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                if not is_transient(exc):
+                    raise
+                delay = backoff.next_delay()
+                log.warning("consumer %s waiting for broker (%.1fs): %s", self.group_id, delay, exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+        return None
+
+    async def _process(
+        self,
+        consumer: AIOKafkaConsumer,
+        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        started = time.perf_counter()
+        decoded, rejected = self._decode(batch)
+        attrs = {"group": self.group_id}
+        metrics.consumer_batch_size.record(sum(len(m) for m in batch.values()), attrs)
+        try:
+            rejected += await self._retrying(lambda: self._apply(decoded), set(batch))
+            if rejected:
+                await self._retrying(lambda: self._dead_letters.publish(rejected), set(batch))
+        except _BatchAbandoned:
+            log.info("batch abandoned after rebalance; the new owner will redo it")
+            return
+        await self._commit(consumer, batch)
+        metrics.consumer_batch_seconds.record(time.perf_counter() - started, attrs)
+        metrics.consumed_events.add(len(decoded), {**attrs, "outcome": "applied"})
+
+    def _decode(
+        self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> tuple[list[Decoded], list[DeadLetter]]:
+        decoded: list[Decoded] = []
+        rejected: list[DeadLetter] = []
+        for messages in batch.values():
+            for message in messages:
+                record = KafkaRecord(
+                    key=message.key or b"",
+                    value=message.value or b"",
+                    headers=list(message.headers),
+                )
+                try:
+                    decoded.append(Decoded(message, decode(record)))
+                except InvalidMessage as exc:
+                    rejected.append(DeadLetter.of(message, self.group_id, exc, exc.reason))
+        return decoded, rejected
+
+    async def _apply(self, decoded: list[Decoded]) -> list[DeadLetter]:
+        """The fast path: the whole batch in one transaction; on a bad event, isolate it."""
+        try:
+            await self._apply_in_one_transaction(decoded)
+            return []
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("batch of %d failed (%s); isolating the bad events", len(decoded), exc)
+        rejected: list[DeadLetter] = []
+        for item in decoded:
+            try:
+                await self._apply_in_one_transaction([item])
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                reason = (
+                    exc.reason if isinstance(exc, RejectEvent) else f"{type(exc).__name__}: {exc}"
+                )
+                rejected.append(DeadLetter.of(item.message, self.group_id, exc, reason))
+        return rejected
+
+    async def _apply_in_one_transaction(self, decoded: list[Decoded]) -> None:
+        unique: dict[str, Envelope[Event]] = {}
+        for item in decoded:
+            unique.setdefault(item.envelope.id, item.envelope)
+        async with self._sessionmaker() as session, session.begin():
+            fresh = await claim_new(
+                session, table=self._inbox, consumer=self.group_id, event_ids=list(unique)
+            )
+            envelopes = [env for event_id, env in unique.items() if event_id in fresh]
+            if envelopes:
+                await self._handler(session, envelopes)
+        self.processed_total += len(envelopes)
+
+    async def _retrying(
+        self, work: Callable[[], Awaitable[_T]], partitions: set[TopicPartition]
+    ) -> _T:
+        backoff = Backoff(maximum=self._settings.consumer_max_backoff_s)
+        while True:
+            try:
+                return await work()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if partitions & self.revoked:
+                    raise _BatchAbandoned from exc
+                delay = backoff.next_delay()
+                metrics.consumer_retries.add(1, {"group": self.group_id})
+                log.warning(
+                    "transient fault in %s, retrying in %.1fs: %s", self.group_id, delay, exc
+                )
+                await asyncio.sleep(delay)
+
+    async def _commit(
+        self,
+        consumer: AIOKafkaConsumer,
+        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        offsets = {
+            tp: OffsetAndMetadata(messages[-1].offset + 1, "")
+            for tp, messages in batch.items()
+            if messages and tp not in self.revoked
+        }
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group moved on; the inbox makes the redelivery harmless.
+            log.info("offset commit lost to a rebalance: %s", exc)
+
+    async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        now = time.monotonic()
+        if now - self._lag_recorded_at < _LAG_EVERY_S:
+            return
+        self._lag_recorded_at = now
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await consumer.position(tp)
+            metrics.consumer_lag.set(
+                max(0, highwater - position),
+                group=self.group_id,
+                topic=tp.topic,
+                partition=str(tp.partition),
+            )

@@ -1,0 +1,56 @@
+"""Alembic plumbing shared by every service: one schema and one history per service."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from alembic.operations import Operations
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from dunlin_platform.outbox import outbox_trigger_ddl
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """The body of a service's alembic/env.py (online migrations on asyncpg)."""
+    schema = target_metadata.schema
+    assert schema, "service metadata must name its schema"
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url, "sqlalchemy.url is set by dunlin_platform.migrations.upgrade"
+
+    def migrate(connection: Connection) -> None:
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table_schema=schema,
+            include_schemas=False,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def main() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(migrate)
+        await engine.dispose()
+
+    asyncio.run(main())
+
+
+def upgrade(*, alembic_ini: Path, database_url: str, revision: str = "head") -> None:
+    """Apply a service's migrations (blocking; run it outside an event loop)."""
+    config = Config(str(alembic_ini))
+    config.set_main_option("script_location", str(alembic_ini.parent / "alembic"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    command.upgrade(config, revision)
+
+
+def create_outbox_trigger(op: Operations, schema: str) -> None:
+    """Migration step: make outbox inserts wake the relay."""
+    for statement in outbox_trigger_ddl(schema):
+        op.execute(statement)

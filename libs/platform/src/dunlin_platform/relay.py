@@ -1,0 +1,212 @@
+"""The outbox relay: publishes committed outbox rows to Kafka in order, in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dunlin_events import encode_raw
+from dunlin_platform import metrics
+from dunlin_platform.config import ServiceSettings
+from dunlin_platform.errors import Backoff, is_transient
+from dunlin_platform.kafka import ProducerHolder
+from dunlin_platform.outbox import notify_channel, outbox_backlog
+from dunlin_platform.telemetry import context_from_traceparent, current_traceparent, tracer
+
+log = logging.getLogger(__name__)
+
+_METRICS_EVERY_S = 5.0
+_PURGE_EVERY_S = 600.0
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The plain libpq-style DSN asyncpg understands, from a SQLAlchemy URL."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class OutboxRelay:
+    """One active relay per service schema (a Postgres advisory lock elects it); others stand by.
+
+    A single active publisher is what keeps events of one key in order across replicas.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        engine: AsyncEngine,
+        table: Table,
+        producers: ProducerHolder,
+        standby_interval_s: float = 5.0,
+    ) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._table = table
+        self._producers = producers
+        self._standby_interval_s = standby_interval_s
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._last_metrics = 0.0
+        self._last_purge = 0.0
+        self.is_leader = False
+        self.published_total = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Relay until stopped; infrastructure faults pause and retry, never end the loop."""
+        backoff = Backoff(maximum=self._settings.consumer_max_backoff_s)
+        while not self._stop.is_set():
+            try:
+                await self._lead()
+                backoff.reset()
+            except Exception as exc:
+                self.is_leader = False
+                metrics.outbox_publish_failures.add(1, {"service": self._settings.service_name})
+                delay = backoff.next_delay()
+                if is_transient(exc):
+                    log.warning("outbox relay paused %.1fs: %s", delay, exc)
+                else:
+                    log.exception("outbox relay failed; retrying in %.1fs", delay)
+                await self._sleep(delay)
+
+    async def _lead(self) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))
+        try:
+            lock_key = f"{self._table.schema}.outbox-relay"
+            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock_key):
+                if await self._sleep(self._standby_interval_s):
+                    return
+            self.is_leader = True
+            await conn.add_listener(notify_channel(str(self._table.schema)), self._on_notify)
+            producer = await self._producers.get()
+            while not self._stop.is_set():
+                self._wake.clear()
+                if await self.publish_batch(producer) >= self._settings.outbox_batch_size:
+                    continue  # more is waiting: no need to sleep
+                await self._housekeeping()
+                if conn.is_closed():
+                    raise ConnectionError("relay's listening connection was closed")
+                await self._wait_for_work()
+        finally:
+            self.is_leader = False
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _wait_for_work(self) -> None:
+        waiters = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(self._stop.wait()),
+        ]
+        try:
+            await asyncio.wait(
+                waiters,
+                timeout=self._settings.outbox_poll_interval_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep unless stopped first; True when stopped."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return self._stop.is_set()
+
+    async def publish_batch(self, producer: AIOKafkaProducer) -> int:
+        """Publish the oldest unpublished rows; mark them only once the broker acked all."""
+        t = self._table
+        query = (
+            select(
+                t.c.id,
+                t.c.type,
+                t.c.source,
+                t.c.occurred_at,
+                t.c.aggregateid,
+                t.c.topic,
+                t.c.payload,
+                t.c.tracingspancontext,
+            )
+            .where(t.c.published_at.is_(None))
+            .order_by(t.c.seq)
+            .limit(self._settings.outbox_batch_size)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            return 0
+        pending = []
+        for row in rows:
+            with tracer().start_as_current_span(
+                f"publish {row.type}",
+                context=context_from_traceparent(row.tracingspancontext),
+                kind=trace.SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": row.topic,
+                    "messaging.message.id": row.id,
+                    "dunlin.account_id": row.aggregateid,
+                    "dunlin.event_type": row.type,
+                },
+            ):
+                record = encode_raw(
+                    id=row.id,
+                    type=row.type,
+                    source=row.source,
+                    time=row.occurred_at,
+                    subject=row.aggregateid,
+                    data=row.payload.encode(),
+                    traceparent=current_traceparent() or row.tracingspancontext,
+                )
+                pending.append(
+                    await producer.send(
+                        row.topic, record.value, key=record.key, headers=record.headers
+                    )
+                )
+        await asyncio.gather(*pending)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(t)
+                .where(t.c.id.in_([row.id for row in rows]))
+                .values(published_at=func.now())
+            )
+        self.published_total += len(rows)
+        metrics.outbox_published.add(len(rows), {"service": self._settings.service_name})
+        return len(rows)
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_metrics >= _METRICS_EVERY_S:
+            self._last_metrics = now
+            async with self._engine.connect() as conn:
+                count, oldest = await outbox_backlog(conn, table=self._table)
+            service = self._settings.service_name
+            metrics.outbox_backlog.set(count, service=service)
+            age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+            metrics.outbox_oldest_age.set(age, service=service)
+        if now - self._last_purge >= _PURGE_EVERY_S:
+            self._last_purge = now
+            await self._purge_published()
+
+    async def _purge_published(self) -> None:
+        """Published rows are kept for a while (audit, replay) and then dropped."""
+        cutoff = datetime.now(UTC) - timedelta(hours=self._settings.outbox_retention_hours)
+        t = self._table
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(t).where(t.c.published_at < cutoff))

@@ -1,0 +1,141 @@
+"""One service's composition: engine, producer, outbox relay and consumers, started in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import MetaData, Table
+
+from dunlin_platform.clock import Clock, SystemClock
+from dunlin_platform.config import ServiceSettings
+from dunlin_platform.consumer import BatchConsumer, BatchHandler
+from dunlin_platform.db import create_engine, create_sessionmaker, ping
+from dunlin_platform.deadletter import DeadLetterPublisher
+from dunlin_platform.inbox import inbox_table
+from dunlin_platform.kafka import ProducerHolder
+from dunlin_platform.outbox import Outbox, outbox_table
+from dunlin_platform.relay import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+_STOP_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One consumer group of a service: what it reads and what applies it."""
+
+    name: str
+    topics: Sequence[str]
+    handler: BatchHandler
+
+
+@dataclass(frozen=True)
+class PlatformTables:
+    """The tables every service has in its own schema."""
+
+    outbox: Table
+    inbox: Table
+    idempotency: Table
+
+    @classmethod
+    def define(cls, metadata: MetaData) -> PlatformTables:
+        from dunlin_platform.http.idempotency import idempotency_table
+
+        return cls(
+            outbox=outbox_table(metadata),
+            inbox=inbox_table(metadata),
+            idempotency=idempotency_table(metadata),
+        )
+
+
+class ServiceRuntime:
+    """Owns the service's connections and background loops; nothing connects before start()."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        tables: PlatformTables,
+        consumers: Sequence[ConsumerSpec] = (),
+        clock: Clock | None = None,
+        run_relay: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.clock = clock or SystemClock()
+        self.engine = create_engine(settings)
+        self.sessionmaker = create_sessionmaker(self.engine)
+        self.producers = ProducerHolder(settings)
+        self.outbox = Outbox(table=tables.outbox, source=settings.source, clock=self.clock)
+        self.relay = OutboxRelay(
+            settings=settings, engine=self.engine, table=tables.outbox, producers=self.producers
+        )
+        dead_letters = DeadLetterPublisher(self.producers)
+        self.consumers = [
+            BatchConsumer(
+                settings=settings,
+                group_id=f"dunlin-{settings.service_name}-{spec.name}",
+                topics=spec.topics,
+                handler=spec.handler,
+                sessionmaker=self.sessionmaker,
+                inbox=tables.inbox,
+                dead_letters=dead_letters,
+            )
+            for spec in consumers
+        ]
+        self._run_relay = run_relay
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start background work; a missing broker only delays readiness, never start-up."""
+        self.producers.start()
+        loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        if self._run_relay:
+            loops.append(("outbox-relay", self.relay.run))
+        loops += [(f"consumer-{c.group_id}", c.run) for c in self.consumers]
+        for name, loop in loops:
+            self._tasks.append(asyncio.create_task(self._supervised(name, loop), name=name))
+
+    async def _supervised(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s stopped with an error", name)
+            raise
+
+    async def stop(self) -> None:
+        """Graceful: consumers finish and commit their batch, then everything closes."""
+        for consumer in self.consumers:
+            consumer.stop()
+        self.relay.stop()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=_STOP_TIMEOUT_S)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*pending, return_exceptions=True)
+        await self.producers.stop()
+        await self.engine.dispose()
+
+    def readiness_checks(self) -> Mapping[str, Callable[[], Awaitable[None]]]:
+        return {"database": self._database_ready, "broker": self._broker_ready}
+
+    async def _database_ready(self) -> None:
+        await ping(self.engine)
+
+    async def _broker_ready(self) -> None:
+        if not self.producers.connected:
+            raise ConnectionError("broker not reached yet")
+        producer = await self.producers.get()
+        if not await producer.client.fetch_all_metadata():
+            raise ConnectionError("broker did not answer a metadata request")
+        failed = [t.get_name() for t in self._tasks if t.done() and not t.cancelled()]
+        if failed:
+            raise RuntimeError(f"background loops stopped: {', '.join(failed)}")
