@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
 
 from dunlin_platform.http.problems import ProblemError, problem_response
 
@@ -56,8 +57,9 @@ def health_router(
         return {"status": "ok", "checks": results}
 
     @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        """Prometheus text exposition of the default registry."""
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition of the default registry (OpenMetrics if the scraper asks)."""
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(REGISTRY), headers={"Content-Type": content_type})
 
     return router

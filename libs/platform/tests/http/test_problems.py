@@ -1,0 +1,148 @@
+"""Every error of an app with install_problem_handlers is RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import BaseModel
+
+from dunlin_platform.http.problems import (
+    NotFoundError,
+    UnauthorizedError,
+    install_problem_handlers,
+    problem_responses,
+)
+
+
+class Line(BaseModel):
+    amount: int
+    description: str
+
+
+class Order(BaseModel):
+    customer: str
+    lines: list[Line]
+
+
+def build_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/orders", responses=problem_responses(422))
+    async def create_order(order: Order, limit: int = 10) -> dict[str, int]:
+        return {"lines": len(order.lines)}
+
+    @app.get("/orders/{order_id}", responses=problem_responses(404))
+    async def get_order(order_id: int) -> dict[str, int]:
+        raise NotFoundError(f"Order {order_id} does not exist.")
+
+    @app.get("/private")
+    async def private() -> None:
+        raise UnauthorizedError()
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret connection string postgres://admin:hunter2@db")
+
+    return app
+
+
+def client(app: FastAPI) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def test_invalid_body_is_a_422_problem_naming_each_field() -> None:
+    async with client(build_app()) as http:
+        response = await http.post(
+            "/orders?limit=x", json={"lines": [{"amount": "lots", "description": "a"}]}
+        )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "https://dunlin.dev/problems/validation-error"
+    assert problem["status"] == 422
+    assert problem["instance"] == "/orders"
+    fields = {(e["location"], e["field"]): e["type"] for e in problem["errors"]}
+    assert fields == {
+        ("body", "customer"): "missing",
+        ("body", "lines[0].amount"): "int_parsing",
+        ("query", "limit"): "int_parsing",
+    }
+    assert all(e["message"] for e in problem["errors"])
+
+
+async def test_malformed_json_is_a_422_problem_on_the_body() -> None:
+    async with client(build_app()) as http:
+        response = await http.post(
+            "/orders", content=b"{not json", headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert (error["location"], error["field"], error["type"]) == ("body", "", "json_invalid")
+
+
+async def test_unknown_route_is_a_404_problem() -> None:
+    async with client(build_app()) as http:
+        response = await http.get("/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "https://dunlin.dev/problems/not-found",
+        "title": "Not Found",
+        "status": 404,
+        "instance": "/nowhere",
+    }
+
+
+async def test_wrong_method_is_a_405_problem_with_allow() -> None:
+    async with client(build_app()) as http:
+        response = await http.delete("/orders")
+    assert response.status_code == 405
+    assert response.json()["type"] == "https://dunlin.dev/problems/method-not-allowed"
+    assert response.headers["allow"] == "POST"
+
+
+async def test_problem_error_keeps_its_detail_and_headers() -> None:
+    async with client(build_app()) as http:
+        missing = await http.get("/orders/7")
+        private = await http.get("/private")
+    assert missing.json()["detail"] == "Order 7 does not exist."
+    assert private.status_code == 401
+    assert private.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_unhandled_error_is_a_500_problem_without_internals(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="dunlin_platform.http.problems"):
+        async with client(build_app()) as http:
+            response = await http.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "hunter2" not in response.text
+    assert "RuntimeError" not in response.text
+    assert response.json()["type"] == "https://dunlin.dev/problems/internal-server-error"
+    logged = [r.exc_info[1] for r in caplog.records if r.exc_info]
+    assert "hunter2" in str(logged)
+
+
+async def test_problem_carries_the_active_trace_id() -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("request") as span:
+        async with client(build_app()) as http:
+            response = await http.get("/orders/1")
+    assert response.json()["trace_id"] == format(span.get_span_context().trace_id, "032x")
+
+
+def test_openapi_documents_problem_responses() -> None:
+    schema = build_app().openapi()
+    response = schema["paths"]["/orders/{order_id}"]["get"]["responses"]["404"]
+    assert response["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+    assert "Problem" in schema["components"]["schemas"]
