@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class InvalidMessage(Exception):  # noqa: N818 - name fixed by the shared API
+class InvalidMessage(Exception):
     """A record that can never be processed; it belongs on the DLQ with its `reason`."""
 
     def __init__(self, reason: str) -> None:

@@ -9,7 +9,8 @@ from typing import Annotated, ClassVar, Literal, Self
 from pydantic import Field, model_validator
 
 from dunlin_events.base import Event, UtcDatetime
-from dunlin_events.money import Amount, Currency, NonNegativeAmount, Percent, Quantity
+from dunlin_events.decimals import Percent, Quantity
+from dunlin_events.money import Amount, Currency, NonNegativeAmount
 from dunlin_events.parts import (
     ChannelConsent,
     Contact,

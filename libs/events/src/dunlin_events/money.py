@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import PlainValidator, WithJsonSchema
+
+from dunlin_events.decimals import DecimalString
 
 
 class MoneyError(ValueError):
@@ -75,103 +77,27 @@ Currency = Annotated[
     ),
 ]
 
-_LAX_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
-
-
-def _decimal_pattern(*, int_digits: int, frac_digits: int, signed: bool) -> dict[str, str]:
-    sign = "-?" if signed else ""
-    return {"type": "string", "pattern": rf"^{sign}\d{{1,{int_digits}}}(\.\d{{1,{frac_digits}}})?$"}
-
-
-def _decimal_validator(
-    *, int_digits: int, frac_digits: int, signed: bool, what: str
-) -> Callable[[Any], Decimal]:
-    """Build the validator of a decimal that travels as a plain decimal string in JSON."""
-    quantum = Decimal(1).scaleb(-frac_digits)
-    limit = Decimal(10) ** int_digits
-
-    def validate(value: Any) -> Decimal:
-        # Floats are refused outright: by the time we see one, the cents may already be wrong.
-        if isinstance(value, bool | float):
-            raise ValueError(f"{what} must be a decimal string, not a float: {value!r}")
-        if isinstance(value, int):
-            number = Decimal(value)
-        elif isinstance(value, str):
-            if not _LAX_DECIMAL.fullmatch(value):
-                raise ValueError(f"{what} must be a decimal string like '1234.50', got {value!r}")
-            number = Decimal(value)
-        elif isinstance(value, Decimal):
-            if not value.is_finite():
-                raise ValueError(f"{what} must be finite, got {value!r}")
-            number = value
-        else:
-            raise ValueError(f"{what} must be a decimal string, got {type(value).__name__}")
-        exp = number.as_tuple().exponent
-        if isinstance(exp, int) and exp < -frac_digits:
-            # Trailing zeros beyond the limit are harmless; real extra digits are not.
-            trimmed = number.quantize(quantum)
-            if trimmed != number:
-                raise ValueError(f"{what} has more than {frac_digits} decimal places: {value!r}")
-            number = trimmed
-        if abs(number) >= limit:
-            raise ValueError(f"{what} has more than {int_digits} integer digits: {value!r}")
-        if not signed and number < 0:
-            raise ValueError(f"{what} must not be negative: {value!r}")
-        return number
-
-    return validate
-
-
-def _plain_decimal(value: Decimal) -> str:
-    return format(value, "f")
-
-
-def _at_most_100(value: Decimal) -> Decimal:
-    if value > 100:
-        raise ValueError(f"percent must be between 0 and 100, got {value}")
-    return value
-
-
-_AS_STRING = PlainSerializer(_plain_decimal, return_type=str, when_used="json")
-
-Amount = Annotated[
-    Decimal,
-    PlainValidator(_decimal_validator(int_digits=14, frac_digits=4, signed=True, what="amount")),
-    _AS_STRING,
-    WithJsonSchema(_decimal_pattern(int_digits=14, frac_digits=4, signed=True)),
-]
+Amount = Annotated[Decimal, DecimalString(14, 4, signed=True, what="amount")]
 """A money amount: decimal string in JSON ("1234.50"), Decimal in Python, never a float."""
 
-NonNegativeAmount = Annotated[
-    Decimal,
-    PlainValidator(_decimal_validator(int_digits=14, frac_digits=4, signed=False, what="amount")),
-    _AS_STRING,
-    WithJsonSchema(_decimal_pattern(int_digits=14, frac_digits=4, signed=False)),
-]
+NonNegativeAmount = Annotated[Decimal, DecimalString(14, 4, signed=False, what="amount")]
 """An Amount that may not be negative."""
 
-Quantity = Annotated[
-    Decimal,
-    PlainValidator(_decimal_validator(int_digits=12, frac_digits=6, signed=False, what="quantity")),
-    _AS_STRING,
-    WithJsonSchema(_decimal_pattern(int_digits=12, frac_digits=6, signed=False)),
-]
-"""A non-negative decimal quantity, e.g. hours or units on an invoice line."""
 
-Percent = Annotated[
-    Decimal,
-    PlainValidator(_decimal_validator(int_digits=3, frac_digits=4, signed=False, what="percent")),
-    AfterValidator(_at_most_100),
-    _AS_STRING,
-    WithJsonSchema(_decimal_pattern(int_digits=3, frac_digits=4, signed=False)),
-]
-"""A percentage between 0 and 100 as a decimal string ("19", "2.5")."""
+_QUANTA = {code: Decimal(1).scaleb(-exp) for code, exp in CURRENCY_EXPONENTS.items()}
 
 
 def fits_currency(amount: Decimal, currency: str) -> bool:
     """True when the amount has no more decimals than the currency's minor unit."""
-    scaled = amount.scaleb(exponent(currency))
-    return scaled == scaled.to_integral_value()
+    try:
+        quantum = _QUANTA[currency]
+    except KeyError:
+        raise MoneyError(f"unknown currency {currency!r}: not an active ISO 4217 code") from None
+    try:
+        return amount == amount.quantize(quantum)
+    except InvalidOperation:
+        # Too many digits to quantise means it certainly does not fit.
+        return False
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
