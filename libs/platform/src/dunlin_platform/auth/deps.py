@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -104,8 +104,12 @@ async def authenticate(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def require_scopes(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """Build a dependency that authenticates and then demands every given scope (403)."""
+def require_scopes(*scopes: str) -> Any:  # Any, like fastapi.Depends itself
+    """A `Depends` that authenticates and demands every scope (403 otherwise).
+
+    Use as `dependencies=[require_scopes("invoices:write")]` or
+    `principal: Annotated[Principal, require_scopes("invoices:read")]`.
+    """
 
     async def check(principal: CurrentPrincipal) -> Principal:
         missing = [scope for scope in scopes if not principal.has(scope)]
@@ -116,4 +120,4 @@ def require_scopes(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
             )
         return principal
 
-    return check
+    return Depends(check)
