@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,16 +13,6 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from dunlin_platform.auth import migrate
-
-# TEMPORARY: remove once dunlin_devstack.pytest_plugin (which provides database_url) lands.
-if importlib.util.find_spec("dunlin_devstack.pytest_plugin") is None:
-
-    @pytest.fixture(scope="session")
-    def database_url() -> str:
-        url = os.environ.get("DATABASE_URL")
-        if not url:
-            pytest.skip("DATABASE_URL is not set")
-        return url
 
 
 @pytest.fixture(scope="session")
