@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,8 @@ class EmbeddedPostgres:
         self._user = SYSTEM_USER if os.geteuid() == 0 else None
         self._holders = self.pgdata.with_name(self.pgdata.name + ".holders.json")
         self._lock_path = self.pgdata.with_name(self.pgdata.name + ".lock")
+        # One holder per instance ("pid:id"), so two instances in one process count twice.
+        self._holder = f"{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     @property
     def port(self) -> int:
@@ -65,14 +68,16 @@ class EmbeddedPostgres:
                 self._port, self.reused = running, True
             else:
                 self._port = self._launch(timeout)
-            self._update_holders(add=os.getpid())
+                # Holders of a server that died are not holders of this new one.
+                self._holders.unlink(missing_ok=True)
+            self._update_holders(add=self._holder)
 
     def stop(self) -> None:
         """Leave the server; the last process that leaves stops it."""
         if self._port is None:
             return
         with self._locked():
-            remaining = self._update_holders(remove=os.getpid())
+            remaining = self._update_holders(remove=self._holder)
             if not remaining:
                 self._pg_ctl(["-w", "-t", "30", "-m", "fast", "stop"], check=False)
         self._port = None
@@ -164,16 +169,17 @@ class EmbeddedPostgres:
                 timeout=120,
             )
 
-    def _update_holders(self, *, add: int | None = None, remove: int | None = None) -> list[int]:
+    def _update_holders(self, *, add: str | None = None, remove: str | None = None) -> list[str]:
         try:
-            pids: list[int] = json.loads(self._holders.read_text())
+            holders = [str(h) for h in json.loads(self._holders.read_text())]
         except (FileNotFoundError, ValueError):
-            pids = []
-        pids = [p for p in pids if p != remove and _pid_alive(p)]
-        if add is not None and add not in pids:
-            pids.append(add)
-        self._holders.write_text(json.dumps(pids))
-        return pids
+            holders = []
+        # Holders that died without stopping (killed test runs) no longer keep the server up.
+        holders = [h for h in holders if h != remove and _pid_alive(int(h.split(":")[0]))]
+        if add is not None and add not in holders:
+            holders.append(add)
+        self._holders.write_text(json.dumps(holders))
+        return holders
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
