@@ -1,1 +1,1 @@
-"""Dunlin."""
+"""Dunlin invoicing: customer accounts, invoices and (next) the AR ledger."""

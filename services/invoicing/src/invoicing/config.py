@@ -1,0 +1,27 @@
+"""Settings of the invoicing service, read from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+
+from dunlin_events import topics
+from dunlin_platform.config import ServiceSettings
+
+
+class InvoicingSettings(ServiceSettings):
+    """Invoicing configuration; everything else comes from the platform base."""
+
+    service_name: str = "invoicing"
+    http_port: int = Field(default=8001, ge=1, le=65535)
+    erp_invoices_topic: str = Field(
+        default=topics.ERP_INVOICES,
+        description="Inbound ERP invoices and account master data (tests use their own topic).",
+    )
+
+
+@lru_cache
+def get_settings() -> InvoicingSettings:
+    """The process's settings, read once."""
+    return InvoicingSettings()

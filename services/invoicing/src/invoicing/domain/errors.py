@@ -1,0 +1,36 @@
+"""Business-rule refusals; entrypoints translate them into problems or dead letters."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A business rule refused the command; `field` names the offending input, if one does."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class UnknownAccount(DomainError):
+    """The command refers to an account that does not exist."""
+
+
+class CurrencyMismatch(DomainError):
+    """The invoice currency differs from the account currency."""
+
+
+class InvalidInvoice(DomainError):
+    """The invoice breaks an invariant (negative total, due before issue, too large)."""
+
+
+class DuplicateAccount(DomainError):
+    """Another account already has this external id."""
+
+
+class DuplicateInvoice(DomainError):
+    """Another invoice already has this external id or this number on the account."""
+
+
+class UnsupportedAmendment(DomainError):
+    """An ERP re-sent a known invoice with different content; amendments come with the ledger."""

@@ -1,0 +1,126 @@
+"""Persistence of accounts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunlin_events import Contact
+from invoicing.db import AccountRow
+from invoicing.domain import Account, Terms
+from invoicing.repository.common import Stored
+
+
+def _account_values(account: Account, *, fingerprint: str | None) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "external_id": account.external_id,
+        "name": account.name,
+        "legal_name": account.legal_name,
+        "currency": account.currency,
+        "country": account.country,
+        "time_zone": account.time_zone,
+        "locale": account.locale,
+        "terms_kind": account.terms.kind,
+        "terms_days": account.terms.days,
+        "credit_limit_minor": account.credit_limit_minor,
+        "tags": list(account.tags),
+        "parent_account_id": account.parent_account_id,
+        "dunning_policy": account.dunning_policy,
+        "contacts": [c.model_dump(mode="json") for c in account.contacts],
+        "source_fingerprint": fingerprint,
+    }
+
+
+def _account(row: AccountRow) -> Account:
+    return Account(
+        id=row.id,
+        external_id=row.external_id,
+        name=row.name,
+        legal_name=row.legal_name,
+        currency=row.currency,
+        country=row.country,
+        time_zone=row.time_zone,
+        locale=row.locale,
+        terms=Terms(kind="net" if row.terms_kind == "net" else "end_of_month", days=row.terms_days),
+        credit_limit_minor=row.credit_limit_minor,
+        tags=tuple(row.tags),
+        parent_account_id=row.parent_account_id,
+        dunning_policy=row.dunning_policy,
+        contacts=tuple(Contact.model_validate(c) for c in row.contacts),
+    )
+
+
+def _stored_account(row: AccountRow) -> Stored[Account]:
+    return Stored(item=_account(row), seq=row.seq, created_at=row.created_at)
+
+
+async def add_account(
+    *, session: AsyncSession, account: Account, now: dt.datetime, fingerprint: str | None = None
+) -> Stored[Account] | None:
+    """Insert an account; None when its external id is already taken (race-free)."""
+    values = {**_account_values(account, fingerprint=fingerprint), "created_at": now}
+    row = (
+        await session.execute(
+            pg_insert(AccountRow)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[AccountRow.external_id])
+            .returning(AccountRow)
+        )
+    ).scalar_one_or_none()
+    return _stored_account(row) if row is not None else None
+
+
+async def add_accounts(
+    *, session: AsyncSession, accounts: Sequence[tuple[Account, str | None]], now: dt.datetime
+) -> None:
+    """Insert many (account, fingerprint) pairs in one statement."""
+    if accounts:
+        rows = [{**_account_values(a, fingerprint=f), "created_at": now} for a, f in accounts]
+        await session.execute(insert(AccountRow), rows)
+
+
+async def replace_account(
+    *, session: AsyncSession, account: Account, now: dt.datetime, fingerprint: str | None
+) -> None:
+    """Overwrite an account's master data (the ERP re-registered it)."""
+    values = _account_values(account, fingerprint=fingerprint)
+    del values["id"]
+    await session.execute(
+        update(AccountRow).where(AccountRow.id == account.id).values(**values, updated_at=now)
+    )
+
+
+async def get_account(*, session: AsyncSession, account_id: str) -> Stored[Account] | None:
+    """One account by Dunlin id."""
+    row = await session.get(AccountRow, account_id)
+    return _stored_account(row) if row is not None else None
+
+
+async def accounts_by_external_id(
+    *, session: AsyncSession, external_ids: Collection[str]
+) -> dict[str, tuple[Account, str | None]]:
+    """Accounts (with their source fingerprint) keyed by external id, in one query."""
+    if not external_ids:
+        return {}
+    rows = await session.scalars(
+        select(AccountRow).where(AccountRow.external_id.in_(list(external_ids)))
+    )
+    return {
+        row.external_id: (_account(row), row.source_fingerprint) for row in rows if row.external_id
+    }
+
+
+async def list_accounts(
+    *, session: AsyncSession, after_seq: int | None, limit: int
+) -> list[Stored[Account]]:
+    """Accounts in creation order, limit rows after the given key."""
+    query = select(AccountRow).order_by(AccountRow.seq).limit(limit)
+    if after_seq is not None:
+        query = query.where(AccountRow.seq > after_seq)
+    return [_stored_account(row) for row in await session.scalars(query)]

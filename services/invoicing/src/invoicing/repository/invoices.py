@@ -1,0 +1,178 @@
+"""Persistence of invoices and their lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.db import InvoiceLineRow, InvoiceRow
+from invoicing.domain import EarlyPaymentDiscount, Invoice, InvoiceStatus, Line, Terms, Totals
+from invoicing.repository.common import Stored
+
+
+def _invoice_values(invoice: Invoice, now: dt.datetime) -> dict[str, Any]:
+    discount = invoice.early_payment_discount
+    return {
+        "id": invoice.id,
+        "account_id": invoice.account_id,
+        "invoice_number": invoice.invoice_number,
+        "external_id": invoice.external_id,
+        "currency": invoice.currency,
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "terms_kind": invoice.terms.kind,
+        "terms_days": invoice.terms.days,
+        "subtotal_minor": invoice.totals.subtotal_minor,
+        "tax_total_minor": invoice.totals.tax_total_minor,
+        "total_minor": invoice.totals.total_minor,
+        "balance_minor": invoice.balance_minor,
+        "status": invoice.status,
+        "source": invoice.source,
+        "discount_percent": discount.percent if discount else None,
+        "discount_days": discount.days if discount else None,
+        "purchase_order": invoice.purchase_order,
+        "source_fingerprint": invoice.source_fingerprint,
+        "created_at": now,
+    }
+
+
+def _line_values(invoice_id: str, line_no: int, line: Line) -> dict[str, Any]:
+    return {
+        "invoice_id": invoice_id,
+        "line_no": line_no,
+        "description": line.description,
+        "quantity": line.quantity,
+        "unit_price": line.unit_price,
+        "tax_rate": line.tax_rate,
+        "net_minor": line.net_minor,
+        "tax_minor": line.tax_minor,
+    }
+
+
+async def add_invoices(
+    *, session: AsyncSession, invoices: Sequence[Invoice], now: dt.datetime
+) -> None:
+    """Insert invoices and all their lines: two statements however many invoices."""
+    if not invoices:
+        return
+    await session.execute(insert(InvoiceRow), [_invoice_values(i, now) for i in invoices])
+    lines = [
+        _line_values(invoice.id, n, line)
+        for invoice in invoices
+        for n, line in enumerate(invoice.lines, start=1)
+    ]
+    await session.execute(insert(InvoiceLineRow), lines)
+
+
+def _invoice(row: InvoiceRow, lines: Sequence[InvoiceLineRow]) -> Stored[Invoice]:
+    discount = (
+        EarlyPaymentDiscount(percent=row.discount_percent, days=row.discount_days)
+        if row.discount_percent is not None and row.discount_days is not None
+        else None
+    )
+    invoice = Invoice(
+        id=row.id,
+        account_id=row.account_id,
+        invoice_number=row.invoice_number,
+        currency=row.currency,
+        issue_date=row.issue_date,
+        due_date=row.due_date,
+        terms=Terms(kind="net" if row.terms_kind == "net" else "end_of_month", days=row.terms_days),
+        lines=tuple(
+            Line(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                tax_rate=line.tax_rate,
+                net_minor=line.net_minor,
+                tax_minor=line.tax_minor,
+            )
+            for line in sorted(lines, key=lambda x: x.line_no)
+        ),
+        totals=Totals(subtotal_minor=row.subtotal_minor, tax_total_minor=row.tax_total_minor),
+        balance_minor=row.balance_minor,
+        status="open",
+        source="erp" if row.source == "erp" else "api",
+        external_id=row.external_id,
+        early_payment_discount=discount,
+        purchase_order=row.purchase_order,
+        source_fingerprint=row.source_fingerprint,
+    )
+    return Stored(item=invoice, seq=row.seq, created_at=row.created_at)
+
+
+async def _with_lines(session: AsyncSession, rows: Sequence[InvoiceRow]) -> list[Stored[Invoice]]:
+    """Attach lines to invoice rows with one query for the whole page."""
+    if not rows:
+        return []
+    by_invoice: dict[str, list[InvoiceLineRow]] = defaultdict(list)
+    lines = await session.scalars(
+        select(InvoiceLineRow).where(InvoiceLineRow.invoice_id.in_([r.id for r in rows]))
+    )
+    for line in lines:
+        by_invoice[line.invoice_id].append(line)
+    return [_invoice(row, by_invoice[row.id]) for row in rows]
+
+
+async def get_invoice(*, session: AsyncSession, invoice_id: str) -> Stored[Invoice] | None:
+    """One invoice with its lines."""
+    row = await session.get(InvoiceRow, invoice_id)
+    if row is None:
+        return None
+    return (await _with_lines(session, [row]))[0]
+
+
+async def list_invoices(
+    *,
+    session: AsyncSession,
+    account_id: str | None,
+    status: InvoiceStatus | None,
+    after: tuple[dt.date, int] | None,
+    limit: int,
+) -> list[Stored[Invoice]]:
+    """Invoices newest issue date first, keyset-paginated on (issue_date, seq)."""
+    query = (
+        select(InvoiceRow)
+        .order_by(InvoiceRow.issue_date.desc(), InvoiceRow.seq.desc())
+        .limit(limit)
+    )
+    if account_id is not None:
+        query = query.where(InvoiceRow.account_id == account_id)
+    if status is not None:
+        query = query.where(InvoiceRow.status == status)
+    if after is not None:
+        query = query.where(tuple_(InvoiceRow.issue_date, InvoiceRow.seq) < tuple_(*after))
+    return await _with_lines(session, list(await session.scalars(query)))
+
+
+async def fingerprints_by_external_id(
+    *, session: AsyncSession, external_ids: Collection[str]
+) -> dict[str, str | None]:
+    """Source fingerprints of the invoices with these external ids, in one query."""
+    if not external_ids:
+        return {}
+    rows = await session.execute(
+        select(InvoiceRow.external_id, InvoiceRow.source_fingerprint).where(
+            InvoiceRow.external_id.in_(list(external_ids))
+        )
+    )
+    return {ext: fp for ext, fp in rows.tuples() if ext is not None}
+
+
+async def taken_invoice_numbers(
+    *, session: AsyncSession, numbers: Collection[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which (account_id, invoice_number) pairs already exist, in one query."""
+    if not numbers:
+        return set()
+    rows = await session.execute(
+        select(InvoiceRow.account_id, InvoiceRow.invoice_number).where(
+            tuple_(InvoiceRow.account_id, InvoiceRow.invoice_number).in_(list(numbers))
+        )
+    )
+    return set(rows.tuples())
