@@ -1,0 +1,205 @@
+"""The batched idempotent consumer against the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from sqlalchemy.exc import OperationalError
+
+from dunlin_events.topics import dlq_topic
+from dunlin_platform.consumer import BatchConsumer, RejectEvent
+
+from .conftest import (
+    Harness,
+    account_registered,
+    consume_all,
+    create_topics,
+    eventually,
+    produce,
+    produce_raw,
+    record_of,
+    unique_topic,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing in the consumer may catch it."""
+
+
+async def run_until(harness: Harness, runtime: Any, count: int) -> None:
+    await runtime.start()
+    await eventually(lambda: _has(harness, count), what=f"{count} effects", within=60)
+
+
+async def _has(harness: Harness, count: int) -> bool:
+    return bool(await harness.scalar('SELECT count(*) FROM "{s}".effects') >= count)
+
+
+async def test_the_same_ce_id_delivered_twice_has_one_effect(
+    harness: Harness, kafka_bootstrap_servers: str
+) -> None:
+    topic = unique_topic("dup")
+    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic))
+    same_id = str(uuid.uuid4())
+    first = record_of(account_registered("acc-1", "first"), event_id=same_id)
+    again = record_of(account_registered("acc-1", "first"), event_id=same_id)
+    other = record_of(account_registered("acc-1", "other"))
+    await produce(kafka_bootstrap_servers, topic, [first, again])
+    runtime = harness.runtime(topics=[topic], run_relay=False)
+    await run_until(harness, runtime, 1)
+    await produce(kafka_bootstrap_servers, topic, [again, other])  # redelivered in a later batch
+    await eventually(lambda: _has(harness, 2), what="the other event")
+    await runtime.stop()
+
+    rows = await harness.effects_rows()
+    assert sorted(name for _, _, name in rows) == ["first", "other"]
+    assert await harness.scalar('SELECT count(*) FROM "{s}".inbox') == 2
+
+
+async def test_poison_messages_go_to_the_dlq_with_their_origin_and_the_next_one_is_processed(
+    harness: Harness, kafka_bootstrap_servers: str
+) -> None:
+    topic = unique_topic("poison")
+    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic))
+    good = record_of(account_registered("acc-2", "after the poison"))
+    headers = dict(good.headers)
+    await produce_raw(kafka_bootstrap_servers, topic, b"\x00not json", [], b"acc-2")
+    unknown = {**headers, "ce_type": b"dunlin.nowhere.Mystery.v1"}
+    await produce_raw(kafka_bootstrap_servers, topic, good.value, list(unknown.items()), b"acc-2")
+    wrong_schema = b'{"account_id": "acc-2", "name": 42}'
+    await produce_raw(kafka_bootstrap_servers, topic, wrong_schema, good.headers, b"acc-2")
+    await produce(kafka_bootstrap_servers, topic, [good])
+
+    runtime = harness.runtime(topics=[topic], run_relay=False)
+    await run_until(harness, runtime, 1)
+    await runtime.stop()
+
+    assert [name for _, _, name in await harness.effects_rows()] == ["after the poison"]
+    letters = await consume_all(kafka_bootstrap_servers, dlq_topic(topic))
+    assert len(letters) == 3
+    for offset, letter in enumerate(letters):
+        h = {k: v.decode() for k, v in letter.headers}
+        assert h["dlq_source_topic"] == topic
+        assert h["dlq_source_partition"] == "0"
+        assert h["dlq_source_offset"] == str(offset)
+        assert h["dlq_consumer_group"] == runtime.consumers[0].group_id
+        assert h["dlq_error"]
+    errors = [dict(m.headers)["dlq_error_type"].decode() for m in letters]
+    assert errors == ["MalformedMessage", "UnknownEventType", "SchemaViolation"]
+    assert letters[0].value == b"\x00not json", "the original bytes are kept for replay"
+
+
+async def test_an_event_a_business_rule_rejects_is_dead_lettered_alone(
+    harness: Harness, kafka_bootstrap_servers: str
+) -> None:
+    topic = unique_topic("reject")
+    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic))
+    names = ["ok-1", "refused", "ok-2"]
+    await produce(
+        kafka_bootstrap_servers, topic, [record_of(account_registered("acc-3", n)) for n in names]
+    )
+
+    async def handler(session: Any, envelopes: list[Any]) -> None:
+        for envelope in envelopes:
+            if envelope.data.name == "refused":
+                raise RejectEvent("credit limit exceeded")
+        await harness.record_effects(session, envelopes)
+
+    runtime = harness.runtime(topics=[topic], handler=handler, run_relay=False)
+    await run_until(harness, runtime, 2)
+    await eventually(lambda: _dlq_count(kafka_bootstrap_servers, topic, 1), what="the dead letter")
+    await runtime.stop()
+
+    assert sorted(name for _, _, name in await harness.effects_rows()) == ["ok-1", "ok-2"]
+    (letter,) = await consume_all(kafka_bootstrap_servers, dlq_topic(topic))
+    assert dict(letter.headers)["dlq_error"] == b"credit limit exceeded"
+
+
+async def _dlq_count(bootstrap: str, topic: str, count: int) -> bool:
+    return len(await consume_all(bootstrap, dlq_topic(topic), idle_s=0.3)) >= count
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        OperationalError("INSERT", {}, ConnectionError("server closed the connection")),
+        KafkaConnectionError("broker gone"),
+    ],
+    ids=["database", "broker"],
+)
+async def test_a_transient_fault_is_retried_without_losing_the_batch(
+    harness: Harness, kafka_bootstrap_servers: str, fault: Exception
+) -> None:
+    topic = unique_topic("transient")
+    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic))
+    await produce(
+        kafka_bootstrap_servers,
+        topic,
+        [record_of(account_registered("acc-4", f"n{i}")) for i in range(20)],
+    )
+    failures = {"left": 3}
+
+    async def flaky(session: Any, envelopes: list[Any]) -> None:
+        await harness.record_effects(session, envelopes)
+        if failures["left"]:
+            failures["left"] -= 1
+            raise fault
+
+    runtime = harness.runtime(topics=[topic], handler=flaky, run_relay=False)
+    await run_until(harness, runtime, 20)
+    await runtime.stop()
+
+    assert failures["left"] == 0
+    rows = await harness.effects_rows()
+    assert len(rows) == 20
+    assert len({r[0] for r in rows}) == 20
+    assert await consume_all(kafka_bootstrap_servers, dlq_topic(topic), idle_s=0.3) == []
+
+
+@pytest.mark.parametrize("crash_point", ["inside the transaction", "after commit, before offsets"])
+async def test_a_consumer_killed_mid_batch_and_restarted_loses_nothing_and_doubles_nothing(
+    harness: Harness, kafka_bootstrap_servers: str, crash_point: str
+) -> None:
+    topic = unique_topic("crash")
+    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic), partitions=2)
+    events = [record_of(account_registered(f"acc-{i % 7}", f"n{i}")) for i in range(300)]
+    await produce(kafka_bootstrap_servers, topic, events)
+    batches = {"seen": 0}
+
+    async def dies_on_third_batch(session: Any, envelopes: list[Any]) -> None:
+        await harness.record_effects(session, envelopes)
+        batches["seen"] += 1
+        if crash_point == "inside the transaction" and batches["seen"] == 3:
+            raise Crash
+
+    first = harness.runtime(topics=[topic], handler=dies_on_third_batch, run_relay=False)
+    consumer: BatchConsumer = first.consumers[0]
+    if crash_point == "after commit, before offsets":
+        original_commit = consumer._commit
+
+        async def commit_then_die(*args: Any) -> None:
+            if batches["seen"] == 3:
+                raise Crash
+            await original_commit(*args)
+
+        consumer._commit = commit_then_die  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await consumer.run()
+    await first.stop()
+    applied_before_restart = len(await harness.effects_rows())
+    assert 0 < applied_before_restart < 300
+
+    second = harness.runtime(topics=[topic], run_relay=False)
+    await run_until(harness, second, 300)
+    await asyncio.sleep(1)  # give a doubled batch the chance to show up
+    await second.stop()
+
+    rows = await harness.effects_rows()
+    assert len(rows) == 300, "every event applied exactly once"
+    assert {name for _, _, name in rows} == {f"n{i}" for i in range(300)}

@@ -1,0 +1,163 @@
+"""The transactional outbox and its relay against the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+import pytest
+
+from dunlin_events import KafkaRecord, decode
+
+from .conftest import Harness, account_registered, consume_all, eventually
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def stage(harness: Harness, runtime: Any, accounts: list[str], per_account: int) -> None:
+    """Issue events in many small transactions, interleaving accounts."""
+    for i in range(per_account):
+        async with runtime.sessionmaker() as session, session.begin():
+            await runtime.outbox.add(
+                session, *[account_registered(a, f"{a}#{i}") for a in accounts]
+            )
+
+
+async def unpublished(harness: Harness) -> int:
+    return int(await harness.scalar('SELECT count(*) FROM "{s}".outbox WHERE published_at IS NULL'))
+
+
+async def published_in_order(bootstrap: str, accounts: list[str], per_account: int) -> None:
+    """Every staged event is on the topic, in issue order within each account."""
+    seen: dict[str, list[int]] = defaultdict(list)
+    for message in await consume_all(bootstrap, "invoicing.events"):
+        envelope = decode(KafkaRecord(message.key, message.value, list(message.headers)))
+        if envelope.subject in accounts:
+            assert message.key == envelope.subject.encode(), "key = account id"
+            seen[envelope.subject].append(int(envelope.data.name.split("#")[1]))
+    for account in accounts:
+        ordinals = seen[account]
+        first_copies = list(dict.fromkeys(ordinals))  # at-least-once: tolerate re-sends only
+        assert first_copies == list(range(per_account)), f"{account} out of order"
+
+
+def accounts_for(harness: Harness, n: int) -> list[str]:
+    return [f"{harness.schema}-acc{i}" for i in range(n)]
+
+
+async def test_the_relay_publishes_every_committed_event_in_order_per_account(
+    harness: Harness, kafka_bootstrap_servers: str
+) -> None:
+    runtime = harness.runtime()
+    accounts = accounts_for(harness, 5)
+    await runtime.start()
+    await stage(harness, runtime, accounts, per_account=40)
+    await eventually(lambda: _none_left(harness), what="the outbox to drain")
+    await runtime.stop()
+    await published_in_order(kafka_bootstrap_servers, accounts, per_account=40)
+
+
+async def _none_left(harness: Harness) -> bool:
+    return await unpublished(harness) == 0
+
+
+async def test_events_of_a_rolled_back_transaction_never_leave(harness: Harness) -> None:
+    runtime = harness.runtime(run_relay=False)
+
+    async def change_that_fails() -> None:
+        async with runtime.sessionmaker() as session, session.begin():
+            await runtime.outbox.add(session, account_registered("acc-rollback"))
+            raise RuntimeError("the state change failed")
+
+    with pytest.raises(RuntimeError):
+        await change_that_fails()
+    await runtime.stop()
+    assert await harness.scalar('SELECT count(*) FROM "{s}".outbox') == 0
+
+
+async def test_rows_keep_the_trace_context_of_the_transaction_that_wrote_them(
+    harness: Harness,
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    runtime = harness.runtime(run_relay=False)
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("issue invoice") as span:
+        async with runtime.sessionmaker() as session, session.begin():
+            await runtime.outbox.add(session, account_registered("acc-traced"))
+    await runtime.stop()
+    stored = await harness.scalar('SELECT tracingspancontext FROM "{s}".outbox')
+    assert stored.split("-")[1] == format(span.get_span_context().trace_id, "032x")
+
+
+async def test_the_relay_wakes_on_new_rows_without_waiting_for_its_poll(harness: Harness) -> None:
+    runtime = harness.runtime(outbox_poll_interval_s=300.0)
+    await runtime.start()
+    await eventually(lambda: _leading(runtime), what="the relay to lead")
+    await stage(harness, runtime, accounts_for(harness, 1), per_account=1)
+    # Far inside the 300 s safety poll: only the NOTIFY can have woken it.
+    await eventually(lambda: _none_left(harness), within=10, what="the relay to wake")
+    await runtime.stop()
+
+
+async def _leading(runtime: Any) -> bool:
+    return bool(runtime.relay.is_leader)
+
+
+async def test_only_one_replica_relays_and_another_takes_over_when_it_stops(
+    harness: Harness,
+) -> None:
+    first, second = harness.runtime(), harness.runtime()
+    await first.start()
+    await eventually(lambda: _leading(first), what="a leader")
+    await second.start()
+    await asyncio.sleep(1)
+    assert not second.relay.is_leader, "the advisory lock admits one relay per schema"
+    await first.stop()
+    await stage(harness, second, accounts_for(harness, 2), per_account=3)
+    await eventually(lambda: _none_left(harness), what="the standby to take over")
+    assert second.relay.is_leader
+    await second.stop()
+
+
+async def test_broker_down_while_events_are_issued_then_all_are_published_on_recovery(
+    harness: Harness, restartable_broker: Any
+) -> None:
+    runtime = harness.runtime(kafka_bootstrap_servers=restartable_broker.bootstrap)
+    await runtime.start()
+    await eventually(lambda: _leading(runtime), what="the relay to lead")
+    accounts = accounts_for(harness, 4)
+    await restartable_broker.stop()
+    await stage(harness, runtime, accounts, per_account=25)
+    await asyncio.sleep(2)
+    assert await unpublished(harness) == 100, "the outbox holds everything while the broker is down"
+
+    await restartable_broker.start()
+    await eventually(lambda: _none_left(harness), within=90, what="publishing after recovery")
+    await runtime.stop()
+    await published_in_order(restartable_broker.bootstrap, accounts, per_account=25)
+
+
+async def test_a_service_started_without_a_broker_becomes_ready_when_it_appears(
+    harness: Harness, restartable_broker: Any
+) -> None:
+    await restartable_broker.stop()
+    runtime = harness.runtime(kafka_bootstrap_servers=restartable_broker.bootstrap)
+    await runtime.start()
+    checks = runtime.readiness_checks()
+    await checks["database"]()
+    with pytest.raises(Exception, match="broker"):
+        await checks["broker"]()
+
+    await restartable_broker.start()
+
+    async def broker_ready() -> bool:
+        try:
+            await checks["broker"]()
+        except Exception:
+            return False
+        return True
+
+    await eventually(broker_ready, within=60, what="readiness after the broker appears")
+    await runtime.stop()
