@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import Column, Identity, Integer, MetaData, String, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from dunlin_events import AccountRegistered, Envelope, KafkaRecord, encode, new_envelope
+from dunlin_events import AccountRegistered, Envelope, Event, KafkaRecord, encode, new_envelope
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.db import service_metadata
 from dunlin_platform.runtime import ConsumerSpec, PlatformTables, ServiceRuntime
@@ -113,12 +113,13 @@ class Harness:
         )
 
     async def record_effects(
-        self, session: AsyncSession, envelopes: list[Envelope[AccountRegistered]]
+        self, session: AsyncSession, envelopes: Sequence[Envelope[Event]]
     ) -> None:
-        await session.execute(
-            insert(self.effects),
-            [{"event_id": e.id, "account": e.subject, "name": e.data.name} for e in envelopes],
-        )
+        rows = [
+            {"event_id": e.id, "account": e.subject, "name": getattr(e.data, "name", "")}
+            for e in envelopes
+        ]
+        await session.execute(insert(self.effects), rows)
 
     async def scalar(self, sql: str) -> Any:
         async with self.engine.connect() as conn:
@@ -127,7 +128,7 @@ class Harness:
     async def effects_rows(self) -> list[tuple[str, str, str]]:
         async with self.engine.connect() as conn:
             query = text(f'SELECT event_id, account, name FROM "{self.schema}".effects ORDER BY n')
-            return [tuple(r) for r in (await conn.execute(query)).all()]  # type: ignore[misc]
+            return [(r[0], r[1], r[2]) for r in (await conn.execute(query)).all()]
 
     @property
     def schema(self) -> str:

@@ -188,7 +188,7 @@ async def test_a_consumer_killed_mid_batch_and_restarted_loses_nothing_and_doubl
                 raise Crash
             await original_commit(*args)
 
-        consumer._commit = commit_then_die  # type: ignore[method-assign]
+        consumer._commit = commit_then_die  # type: ignore[method-assign,assignment]
     with pytest.raises(Crash):
         await consumer.run()
     await first.stop()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dunlin_events import KafkaRecord, decode
+from dunlin_events import AccountRegistered, KafkaRecord, decode
 
 from .conftest import Harness, account_registered, consume_all, eventually
 
@@ -35,6 +35,7 @@ async def published_in_order(bootstrap: str, accounts: list[str], per_account: i
         envelope = decode(KafkaRecord(message.key, message.value, list(message.headers)))
         if envelope.subject in accounts:
             assert message.key == envelope.subject.encode(), "key = account id"
+            assert isinstance(envelope.data, AccountRegistered)
             seen[envelope.subject].append(int(envelope.data.name.split("#")[1]))
     for account in accounts:
         ordinals = seen[account]
