@@ -17,6 +17,8 @@ from dunlin_events.base import Event, event_class
 from dunlin_events.errors import MalformedMessage, SchemaViolation
 
 E = TypeVar("E", bound=Event)
+# Covariant: an Envelope[InvoiceIssued] is an Envelope[Event] (the dataclass is frozen).
+E_co = TypeVar("E_co", bound=Event, covariant=True)
 
 CONTENT_TYPE = "application/json"
 TRACEPARENT = "traceparent"
@@ -33,7 +35,7 @@ class KafkaRecord:
 
 
 @dataclass(frozen=True)
-class Envelope(Generic[E]):
+class Envelope(Generic[E_co]):
     """A Dunlin event with its CloudEvents context attributes."""
 
     id: str
@@ -41,7 +43,7 @@ class Envelope(Generic[E]):
     source: str
     time: datetime
     subject: str
-    data: E
+    data: E_co
     traceparent: str | None = None
 
 
