@@ -1,0 +1,1 @@
+"""Dunlin benchmarks: consumer pipeline, outbox relay and idle memory (`python -m bench`)."""

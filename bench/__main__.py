@@ -1,0 +1,73 @@
+"""`python -m bench [--only NAME] [--events N]`: run the benchmarks, print one table."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from bench import consumer, memory, relay
+from bench.infra import servers
+from bench.results import Result, render, write_json
+
+BENCHMARKS = ("consumer", "relay", "memory")
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", choices=BENCHMARKS, action="append", help="repeatable")
+    parser.add_argument("--events", type=int, default=100_000, help="events per pipeline test")
+    parser.add_argument("--naive-events", type=int, default=10_000, help="naive consumer sample")
+    parser.add_argument("--batch-size", type=int, default=1_000, help="consumer batch size")
+    parser.add_argument("--outbox-batch-size", type=int, default=2_000, help="relay batch size")
+    parser.add_argument("--profile", action="store_true", help="cProfile pipeline and relay")
+    return parser.parse_args(argv)
+
+
+async def main(args: argparse.Namespace) -> list[Result]:
+    """Run the chosen benchmarks against one set of servers, cleaned up afterwards."""
+    chosen = args.only or list(BENCHMARKS)
+    results: list[Result] = []
+    async with servers() as infra:
+        print(f"bench: {infra.origin}; database {infra.database_url}; broker {infra.bootstrap}")
+        if "consumer" in chosen:
+            say("consumer pipeline ...")
+            opts = consumer.Options(
+                events=args.events,
+                naive_events=min(args.naive_events, args.events),
+                batch_size=args.batch_size,
+                profile=args.profile,
+            )
+            results += await consumer.run(infra, opts)
+        if "relay" in chosen:
+            say("outbox relay ...")
+            results += await relay.run(infra, args.events, args.outbox_batch_size, args.profile)
+        if "memory" in chosen:
+            say("idle memory ...")
+            results += await memory.run(infra)
+    return results
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    # The platform logs every consumer join and relay start; the table is what matters here.
+    logging.basicConfig(level=os.environ.get("BENCH_LOG_LEVEL", "WARNING"))
+    started = time.monotonic()
+    results = asyncio.run(main(args))
+    print()
+    print(render(results))
+    path = write_json(results, {"args": vars(args), "seconds": round(time.monotonic() - started)})
+    print(f"\nbench: done in {time.monotonic() - started:.0f}s; wrote {path}")
+    return 1 if any(r.verdict == "FAIL" for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

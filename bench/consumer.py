@@ -1,0 +1,267 @@
+"""Consumer pipeline: raw broker rate, database ceiling, Dunlin BatchConsumer, naive consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bench.corpus import PARTITIONS, produce, records
+from bench.infra import Infra
+from bench.profiling import Profiler
+from bench.results import Result
+from dunlin_events import Envelope, Event, KafkaRecord, decode
+from dunlin_platform.config import ServiceSettings
+from dunlin_platform.db import service_metadata
+from dunlin_platform.inbox import claim_new
+from dunlin_platform.runtime import ConsumerSpec, PlatformTables, ServiceRuntime
+from dunlin_platform.testing import create_schema
+
+SCHEMA = "bench_consumer"
+DEADLINE_S = 120.0
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How much work each measurement does."""
+
+    events: int
+    naive_events: int
+    batch_size: int
+    profile: bool
+
+
+def effect_table(metadata: MetaData, name: str) -> Table:
+    """One row per applied event: the 'database effect' every variant writes."""
+    return Table(
+        name,
+        metadata,
+        Column("event_id", String(64), primary_key=True),
+        Column("account_id", String(100), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def effect_row(envelope: Envelope[Event]) -> Row:
+    """The effect of one event."""
+    return {"event_id": envelope.id, "account_id": envelope.subject, "event_type": envelope.type}
+
+
+class Progress:
+    """Rate from the first unit of work done to the last, excluding start-up (group join)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._first: tuple[float, int] | None = None
+        self._last: tuple[float, int] | None = None
+
+    def mark(self, done: int) -> None:
+        now = time.perf_counter()
+        if self._first is None:
+            self._first = (now, done)
+        self._last = (now, done)
+
+    @property
+    def rate(self) -> float:
+        """Events/s between the first and the last mark (the first mark's events excluded)."""
+        assert self._first is not None
+        assert self._last is not None
+        (t0, n0), (t1, n1) = self._first, self._last
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan")
+
+
+def settings(infra: Infra, opts: Options, name: str) -> ServiceSettings:
+    """Service settings pointing at this run's database and broker."""
+    return ServiceSettings(
+        service_name=name,
+        db_schema=SCHEMA,
+        database_url=infra.database_url,
+        kafka_bootstrap_servers=infra.bootstrap,
+        consumer_batch_size=opts.batch_size,
+        log_format="text",
+    )
+
+
+def new_consumer(infra: Infra, topic: str, batch_size: int) -> AIOKafkaConsumer:
+    """A consumer configured like BatchConsumer's, in a fresh group, from offset 0."""
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=infra.bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=batch_size,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+
+
+async def raw_consume(infra: Infra, topic: str, opts: Options) -> float:
+    """(a) The broker alone: getmany until every record arrived, decoding nothing."""
+    consumer = new_consumer(infra, topic, opts.batch_size)
+    await consumer.start()
+    progress, seen = Progress(opts.events), 0
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            while seen < opts.events:
+                batch = await consumer.getmany(timeout_ms=500, max_records=opts.batch_size)
+                seen += sum(len(messages) for messages in batch.values())
+                if batch:
+                    progress.mark(seen)
+    finally:
+        await consumer.stop()
+    return progress.rate
+
+
+async def database_ceiling(
+    runtime: ServiceRuntime, table: Table, rows: Sequence[Row], batch_size: int
+) -> float:
+    """(b) The same rows, multi-row inserts of one consumer batch per transaction, no Kafka."""
+    started = time.perf_counter()
+    for at in range(0, len(rows), batch_size):
+        async with runtime.sessionmaker() as session, session.begin():
+            await session.execute(insert(table), list(rows[at : at + batch_size]))
+    return len(rows) / (time.perf_counter() - started)
+
+
+async def dunlin_pipeline(
+    runtime: ServiceRuntime, total: int, profiler: Profiler | None = None
+) -> float:
+    """(c) BatchConsumer: decode + inbox + one multi-row effect insert per batch."""
+    [consumer] = runtime.consumers
+    progress = Progress(total)
+    await runtime.start()
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            while consumer.processed_total < total:
+                # A 2 ms poll adds no measurable load next to batches of ~100 ms.
+                await asyncio.sleep(0.002)
+                if consumer.processed_total:
+                    if profiler is not None:
+                        profiler.start()
+                    progress.mark(consumer.processed_total)
+    finally:
+        if profiler is not None:
+            profiler.stop()
+        await runtime.stop()
+    return progress.rate
+
+
+async def naive_consume(
+    infra: Infra, topic: str, runtime: ServiceRuntime, table: Table, opts: Options
+) -> float:
+    """(d) One transaction per event: decode, inbox insert, effect insert, commit."""
+    consumer = new_consumer(infra, topic, opts.batch_size)
+    await consumer.start()
+    progress, done = Progress(opts.naive_events), 0
+    inbox = runtime.tables.inbox
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            while done < opts.naive_events:
+                batch = await consumer.getmany(timeout_ms=500, max_records=opts.batch_size)
+                for messages in batch.values():
+                    for message in messages:
+                        envelope = decode(
+                            KafkaRecord(message.key or b"", message.value or b"", message.headers)
+                        )
+                        async with runtime.sessionmaker() as session, session.begin():
+                            await claim_new(
+                                session, table=inbox, consumer="naive", event_ids=[envelope.id]
+                            )
+                            await session.execute(insert(table), effect_row(envelope))
+                        done += 1
+                        progress.mark(done)
+                # Offsets per poll, not per event: generous to the naive variant.
+                await consumer.commit(
+                    {tp: OffsetAndMetadata(m[-1].offset + 1, "") for tp, m in batch.items() if m}
+                )
+    finally:
+        await consumer.stop()
+    return progress.rate
+
+
+def _handler(table: Table) -> Callable[[AsyncSession, Sequence[Envelope[Event]]], Awaitable[None]]:
+    async def apply(session: AsyncSession, envelopes: Sequence[Envelope[Event]]) -> None:
+        """The effect: one multi-row insert for the batch."""
+        await session.execute(insert(table), [effect_row(e) for e in envelopes])
+
+    return apply
+
+
+def _row_of(record: KafkaRecord) -> Row:
+    headers = dict(record.headers)
+    return {
+        "event_id": headers["ce_id"].decode(),
+        "account_id": record.key.decode(),
+        "event_type": headers["ce_type"].decode(),
+    }
+
+
+async def run(infra: Infra, opts: Options) -> list[Result]:
+    """All four measurements over one pre-produced topic, plus the ratios between them."""
+    corpus = records(opts.events)
+    topic = await infra.create_topic("consume", PARTITIONS)
+    await produce(infra.bootstrap, topic, corpus)
+
+    metadata = service_metadata(SCHEMA)
+    tables = PlatformTables.define(metadata)
+    effects = effect_table(metadata, "effects")
+    ceiling = effect_table(metadata, "ceiling_effects")
+    naive = effect_table(metadata, "naive_effects")
+    profiled = effect_table(metadata, "profiled_effects")
+
+    def runtime(name: str, table: Table) -> ServiceRuntime:
+        spec = ConsumerSpec(name, [topic], _handler(table))
+        return ServiceRuntime(
+            settings(infra, opts, name), tables=tables, consumers=[spec], run_relay=False
+        )
+
+    pipeline = runtime("pipeline", effects)
+    await create_schema(pipeline.engine, metadata)
+
+    raw = await raw_consume(infra, topic, opts)
+    db = await database_ceiling(pipeline, ceiling, [_row_of(r) for r in corpus], opts.batch_size)
+    dunlin = await dunlin_pipeline(pipeline, opts.events)
+    helper = runtime("naive", naive)
+    try:
+        slow = await naive_consume(infra, topic, helper, naive, opts)
+    finally:
+        await helper.engine.dispose()
+    if opts.profile:
+        profiler = Profiler("consumer_pipeline")
+        await dunlin_pipeline(runtime("profiled", profiled), opts.events, profiler)
+        profiler.report()
+
+    n = f"{opts.events:,} events, {PARTITIONS} partitions, batch {opts.batch_size}"
+    return [
+        Result("consumer.a_raw_broker", raw, "events/s", note=f"getmany only; {n}"),
+        Result(
+            "consumer.b_db_ceiling", db, "events/s", note="multi-row insert per batch, no Kafka"
+        ),
+        Result(
+            "consumer.c_dunlin_pipeline",
+            dunlin,
+            "events/s",
+            target=10_000,
+            goal="min",
+            note="decode + inbox + effect insert, one transaction per batch",
+        ),
+        Result(
+            "consumer.d_naive",
+            slow,
+            "events/s",
+            note=f"one transaction per event; {opts.naive_events:,} events, rate extrapolated",
+        ),
+        Result("consumer.c_over_b", dunlin / db, "x", target=0.5, goal="min"),
+        Result("consumer.c_over_d", dunlin / slow, "x", note="batching vs per-event"),
+        Result("consumer.c_over_a", dunlin / raw, "x", note="share of the raw broker rate"),
+    ]
