@@ -45,19 +45,29 @@ class Stack:
     database_url: str = ""
     bootstrap: str = ""
     api_key: str | None = None
+    specs: list[services.ServiceSpec] | None = None  # None: every installed service
 
     async def start(self) -> None:
         """Bring everything up; raise StartupError with a clear message on failure."""
+        self.home.mkdir(parents=True, exist_ok=True)
         self.database_url = await self._database()
         self.bootstrap = await self._broker()
         await self._topics()
         env = self._service_env()
-        await self._api_key(env)
-        specs = services.available_services()
+        specs = self.specs if self.specs is not None else services.available_services()
         busy = [s for s in specs if not port_is_free(s.port)]
         if busy:
             ports = ", ".join(f"{s.name}:{s.port}" for s in busy)
             raise StartupError(f"ports in use ({ports}); is another `dunlin-stack up` running?")
+        # The auth schema is independent of the services' schemas: migrate them side by side.
+        await asyncio.gather(self._api_key(env), self._migrate(specs, env))
+        for proc in self.running:
+            await proc.serve()
+        waits = [p.wait_ready(self.options.ready_timeout) for p in self.running]
+        for proc, took in zip(self.running, await asyncio.gather(*waits), strict=True):
+            say(f"{proc.spec.name} ready in {took:.1f}s")
+
+    async def _migrate(self, specs: list[services.ServiceSpec], env: dict[str, str]) -> None:
         logs = self.home / "logs"
         for spec in specs:
             (logs / f"{spec.name}.log").unlink(missing_ok=True)
@@ -65,11 +75,6 @@ class Stack:
             self.running.append(proc)
             say(f"migrating {spec.name} ...")
             await proc.migrate()
-        for proc in self.running:
-            await proc.serve()
-        waits = [p.wait_ready(self.options.ready_timeout) for p in self.running]
-        for proc, took in zip(self.running, await asyncio.gather(*waits), strict=True):
-            say(f"{proc.spec.name} ready in {took:.1f}s")
 
     async def _database(self) -> str:
         if url := os.environ.get("DATABASE_URL"):

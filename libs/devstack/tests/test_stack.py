@@ -1,0 +1,108 @@
+"""`dunlin-stack up` end to end, with a stand-in service instead of a real one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dunlin_devstack.launcher import ServiceProcess
+from dunlin_devstack.paths import free_port
+from dunlin_devstack.services import ServiceSpec
+from dunlin_devstack.stack import Stack, UpOptions
+
+FAKE_MAIN = textwrap.dedent(
+    """
+    import os, signal, sys, threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    if sys.argv[1] == "migrate":
+        print("fake migrated")
+        sys.exit(0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path in ("/readyz", "/healthz") else 404)
+            self.end_headers()
+
+    server = HTTPServer((os.environ["HTTP_HOST"], int(os.environ["HTTP_PORT"])), Handler)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    if os.environ.get("FAKE_DIE_AFTER"):
+        threading.Timer(float(os.environ["FAKE_DIE_AFTER"]), lambda: os._exit(3)).start()
+    print("fake serving", flush=True)
+    server.serve_forever()
+    """
+)
+
+
+@pytest.fixture
+def fake_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ServiceSpec:
+    package = tmp_path / "src" / "dunlin_fake_svc"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(FAKE_MAIN)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "src"))
+    return ServiceSpec("fake", "dunlin_fake_svc", free_port())
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    kafka_bootstrap_servers: str,
+    fake_service: ServiceSpec,
+) -> Stack:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap_servers)
+    return Stack(UpOptions(ready_timeout=20), home=tmp_path / "home", specs=[fake_service])
+
+
+async def test_up_migrates_serves_stops_and_reuses_the_key_next_time(
+    stack: Stack, fake_service: ServiceSpec
+) -> None:
+    try:
+        await stack.start()
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{fake_service.base_url}/readyz")).status_code == 200
+        assert (stack.api_key or "").startswith("dk_")
+        stop = asyncio.Event()
+        stop.set()
+        assert await stack.supervise(stop) == 0
+    finally:
+        await stack.shutdown()
+    log = (stack.home / "logs" / "fake.log").read_text()
+    assert "fake migrated" in log
+    assert "fake serving" in log
+    assert all(p.returncode is not None for p in stack.running)
+
+    # The next run (whose key step is the slow part, hence one test) reuses the key.
+    again = Stack(stack.options, home=stack.home, specs=[])
+    assert await _start_and_stop(again) == stack.api_key
+
+
+async def test_a_service_dying_makes_up_exit_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_service: ServiceSpec
+) -> None:
+    monkeypatch.setenv("FAKE_DIE_AFTER", "1.0")
+    stack = Stack(UpOptions(), home=tmp_path)
+    env = {**os.environ, "HTTP_HOST": "127.0.0.1"}
+    stack.running.append(ServiceProcess(fake_service, env, tmp_path / "logs"))
+    try:
+        await stack.running[0].serve()
+        await stack.running[0].wait_ready(10)
+        assert await asyncio.wait_for(stack.supervise(asyncio.Event()), 10) == 1
+    finally:
+        await stack.shutdown()
+
+
+async def _start_and_stop(stack: Stack) -> str | None:
+    try:
+        await stack.start()
+    finally:
+        await stack.shutdown()
+    return stack.api_key
