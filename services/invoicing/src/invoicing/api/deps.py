@@ -1,0 +1,64 @@
+"""Shared API plumbing: the runtime, cursors, and domain refusals as problems."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from dunlin_platform.http.problems import (
+    ConflictError,
+    FieldError,
+    ProblemError,
+    UnprocessableError,
+)
+from dunlin_platform.runtime import ServiceRuntime
+from invoicing.domain import (
+    CurrencyMismatch,
+    DomainError,
+    DuplicateAccount,
+    DuplicateInvoice,
+    UnknownAccount,
+)
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime = request.app.state.runtime
+    assert isinstance(runtime, ServiceRuntime)
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
+
+
+def invalid_cursor() -> UnprocessableError:
+    """The problem for a cursor that does not fit the list it is sent to."""
+    error = FieldError(
+        field="cursor", location="query", message="malformed cursor", type="invalid_cursor"
+    )
+    return UnprocessableError(
+        "The cursor is malformed; use the next_cursor of a previous page.",
+        slug="invalid-cursor",
+        errors=[error],
+    )
+
+
+def field_problem(
+    detail: str, *, field: str, type: str, slug: str = "validation-error"
+) -> UnprocessableError:
+    """A 422 naming one body field."""
+    error = FieldError(field=field, location="body", message=detail, type=type)
+    return UnprocessableError(detail, slug=slug, errors=[error])
+
+
+def problem_for(error: DomainError) -> ProblemError:
+    """Translate a business refusal into the problem the client sees."""
+    if isinstance(error, DuplicateAccount | DuplicateInvoice):
+        extra: dict[str, Any] = {"field": error.field} if error.field else {}
+        return ConflictError(error.message, slug="duplicate", **extra)
+    slug = {UnknownAccount: "unknown-account", CurrencyMismatch: "currency-mismatch"}.get(
+        type(error), "business-rule"
+    )
+    if error.field is None:
+        return UnprocessableError(error.message, slug=slug)
+    return field_problem(error.message, field=error.field, type=slug.replace("-", "_"), slug=slug)

@@ -1,0 +1,168 @@
+"""Invoices: issue, read, list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from dunlin_events import from_minor
+from dunlin_platform.auth import require_scopes
+from dunlin_platform.http.idempotency import IdempotencyDep
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.problems import NotFoundError, problem_responses
+from invoicing import handlers, repository
+from invoicing.api.deps import RuntimeDep, invalid_cursor
+from invoicing.domain import EarlyPaymentDiscount, Invoice, InvoiceStatus, LineDraft, Terms
+from invoicing.repository import Stored
+from invoicing.schemas import (
+    DiscountBody,
+    InvoiceCreate,
+    InvoicePublic,
+    LinePublic,
+    PaymentTermsBody,
+)
+
+router = APIRouter(prefix="/invoices", tags=["invoices"])
+InvoiceId = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+def command_from(body: InvoiceCreate) -> handlers.IssueInvoice:
+    """The IssueInvoice command a request asks for."""
+    discount = body.early_payment_discount
+    terms = body.payment_terms
+    return handlers.IssueInvoice(
+        account_id=body.account_id,
+        invoice_number=body.invoice_number,
+        currency=body.currency,
+        issue_date=body.issue_date,
+        due_date=body.due_date,
+        terms=Terms(kind=terms.kind, days=terms.days) if terms else None,
+        lines=tuple(
+            LineDraft(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                tax_rate=line.tax_rate,
+            )
+            for line in body.lines
+        ),
+        external_id=body.external_id,
+        early_payment_discount=(
+            EarlyPaymentDiscount(percent=discount.percent, days=discount.days) if discount else None
+        ),
+        purchase_order=body.purchase_order,
+    )
+
+
+def invoice_public(stored: Stored[Invoice]) -> InvoicePublic:
+    """The API view of a stored invoice."""
+    invoice = stored.item
+    currency = invoice.currency
+    discount = invoice.early_payment_discount
+    return InvoicePublic(
+        id=invoice.id,
+        account_id=invoice.account_id,
+        invoice_number=invoice.invoice_number,
+        external_id=invoice.external_id,
+        currency=currency,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        payment_terms=PaymentTermsBody(kind=invoice.terms.kind, days=invoice.terms.days),
+        status=invoice.status,
+        source=invoice.source,
+        subtotal=from_minor(invoice.totals.subtotal_minor, currency),
+        tax_total=from_minor(invoice.totals.tax_total_minor, currency),
+        total=from_minor(invoice.totals.total_minor, currency),
+        balance=from_minor(invoice.balance_minor, currency),
+        lines=[
+            LinePublic(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                tax_rate=line.tax_rate,
+                net_amount=from_minor(line.net_minor, currency),
+                tax_amount=from_minor(line.tax_minor, currency),
+            )
+            for line in invoice.lines
+        ],
+        early_payment_discount=(
+            DiscountBody(percent=discount.percent, days=discount.days) if discount else None
+        ),
+        purchase_order=invoice.purchase_order,
+        created_at=stored.created_at,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[require_scopes("invoices:write"), IdempotencyDep],
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def issue_invoice(
+    body: InvoiceCreate, runtime: RuntimeDep, response: Response
+) -> InvoicePublic:
+    """Issue an invoice: Dunlin prices the lines, stores it and publishes InvoiceIssued."""
+    command = command_from(body)
+    async with runtime.sessionmaker() as session, session.begin():
+        stored = await handlers.issue(
+            session=session, outbox=runtime.outbox, command=command, now=runtime.clock.now()
+        )
+    response.headers["Location"] = f"/invoices/{stored.item.id}"
+    return invoice_public(stored)
+
+
+@router.get(
+    "/{invoice_id}",
+    dependencies=[require_scopes("invoices:read")],
+    responses=problem_responses(401, 403, 404),
+)
+async def get_invoice(invoice_id: InvoiceId, runtime: RuntimeDep) -> InvoicePublic:
+    """One invoice with its lines."""
+    async with runtime.sessionmaker() as session:
+        stored = await repository.get_invoice(session=session, invoice_id=invoice_id)
+    if stored is None:
+        raise NotFoundError(f"invoice {invoice_id} does not exist")
+    return invoice_public(stored)
+
+
+def _after(after: list[object] | None) -> tuple[dt.date, int] | None:
+    if after is None:
+        return None
+    if len(after) == 2 and isinstance(after[0], str) and isinstance(after[1], int):
+        try:
+            return dt.date.fromisoformat(after[0]), after[1]
+        except ValueError:
+            pass
+    raise invalid_cursor()
+
+
+@router.get(
+    "",
+    dependencies=[require_scopes("invoices:read")],
+    responses=problem_responses(401, 403, 422),
+)
+async def list_invoices(
+    page: PageParamsDep,
+    runtime: RuntimeDep,
+    account_id: Annotated[str | None, Query(max_length=100)] = None,
+    status: InvoiceStatus | None = None,
+) -> Page[InvoicePublic]:
+    """Invoices, newest issue date first, optionally for one account or status."""
+    after = _after(page.after)
+    async with runtime.sessionmaker() as session:
+        rows = await repository.list_invoices(
+            session=session,
+            account_id=account_id,
+            status=status,
+            after=after,
+            limit=page.limit + 1,
+        )
+    result = build_page(
+        rows, limit=page.limit, sort_key=lambda s: [s.item.issue_date.isoformat(), s.seq]
+    )
+    return Page[InvoicePublic](
+        items=[invoice_public(s) for s in result.items], next_cursor=result.next_cursor
+    )

@@ -1,0 +1,38 @@
+"""Composition root: settings, clock and tables in; a runtime and its routers out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter
+
+from dunlin_platform.clock import Clock, SystemClock
+from dunlin_platform.outbox import Outbox
+from dunlin_platform.runtime import ServiceRuntime
+from invoicing.api import routers
+from invoicing.config import InvoicingSettings
+from invoicing.consumers import consumer_specs
+from invoicing.db import PLATFORM_TABLES
+
+
+@dataclass(frozen=True)
+class Service:
+    """Everything the app needs; nothing here has connected yet."""
+
+    runtime: ServiceRuntime
+    routers: list[APIRouter]
+
+
+def bootstrap(settings: InvoicingSettings, *, clock: Clock | None = None) -> Service:
+    """Wire the invoicing service."""
+    clock = clock or SystemClock()
+    # Consumers are handed to the runtime at construction, before runtime.outbox exists;
+    # an Outbox is stateless, so this one writes exactly what runtime.outbox would.
+    outbox = Outbox(table=PLATFORM_TABLES.outbox, source=settings.source, clock=clock)
+    runtime = ServiceRuntime(
+        settings,
+        tables=PLATFORM_TABLES,
+        consumers=consumer_specs(settings=settings, outbox=outbox, clock=clock),
+        clock=clock,
+    )
+    return Service(runtime=runtime, routers=routers())
