@@ -33,9 +33,11 @@ AccountId = Annotated[
 
 
 class Event(BaseModel):
-    """Base of every Dunlin event: frozen, closed, keyed by the customer account."""
+    """Base of every Dunlin event: frozen, keyed by the customer account."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Tolerant reader: a consumer on an older contract ignores fields added since, so adding
+    # an optional field never breaks running consumers (the compatibility check allows it).
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_name: ClassVar[str]
     version: ClassVar[int]

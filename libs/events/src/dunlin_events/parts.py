@@ -12,9 +12,9 @@ from dunlin_events.money import fits_currency
 
 
 class Part(BaseModel):
-    """Base of nested event objects: frozen and closed like the events themselves."""
+    """Base of nested event objects: frozen and tolerant like the events themselves."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 def _known_time_zone(name: str) -> str:
