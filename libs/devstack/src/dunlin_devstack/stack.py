@@ -114,7 +114,8 @@ class Stack:
         say(f"{len(topics)} topics ready (6 partitions each)")
 
     async def _api_key(self, env: dict[str, str]) -> None:
-        if not services.is_module_available(apikey.AUTH_CLI):
+        # In a thread: finding the module imports its parent packages, which takes seconds.
+        if not await asyncio.to_thread(services.is_module_available, apikey.AUTH_CLI):
             say(f"warning: {apikey.AUTH_CLI} not installed; no API key made")
             return
         try:
