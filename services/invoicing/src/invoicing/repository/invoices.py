@@ -161,7 +161,7 @@ async def fingerprints_by_external_id(
             InvoiceRow.external_id.in_(list(external_ids))
         )
     )
-    return {ext: fp for ext, fp in rows.tuples() if ext is not None}
+    return {ext: fp for ext, fp in rows if ext is not None}
 
 
 async def taken_invoice_numbers(
@@ -175,4 +175,4 @@ async def taken_invoice_numbers(
             tuple_(InvoiceRow.account_id, InvoiceRow.invoice_number).in_(list(numbers))
         )
     )
-    return set(rows.tuples())
+    return {(account_id, number) for account_id, number in rows}
