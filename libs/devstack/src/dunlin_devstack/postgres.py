@@ -74,9 +74,10 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Leave the server; the last process that leaves stops it."""
-        if self._port is None:
-            return
+        # Check under the lock: a start() still running in another thread finishes first.
         with self._locked():
+            if self._port is None:
+                return
             remaining = self._update_holders(remove=self._holder)
             if not remaining:
                 self._pg_ctl(["-w", "-t", "30", "-m", "fast", "stop"], check=False)
