@@ -25,6 +25,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1_000, help="consumer batch size")
     parser.add_argument("--outbox-batch-size", type=int, default=2_000, help="relay batch size")
     parser.add_argument("--profile", action="store_true", help="cProfile pipeline and relay")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)
 
 
@@ -66,7 +67,8 @@ def cli(argv: Sequence[str] | None = None) -> int:
     print(render(results))
     path = write_json(results, {"args": vars(args), "seconds": round(time.monotonic() - started)})
     print(f"\nbench: done in {time.monotonic() - started:.0f}s; wrote {path}")
-    return 1 if any(r.verdict == "FAIL" for r in results) else 0
+    # Not failing by default: shared 2-core machines are noisy; CI opts in with --strict.
+    return 1 if args.strict and any(r.verdict == "FAIL" for r in results) else 0
 
 
 if __name__ == "__main__":

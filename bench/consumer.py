@@ -18,6 +18,7 @@ from bench.corpus import PARTITIONS, produce, records
 from bench.infra import Infra
 from bench.profiling import Profiler
 from bench.results import Result
+from bench.stages import StageClock, per_event_us
 from dunlin_events import Envelope, Event, KafkaRecord, decode
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.db import service_metadata
@@ -70,6 +71,17 @@ class Progress:
         if self._first is None:
             self._first = (now, done)
         self._last = (now, done)
+
+    @property
+    def first(self) -> tuple[float, int] | None:
+        return self._first
+
+    @property
+    def counted(self) -> int:
+        """Events between the first and the last mark."""
+        if self._first is None or self._last is None:
+            return 0
+        return self._last[1] - self._first[1]
 
     @property
     def rate(self) -> float:
@@ -135,25 +147,39 @@ async def database_ceiling(
 
 async def dunlin_pipeline(
     runtime: ServiceRuntime, total: int, profiler: Profiler | None = None
-) -> float:
-    """(c) BatchConsumer: decode + inbox + one multi-row effect insert per batch."""
+) -> tuple[float, dict[str, float]]:
+    """(c) BatchConsumer: decode + inbox + one multi-row effect insert per batch.
+
+    Returns events/s and microseconds per event per stage (after the first batch).
+    """
     [consumer] = runtime.consumers
+    clock = StageClock()
+    instrumented = clock.instrument(consumer)
     progress = Progress(total)
+    seconds: dict[str, float] = {}
     await runtime.start()
     try:
         async with asyncio.timeout(DEADLINE_S):
             while consumer.processed_total < total:
                 # A 2 ms poll adds no measurable load next to batches of ~100 ms.
                 await asyncio.sleep(0.002)
-                if consumer.processed_total:
+                done = consumer.processed_total
+                if done and progress.first is None:
+                    clock.reset()
                     if profiler is not None:
                         profiler.start()
-                    progress.mark(consumer.processed_total)
+                if done:
+                    progress.mark(done)
+                    # Frozen at each mark: after the last one the loop only idles in getmany.
+                    seconds = dict(clock.seconds)
     finally:
         if profiler is not None:
             profiler.stop()
         await runtime.stop()
-    return progress.rate
+    stages = per_event_us(seconds, progress.counted) if instrumented else {}
+    if stages:
+        stages["other (loop, scheduling)"] = 1e6 / progress.rate - sum(stages.values())
+    return progress.rate, stages
 
 
 async def naive_consume(
@@ -230,7 +256,7 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
 
     raw = await raw_consume(infra, topic, opts)
     db = await database_ceiling(pipeline, ceiling, [_row_of(r) for r in corpus], opts.batch_size)
-    dunlin = await dunlin_pipeline(pipeline, opts.events)
+    dunlin, stages = await dunlin_pipeline(pipeline, opts.events)
     helper = runtime("naive", naive)
     try:
         slow = await naive_consume(infra, topic, helper, naive, opts)
@@ -241,6 +267,10 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
         await dunlin_pipeline(runtime("profiled", profiled), opts.events, profiler)
         profiler.report()
 
+    breakdown = [
+        Result(f"  c: {stage}", us, "us/event", note="wall time inside BatchConsumer")
+        for stage, us in stages.items()
+    ]
     n = f"{opts.events:,} events, {PARTITIONS} partitions, batch {opts.batch_size}"
     return [
         Result("consumer.a_raw_broker", raw, "events/s", note=f"getmany only; {n}"),
@@ -255,6 +285,7 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
             goal="min",
             note="decode + inbox + effect insert, one transaction per batch",
         ),
+        *breakdown,
         Result(
             "consumer.d_naive",
             slow,
