@@ -236,7 +236,7 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
     """All four measurements over one pre-produced topic, plus the ratios between them."""
     corpus = records(opts.events)
     topic = await infra.create_topic("consume", PARTITIONS)
-    await produce(infra.bootstrap, topic, corpus)
+    produced = await produce(infra.bootstrap, topic, corpus)
 
     metadata = service_metadata(SCHEMA)
     tables = PlatformTables.define(metadata)
@@ -273,6 +273,12 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
     ]
     n = f"{opts.events:,} events, {PARTITIONS} partitions, batch {opts.batch_size}"
     return [
+        Result(
+            "broker.raw_produce",
+            produced.count / produced.seconds,
+            "events/s",
+            note="plain producer, acks=all: the relay's broker ceiling",
+        ),
         Result("consumer.a_raw_broker", raw, "events/s", note=f"getmany only; {n}"),
         Result(
             "consumer.b_db_ceiling", db, "events/s", note="multi-row insert per batch, no Kafka"

@@ -15,6 +15,7 @@ from bench.corpus import ACCOUNTS, PARTITIONS, account_event
 from bench.infra import Infra
 from bench.profiling import Profiler
 from bench.results import Result
+from bench.stages import StageClock, instrument_relay
 from dunlin_events import AccountRegistered
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.db import service_metadata
@@ -92,6 +93,8 @@ async def run(infra: Infra, events: int, batch_size: int, profile: bool) -> list
                 await session.execute(insert(tables.outbox), rows[at : at + INSERT_CHUNK])
         runtime.producers.start()
         producer = await runtime.producers.get()
+        clock = StageClock()
+        instrumented = instrument_relay(runtime.relay, producer, clock)
         if profiler is not None:
             profiler.start()
         started = time.perf_counter()
@@ -99,6 +102,10 @@ async def run(infra: Infra, events: int, batch_size: int, profile: bool) -> list
             while await runtime.relay.publish_batch(producer):
                 pass
         seconds = time.perf_counter() - started
+        stages = {name: 1e6 * value / events for name, value in clock.seconds.items()}
+        if instrumented:
+            # What is left is the loop itself: spans, encode_raw, and waiting for the acks.
+            stages["encode + span + await acks"] = 1e6 * seconds / events - sum(stages.values())
         if profiler is not None:
             profiler.stop()
             profiler.report()
@@ -114,6 +121,10 @@ async def run(infra: Infra, events: int, batch_size: int, profile: bool) -> list
         await runtime.stop()
     note = f"{events:,} rows, batch {batch_size}, acks=all; {delivered:,} on topic, {unsent} unsent"
     ok = delivered >= events and unsent == 0
+    breakdown = [
+        Result(f"  relay: {stage}", us, "us/event", note="wall time inside publish_batch")
+        for stage, us in stages.items()
+    ]
     return [
         Result(
             "relay.publish",
@@ -122,5 +133,6 @@ async def run(infra: Infra, events: int, batch_size: int, profile: bool) -> list
             target=10_000,
             goal="min",
             note=note if ok else f"INCOMPLETE: {note}",
-        )
+        ),
+        *breakdown,
     ]

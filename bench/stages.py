@@ -78,3 +78,46 @@ def per_event_us(seconds: dict[str, float], events: int) -> dict[str, float]:
         "offset commit": seconds.get("offset_commit", 0.0),
     }
     return {name: 1e6 * value / events for name, value in out.items()}
+
+
+class _TimedContext:
+    """An async context manager whose whole lifetime (enter, body, exit) is timed."""
+
+    def __init__(self, inner: Any, clock: StageClock, stage: str) -> None:
+        self._inner, self._clock, self._stage = inner, clock, stage
+        self._started = 0.0
+
+    async def __aenter__(self) -> Any:
+        self._started = time.perf_counter()
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> Any:
+        try:
+            return await self._inner.__aexit__(*exc)
+        finally:
+            self._clock.seconds[self._stage] += time.perf_counter() - self._started
+
+
+class TimedEngine:
+    """Proxy for the relay's engine: connect() is its SELECT, begin() its UPDATE."""
+
+    def __init__(self, engine: Any, clock: StageClock) -> None:
+        self._engine, self._clock = engine, clock
+
+    def connect(self) -> _TimedContext:
+        return _TimedContext(self._engine.connect(), self._clock, "select")
+
+    def begin(self) -> _TimedContext:
+        return _TimedContext(self._engine.begin(), self._clock, "mark published")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def instrument_relay(relay: Any, producer: Any, clock: StageClock) -> bool:
+    """Time the relay's SELECT, per-row send() calls and UPDATE; the rest is encode + acks."""
+    if not hasattr(relay, "_engine"):
+        return False
+    relay._engine = TimedEngine(relay._engine, clock)
+    producer.send = clock.timed("producer.send", producer.send)
+    return True
