@@ -121,7 +121,7 @@ async def wait_for(
     match: Callable[[ConsumerRecord[bytes, bytes]], bool],
     *,
     count: int = 1,
-    timeout: float = 30.0,
+    within_s: float = 30.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read the topic from the beginning until `count` records match (or fail on timeout)."""
     consumer = AIOKafkaConsumer(
@@ -130,7 +130,7 @@ async def wait_for(
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within_s):
             while len(found) < count:
                 batch = await consumer.getmany(timeout_ms=200)
                 found += [m for messages in batch.values() for m in messages if match(m)]

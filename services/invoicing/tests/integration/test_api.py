@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from dunlin_events import InvoiceIssued, topics
@@ -10,7 +12,7 @@ from invoicing.config import InvoicingSettings
 from .support import account_body, body_has, envelope_of, invoice_body, unique, wait_for
 
 
-async def register(client: httpx.AsyncClient, **overrides: object) -> dict[str, object]:
+async def register(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
     response = await client.post("/accounts", json=account_body(**overrides))
     assert response.status_code == 201, response.text
     return dict(response.json())

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from invoicing.domain import (
+    DEFAULT_TERMS,
     Account,
     CurrencyMismatch,
     InvalidInvoice,
@@ -21,7 +22,7 @@ def draft(quantity: str, unit_price: str, tax_rate: str) -> LineDraft:
     return LineDraft("item", Decimal(quantity), Decimal(unit_price), Decimal(tax_rate))
 
 
-def account(currency: str = "EUR", terms: Terms = Terms("net", 30)) -> Account:
+def account(currency: str = "EUR", terms: Terms = DEFAULT_TERMS) -> Account:
     return Account(id="acc-1", name="Acme", currency=currency, terms=terms)
 
 
