@@ -99,7 +99,7 @@ def test_new_envelope_fills_id_time_and_subject():
         ({"ce_type": b""}, "missing ce_type"),
         ({"ce_specversion": b"0.3"}, "specversion"),
         ({"content_type": b"text/plain"}, "content-type"),
-        ({"ce_time": b"yesterday"}, "invalid CloudEvents"),
+        ({"ce_time": b"yesterday"}, "RFC 3339"),
     ],
 )
 def test_malformed_headers_are_rejected(overrides, match):

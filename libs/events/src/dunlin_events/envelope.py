@@ -133,33 +133,53 @@ def decode(record: KafkaRecord) -> Envelope[Event]:
     content_type = headers.get("content-type", b"").split(b";")[0].strip()
     if content_type != CONTENT_TYPE.encode():
         raise MalformedMessage(f"content-type must be {CONTENT_TYPE}, got {content_type!r}")
+    time = _parse_time(headers["ce_time"])
+    # The SDK's binding maps the ce_* headers; ce_time is parsed natively above and the
+    # attributes are taken as a plain dict, because dateutil's parser and the CloudEvent
+    # constructor's checks tripled the cost of the consumer's hot path.
     try:
-        cloud_event = from_binary(
-            KafkaMessage(headers=headers, key=None, value=record.value), _FORMAT, CloudEvent
+        attributes: dict[str, Any] = from_binary(  # type: ignore[assignment,arg-type]
+            KafkaMessage(
+                headers={k: v for k, v in headers.items() if k != "ce_time"}, key=None, value=b""
+            ),
+            _FORMAT,
+            _attributes_only,
         )
-    except (BaseCloudEventException, ValueError, OverflowError) as exc:
-        # UnicodeDecodeError and dateutil's ParserError are ValueErrors too.
+    except (BaseCloudEventException, ValueError) as exc:
         raise MalformedMessage(f"invalid CloudEvents attributes: {exc}") from exc
-    time = cloud_event.get_time()
-    if time is None or time.tzinfo is None:
-        raise MalformedMessage("ce_time must be an RFC 3339 timestamp with an offset")
-    cls = event_class(cloud_event.get_type())
+    ce_type = attributes["type"]
+    cls = event_class(ce_type)
     data = _validate(cls, record.value)
-    subject = cloud_event.get_subject()
+    subject = attributes["subject"]
     if subject != data.account_id:
         raise SchemaViolation(f"ce_subject {subject!r} does not match account_id")
     if record.key and record.key != data.account_id.encode():
         raise SchemaViolation("Kafka key does not match account_id")
     trace = headers.get(TRACEPARENT)
     return Envelope(
-        id=cloud_event.get_id(),
-        type=cloud_event.get_type(),
-        source=cloud_event.get_source(),
-        time=time.astimezone(UTC),
+        id=attributes["id"],
+        type=ce_type,
+        source=attributes["source"],
+        time=time,
         subject=subject,
         data=data,
         traceparent=trace.decode("utf-8", "replace") if trace else None,
     )
+
+
+def _attributes_only(attributes: dict[str, Any], data: Any) -> dict[str, Any]:
+    """An event factory for the SDK's binding that keeps just the attributes."""
+    return attributes
+
+
+def _parse_time(raw: bytes) -> datetime:
+    try:
+        time = datetime.fromisoformat(raw.decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedMessage(f"ce_time is not an RFC 3339 timestamp: {raw!r}") from exc
+    if time.tzinfo is None:
+        raise MalformedMessage("ce_time must be an RFC 3339 timestamp with an offset")
+    return time.astimezone(UTC)
 
 
 def _validate(cls: type[E], body: bytes) -> E:
