@@ -138,12 +138,12 @@ def decode(record: KafkaRecord) -> Envelope[Event]:
     # attributes are taken as a plain dict, because dateutil's parser and the CloudEvent
     # constructor's checks tripled the cost of the consumer's hot path.
     try:
-        attributes: dict[str, Any] = from_binary(  # type: ignore[assignment,arg-type]
+        attributes: dict[str, Any] = from_binary(  # type: ignore[assignment]
             KafkaMessage(
                 headers={k: v for k, v in headers.items() if k != "ce_time"}, key=None, value=b""
             ),
             _FORMAT,
-            _attributes_only,
+            _attributes_only,  # type: ignore[arg-type]
         )
     except (BaseCloudEventException, ValueError) as exc:
         raise MalformedMessage(f"invalid CloudEvents attributes: {exc}") from exc
