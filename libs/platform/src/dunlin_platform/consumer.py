@@ -47,6 +47,30 @@ class Decoded:
     envelope: Envelope[Event]
 
 
+@dataclass(frozen=True)
+class _Polled:
+    """One polled batch, decoded; bad messages already turned into dead letters."""
+
+    batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    decoded: list[Decoded]
+    rejected: list[DeadLetter]
+
+    def without(self, revoked: set[TopicPartition]) -> _Polled:
+        """Drop what was fetched for partitions this consumer no longer owns."""
+        if not revoked or not revoked & self.batch.keys():
+            return self
+        owned = {tp: messages for tp, messages in self.batch.items() if tp not in revoked}
+
+        def kept(message: ConsumerRecord[bytes, bytes]) -> bool:
+            return TopicPartition(message.topic, message.partition) in owned
+
+        return _Polled(
+            owned,
+            [d for d in self.decoded if kept(d.message)],
+            [r for r in self.rejected if TopicPartition(r.topic, r.partition) in owned],
+        )
+
+
 class _BatchAbandoned(Exception):
     """The batch's partitions were revoked mid-retry; their new owner redoes the work."""
 
@@ -109,20 +133,34 @@ class BatchConsumer:
             return
         self._consumer = consumer
         self.running = True
+        ahead = asyncio.ensure_future(self._poll(consumer))
         try:
             while not self._stop.is_set():
-                batch = await consumer.getmany(
-                    timeout_ms=self._settings.consumer_poll_timeout_ms,
-                    max_records=self._settings.consumer_batch_size,
-                )
-                if batch:
+                polled = await ahead
+                # Fetch and decode the next batch while this one's transaction is in flight:
+                # the decoding (CPU here) overlaps the database work (CPU there).
+                ahead = asyncio.ensure_future(self._poll(consumer))
+                if polled is not None:
                     async with self.batch_lock:
-                        await self._process(consumer, batch)
+                        await self._process(consumer, polled.without(self.revoked))
                 await self._record_lag(consumer)
         finally:
             self.running = False
+            ahead.cancel()  # a prefetched batch is simply redelivered: nothing was committed
+            with contextlib.suppress(BaseException):
+                await ahead
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> _Polled | None:
+        batch = await consumer.getmany(
+            timeout_ms=self._settings.consumer_poll_timeout_ms,
+            max_records=self._settings.consumer_batch_size,
+        )
+        if not batch:
+            return None
+        decoded, rejected = self._decode(batch)
+        return _Polled(batch, decoded, rejected)
 
     async def _connect(self) -> AIOKafkaConsumer | None:
         backoff = Backoff(maximum=self._settings.consumer_max_backoff_s)
@@ -151,13 +189,11 @@ class BatchConsumer:
                     await asyncio.wait_for(self._stop.wait(), delay)
         return None
 
-    async def _process(
-        self,
-        consumer: AIOKafkaConsumer,
-        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
-    ) -> None:
+    async def _process(self, consumer: AIOKafkaConsumer, polled: _Polled) -> None:
         started = time.perf_counter()
-        decoded, rejected = self._decode(batch)
+        batch, decoded, rejected = polled.batch, polled.decoded, polled.rejected
+        if not batch:
+            return
         attrs = {"group": self.group_id}
         metrics.consumer_batch_size.record(sum(len(m) for m in batch.values()), attrs)
         try:

@@ -28,7 +28,9 @@ def run_env(target_metadata: MetaData) -> None:
             connection=connection,
             target_metadata=target_metadata,
             version_table_schema=schema,
-            include_schemas=False,
+            # Compare the service's own schema only, so autogenerate/`alembic check` see drift.
+            include_schemas=True,
+            include_name=lambda name, type_, _: type_ != "schema" or name == schema,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -11,12 +11,14 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from opentelemetry import trace
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import BigInteger, Table, any_, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dunlin_events import encode_raw
+from dunlin_events import KafkaRecord, encode_raw
 from dunlin_platform import metrics
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.errors import Backoff, is_transient
@@ -61,6 +63,8 @@ class OutboxRelay:
         self._last_purge = 0.0
         self.is_leader = False
         self.published_total = 0
+        # Publish spans only when someone reads them; otherwise pass the stored context on.
+        self._trace_publish = settings.otel_traces_exporter != "none"
 
     def stop(self) -> None:
         self._stop.set()
@@ -134,6 +138,7 @@ class OutboxRelay:
         t = self._table
         query = (
             select(
+                t.c.seq,
                 t.c.id,
                 t.c.type,
                 t.c.source,
@@ -151,44 +156,37 @@ class OutboxRelay:
             rows = (await conn.execute(query)).all()
         if not rows:
             return 0
-        pending = []
+        batches = _PartitionBatches(producer)
         for row in rows:
-            with tracer().start_as_current_span(
-                f"publish {row.type}",
-                context=context_from_traceparent(row.tracingspancontext),
-                kind=trace.SpanKind.PRODUCER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.destination.name": row.topic,
-                    "messaging.message.id": row.id,
-                    "dunlin.account_id": row.aggregateid,
-                    "dunlin.event_type": row.type,
-                },
-            ):
-                record = encode_raw(
-                    id=row.id,
-                    type=row.type,
-                    source=row.source,
-                    time=row.occurred_at,
-                    subject=row.aggregateid,
-                    data=row.payload.encode(),
-                    traceparent=current_traceparent() or row.tracingspancontext,
-                )
-                pending.append(
-                    await producer.send(
-                        row.topic, record.value, key=record.key, headers=record.headers
-                    )
-                )
-        await asyncio.gather(*pending)
+            await batches.append(row.topic, row.aggregateid.encode(), self._record(row))
+        await batches.send_and_wait()
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(t)
-                .where(t.c.id.in_([row.id for row in rows]))
-                .values(published_at=func.now())
+                .where(t.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger))))
+                .values(published_at=func.now()),
+                {"seqs": [row.seq for row in rows]},
             )
         self.published_total += len(rows)
         metrics.outbox_published.add(len(rows), {"service": self._settings.service_name})
         return len(rows)
+
+    def _record(self, row: Any) -> KafkaRecord:
+        if not self._trace_publish:
+            return _encode_row(row, row.tracingspancontext)
+        with tracer().start_as_current_span(
+            f"publish {row.type}",
+            context=context_from_traceparent(row.tracingspancontext),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": row.topic,
+                "messaging.message.id": row.id,
+                "dunlin.account_id": row.aggregateid,
+                "dunlin.event_type": row.type,
+            },
+        ):
+            return _encode_row(row, current_traceparent() or row.tracingspancontext)
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()
@@ -210,3 +208,66 @@ class OutboxRelay:
         t = self._table
         async with self._engine.begin() as conn:
             await conn.execute(delete(t).where(t.c.published_at < cutoff))
+
+
+def _encode_row(row: Any, traceparent: str | None) -> KafkaRecord:
+    return encode_raw(
+        id=row.id,
+        type=row.type,
+        source=row.source,
+        time=row.occurred_at,
+        subject=row.aggregateid,
+        data=row.payload.encode(),
+        traceparent=traceparent,
+    )
+
+
+def _add(batch: Any, key: bytes, record: KafkaRecord) -> bool:
+    appended = batch.append(key=key, value=record.value, timestamp=None, headers=record.headers)
+    return appended is not None
+
+
+class _PartitionBatches:
+    """Builds one produce batch per partition, so a relay round costs a few requests.
+
+    Partitions are chosen with the Java-compatible murmur2 partitioner, the same one any
+    other producer of these topics uses for the account key.
+    """
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+        self._partitioner = DefaultPartitioner()
+        self._partitions: dict[str, list[int]] = {}
+        self._open: dict[tuple[str, int], Any] = {}
+        self._sent: list[asyncio.Future[Any]] = []
+
+    async def append(self, topic: str, key: bytes, record: KafkaRecord) -> None:
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            partitions = sorted(await self._producer.partitions_for(topic))
+            self._partitions[topic] = partitions
+        partition = self._partitioner(key, partitions, partitions)
+        slot = (topic, partition)
+        batch = self._open.get(slot) or self._producer.create_batch()
+        if (
+            batch.append(key=key, value=record.value, timestamp=None, headers=record.headers)
+            is None
+        ):
+            await self._flush(slot, batch)  # full: send it, start the next one in order
+            batch = self._producer.create_batch()
+            if (
+                batch.append(key=key, value=record.value, timestamp=None, headers=record.headers)
+                is None
+            ):
+                raise ValueError(f"an outbox event for {topic} is larger than a produce batch")
+        self._open[slot] = batch
+
+    async def _flush(self, slot: tuple[str, int], batch: Any) -> None:
+        self._open.pop(slot, None)
+        topic, partition = slot
+        self._sent.append(await self._producer.send_batch(batch, topic, partition=partition))
+
+    async def send_and_wait(self) -> None:
+        for slot, batch in list(self._open.items()):
+            await self._flush(slot, batch)
+        await asyncio.gather(*self._sent)

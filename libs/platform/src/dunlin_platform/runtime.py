@@ -75,21 +75,28 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             settings=settings, engine=self.engine, table=tables.outbox, producers=self.producers
         )
-        dead_letters = DeadLetterPublisher(self.producers)
-        self.consumers = [
-            BatchConsumer(
-                settings=settings,
-                group_id=f"dunlin-{settings.service_name}-{spec.name}",
-                topics=spec.topics,
-                handler=spec.handler,
-                sessionmaker=self.sessionmaker,
-                inbox=tables.inbox,
-                dead_letters=dead_letters,
-            )
-            for spec in consumers
-        ]
-        self._run_relay = run_relay
         self._tasks: list[asyncio.Task[None]] = []
+        self._dead_letters = DeadLetterPublisher(self.producers)
+        self.consumers: list[BatchConsumer] = []
+        for spec in consumers:
+            self.add_consumer(spec)
+        self._run_relay = run_relay
+
+    def add_consumer(self, spec: ConsumerSpec) -> BatchConsumer:
+        """Register a consumer group (before start); handlers may use this runtime's outbox."""
+        if self._tasks:
+            raise RuntimeError("consumers must be added before the runtime starts")
+        consumer = BatchConsumer(
+            settings=self.settings,
+            group_id=f"dunlin-{self.settings.service_name}-{spec.name}",
+            topics=spec.topics,
+            handler=spec.handler,
+            sessionmaker=self.sessionmaker,
+            inbox=self.tables.inbox,
+            dead_letters=self._dead_letters,
+        )
+        self.consumers.append(consumer)
+        return consumer
 
     async def start(self) -> None:
         """Start background work; a missing broker only delays readiness, never start-up."""

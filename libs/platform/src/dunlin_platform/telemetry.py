@@ -19,6 +19,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pythonjsonlogger.json import JsonFormatter
 
@@ -79,7 +80,10 @@ def _setup_traces(settings: ServiceSettings, resource: Resource) -> None:
     elif settings.otel_traces_exporter == "console":
         exporter = ConsoleSpanExporter()
     if exporter is None:
-        return  # the API's no-op tracer: spans cost next to nothing
+        # Nothing is exported, but trace context must still flow through every hop (HTTP,
+        # outbox row, Kafka header): unsampled spans carry real ids and cost next to nothing.
+        trace.set_tracer_provider(TracerProvider(resource=resource, sampler=ALWAYS_OFF))
+        return
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)

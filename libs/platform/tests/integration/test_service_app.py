@@ -62,7 +62,7 @@ async def test_health_needs_no_key_and_readiness_sees_database_and_broker(served
     assert (await client.get("/healthz")).json() == {"status": "ok"}
 
     async def ready() -> bool:
-        return (await client.get("/readyz")).status_code == 200
+        return bool((await client.get("/readyz")).status_code == 200)
 
     await eventually(ready, what="readiness")
     body = (await client.get("/readyz")).json()
