@@ -30,6 +30,12 @@ from dunlin_events.invoicing import (
     PaymentTerms,
     PostalAddress,
 )
+from dunlin_events.ledger import (
+    DisputeResolved,
+    InvoiceAdjusted,
+    InvoiceDisputed,
+    InvoiceSettled,
+)
 from dunlin_events.money import (
     CURRENCY_EXPONENTS,
     Amount,
@@ -40,6 +46,14 @@ from dunlin_events.money import (
     from_minor,
     split,
     to_minor,
+)
+from dunlin_events.payment_plans import (
+    Installment,
+    InstallmentMissed,
+    PaymentAllocated,
+    PaymentPlanAgreed,
+    PaymentPlanCompleted,
+    PaymentReversed,
 )
 from dunlin_events.payments import Allocation, PaymentReceived, RemittanceLine
 
@@ -53,18 +67,28 @@ __all__ = [
     "ChannelConsent",
     "Contact",
     "Currency",
+    "DisputeResolved",
     "EarlyPaymentDiscount",
     "Envelope",
     "Event",
+    "Installment",
+    "InstallmentMissed",
     "InvalidMessage",
+    "InvoiceAdjusted",
+    "InvoiceDisputed",
     "InvoiceIssued",
     "InvoiceLine",
+    "InvoiceSettled",
     "KafkaRecord",
     "MalformedMessage",
     "MoneyError",
     "NonNegativeAmount",
     "OverdueInvoice",
+    "PaymentAllocated",
+    "PaymentPlanAgreed",
+    "PaymentPlanCompleted",
     "PaymentReceived",
+    "PaymentReversed",
     "PaymentTerms",
     "PostalAddress",
     "RemittanceLine",

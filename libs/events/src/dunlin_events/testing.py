@@ -5,7 +5,21 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from dunlin_events import AccountOverdue, AccountRegistered, InvoiceIssued, PaymentReceived
+from dunlin_events import (
+    AccountOverdue,
+    AccountRegistered,
+    DisputeResolved,
+    InstallmentMissed,
+    InvoiceAdjusted,
+    InvoiceDisputed,
+    InvoiceIssued,
+    InvoiceSettled,
+    PaymentAllocated,
+    PaymentPlanAgreed,
+    PaymentPlanCompleted,
+    PaymentReceived,
+    PaymentReversed,
+)
 
 _ids = itertools.count(1)
 
@@ -111,3 +125,138 @@ def payment_received(**overrides: Any) -> PaymentReceived:
         "unapplied_amount": "30.94",
     }
     return PaymentReceived.model_validate({**data, **overrides})
+
+
+def invoice_adjusted(**overrides: Any) -> InvoiceAdjusted:
+    """A valid credit-note InvoiceAdjusted."""
+    data: dict[str, Any] = {
+        "account_id": uid("acc"),
+        "invoice_id": uid("inv"),
+        "adjustment_id": uid("cn"),
+        "kind": "credit_note",
+        "currency": "EUR",
+        "amount_delta": "-100.00",
+        "total": "1090.00",
+        "balance": "1090.00",
+        "due_date": "2026-12-01",
+        "status": "open",
+        "effective_date": "2026-11-20",
+    }
+    return InvoiceAdjusted.model_validate(data | overrides)
+
+
+def invoice_disputed(**overrides: Any) -> InvoiceDisputed:
+    """A valid InvoiceDisputed."""
+    data: dict[str, Any] = {
+        "account_id": uid("acc"),
+        "dispute_id": uid("dsp"),
+        "invoice_id": uid("inv"),
+        "currency": "EUR",
+        "amount": "250.00",
+        "reason": "quality",
+        "opened_at": "2026-11-20T10:00:00Z",
+    }
+    return InvoiceDisputed.model_validate(data | overrides)
+
+
+def dispute_resolved(**overrides: Any) -> DisputeResolved:
+    """A valid upheld DisputeResolved."""
+    data: dict[str, Any] = {
+        "account_id": uid("acc"),
+        "dispute_id": uid("dsp"),
+        "invoice_id": uid("inv"),
+        "outcome": "upheld",
+        "currency": "EUR",
+        "credited_amount": "250.00",
+        "credit_note_id": uid("cn"),
+        "resolved_at": "2026-11-22T10:00:00Z",
+    }
+    return DisputeResolved.model_validate(data | overrides)
+
+
+def invoice_settled(**overrides: Any) -> InvoiceSettled:
+    """A valid InvoiceSettled, paid two days late."""
+    data: dict[str, Any] = {
+        "account_id": uid("acc"),
+        "invoice_id": uid("inv"),
+        "invoice_number": "INV-1",
+        "currency": "EUR",
+        "total": "1190.00",
+        "paid_amount": "1190.00",
+        "due_date": "2026-11-20",
+        "settled_on": "2026-11-22",
+        "days_late": 2,
+    }
+    return InvoiceSettled.model_validate(data | overrides)
+
+
+def payment_reversed(**overrides: Any) -> PaymentReversed:
+    """A valid bounced PaymentReversed."""
+    data: dict[str, Any] = {
+        "account_id": uid("acc"),
+        "payment_id": uid("pay"),
+        "reversal_id": uid("rev"),
+        "currency": "EUR",
+        "amount": "500.00",
+        "reason": "bounced",
+        "reversed_on": "2026-11-21",
+        "allocations": [{"invoice_id": "inv-a", "amount": "400.00"}],
+        "unapplied_reversed": "100.00",
+    }
+    return PaymentReversed.model_validate(data | overrides)
+
+
+def payment_allocated(**overrides: Any) -> PaymentAllocated:
+    """A valid PaymentAllocated."""
+    data: dict[str, Any] = {
+        "account_id": uid("acc"),
+        "payment_id": uid("pay"),
+        "currency": "EUR",
+        "allocations": [{"invoice_id": "inv-b", "amount": "100.00"}],
+        "unapplied_amount": "0.00",
+    }
+    return PaymentAllocated.model_validate(data | overrides)
+
+
+def payment_plan_agreed(**overrides: Any) -> PaymentPlanAgreed:
+    """A valid three-installment PaymentPlanAgreed."""
+    data: dict[str, Any] = {
+        "account_id": uid("acc"),
+        "plan_id": uid("plan"),
+        "currency": "EUR",
+        "invoice_ids": ["inv-a", "inv-b"],
+        "total": "3000.00",
+        "installments": [
+            {"number": 1, "due_date": "2026-12-01", "amount": "1000.00"},
+            {"number": 2, "due_date": "2027-01-01", "amount": "1000.00"},
+            {"number": 3, "due_date": "2027-02-01", "amount": "1000.00"},
+        ],
+        "agreed_at": "2026-11-20T10:00:00Z",
+    }
+    return PaymentPlanAgreed.model_validate(data | overrides)
+
+
+def installment_missed(**overrides: Any) -> InstallmentMissed:
+    """A valid InstallmentMissed."""
+    data: dict[str, Any] = {
+        "account_id": uid("acc"),
+        "plan_id": uid("plan"),
+        "installment_number": 1,
+        "due_date": "2026-12-01",
+        "currency": "EUR",
+        "amount_due": "1000.00",
+        "amount_paid": "200.00",
+    }
+    return InstallmentMissed.model_validate(data | overrides)
+
+
+def payment_plan_completed(**overrides: Any) -> PaymentPlanCompleted:
+    """A valid PaymentPlanCompleted."""
+    data: dict[str, Any] = {
+        "account_id": uid("acc"),
+        "plan_id": uid("plan"),
+        "currency": "EUR",
+        "total_paid": "3000.00",
+        "completed_on": "2027-02-01",
+    }
+    return PaymentPlanCompleted.model_validate(data | overrides)
