@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -96,6 +98,13 @@ class InvoiceRow(Base):
     purchase_order: Mapped[str | None] = mapped_column(String(100))
     source_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # The ledger: balance = total - paid - written_off; disputed is informational (not dunned).
+    paid_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    written_off_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    disputed_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    settled_on: Mapped[dt.date | None] = mapped_column(Date)
+    # ce_time of the last ERP message applied, so an older amendment arriving late is ignored.
+    erp_event_time: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class InvoiceLineRow(Base):
@@ -114,6 +123,135 @@ class InvoiceLineRow(Base):
     tax_rate: Mapped[Decimal] = mapped_column(Numeric(7, 4))
     net_minor: Mapped[int] = mapped_column(BigInteger)
     tax_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+LEDGER_KINDS = (
+    "invoice",
+    "payment",
+    "reversal",
+    "credit_note",
+    "debit_note",
+    "write_off",
+    "amendment",
+    "cancellation",
+    "credit_applied",
+)
+
+
+class LedgerEntryRow(Base):
+    """One signed change of an invoice's balance; AR at any date is a sum over these."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in LEDGER_KINDS) + ")", name="kind"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    invoice_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    effective_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    source_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PaymentApplicationRow(Base):
+    """What a payment applied to an invoice; the key applies an allocation exactly once."""
+
+    __tablename__ = "payment_applications"
+
+    payment_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    applied_minor: Mapped[int] = mapped_column(BigInteger)
+    reversed_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HeldAllocationRow(Base):
+    """An allocation to an invoice not known yet; applied when it arrives, or cancelled."""
+
+    __tablename__ = "held_allocations"
+    __table_args__ = (
+        Index(
+            "ix_held_allocations_invoice_ref_held",
+            "invoice_ref",
+            postgresql_where=text("status = 'held'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(String(100), index=True)
+    # The payer's reference: a Dunlin invoice id or the ERP's external id.
+    invoice_ref: Mapped[str] = mapped_column(String(100))
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10))  # held | applied | cancelled
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OverpaymentRow(Base):
+    """Money that could not be applied (allocation above the balance): unapplied credit."""
+
+    __tablename__ = "overpayments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    payment_id: Mapped[str] = mapped_column(String(100), index=True)
+    invoice_id: Mapped[str | None] = mapped_column(String(36))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    reversed_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InvoiceAdjustmentRow(Base):
+    """Audit of a credit/debit note, amendment, cancellation or write-off: who, when, why."""
+
+    __tablename__ = "invoice_adjustments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(String(36), index=True)
+    account_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(20))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DisputeRow(Base):
+    """A dispute on (part of) an invoice, with who opened and resolved it, and when."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (Index("ix_disputes_status_seq", "status", "seq"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    invoice_id: Mapped[str] = mapped_column(String(36), index=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(20))
+    contact_id: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))  # open | upheld | rejected | withdrawn
+    opened_by: Mapped[str] = mapped_column(String(200))
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    credited_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    credit_note_id: Mapped[str | None] = mapped_column(String(36))
 
 
 PLATFORM_TABLES = PlatformTables.define(Base.metadata)
