@@ -1,0 +1,138 @@
+"""Aging thresholds, when an invoice next crosses one, and aging buckets."""
+
+import datetime as dt
+
+import pytest
+
+from invoicing.domain.aging import (
+    after_announcing,
+    aging_mark,
+    bucket_of,
+    bucket_totals,
+    crossed_threshold,
+    next_aging_at,
+)
+from invoicing.domain.overdue import OverdueItem, overdue_notice
+
+DUE = dt.date(2025, 3, 31)
+
+
+def day(n: int) -> dt.date:
+    """The date n days after the due date."""
+    return DUE + dt.timedelta(days=n)
+
+
+@pytest.mark.parametrize(
+    ("days", "threshold"),
+    [(-3, 0), (0, 0), (1, 1), (30, 1), (31, 31), (60, 31), (61, 61), (90, 61), (91, 91), (400, 91)],
+)
+def test_the_threshold_reached_is_the_highest_at_or_below_the_days_overdue(days, threshold):
+    assert crossed_threshold(days) == threshold
+
+
+def test_a_new_invoice_is_first_due_for_aging_the_day_after_its_due_date():
+    assert next_aging_at(DUE, day(-20), "open", 100) == day(1)
+
+
+def test_an_invoice_issued_already_overdue_is_due_for_aging_at_once():
+    assert next_aging_at(DUE, day(45), "open", 100) == day(1) <= day(45)
+
+
+@pytest.mark.parametrize("status", ["paid", "cancelled", "written_off"])
+def test_closed_invoices_are_never_aged(status):
+    assert next_aging_at(DUE, day(5), status, 100) is None
+
+
+def test_an_invoice_with_nothing_left_to_pay_is_never_aged():
+    assert next_aging_at(DUE, day(5), "partially_paid", 0) is None
+
+
+def test_a_partially_paid_invoice_keeps_the_thresholds_it_has_announced():
+    assert next_aging_at(DUE, day(40), "partially_paid", 50, announced=31) == day(61)
+
+
+def test_announcing_moves_to_the_next_threshold_after_the_highest_crossed():
+    assert after_announcing(due_date=DUE, today=day(1)).next_at == day(31)
+    assert after_announcing(due_date=DUE, today=day(45)).threshold == 31
+    assert after_announcing(due_date=DUE, today=day(45)).next_at == day(61)
+    assert after_announcing(due_date=DUE, today=day(91)).next_at is None
+
+
+def test_a_later_due_date_forgets_thresholds_no_longer_reached():
+    later_due = DUE + dt.timedelta(days=50)
+    mark = aging_mark(
+        due_date=later_due, today=day(45), status="open", balance_minor=10, announced=31
+    )
+    assert mark.threshold == 0
+    assert mark.next_at == later_due + dt.timedelta(days=1)
+
+
+def test_a_reopened_invoice_is_announced_again():
+    closed = aging_mark(due_date=DUE, today=day(40), status="paid", balance_minor=0, announced=31)
+    reopened = aging_mark(
+        due_date=DUE, today=day(50), status="open", balance_minor=10, announced=closed.threshold
+    )
+    assert reopened.next_at == day(1)
+
+
+@pytest.mark.parametrize(
+    ("days", "bucket"),
+    [(-10, "current"), (0, "current"), (1, "1-30"), (30, "1-30"), (31, "31-60"), (60, "31-60"),
+     (61, "61-90"), (90, "61-90"), (91, "90+"), (365, "90+")],
+)  # fmt: skip
+def test_buckets_count_days_past_the_due_date(days, bucket):
+    assert bucket_of(DUE, day(days)) == bucket
+
+
+def test_bucket_totals_add_counts_and_balances_and_keep_empty_buckets():
+    as_of = dt.date(2025, 6, 30)
+    totals = bucket_totals(
+        [(dt.date(2025, 7, 10), 100), (dt.date(2025, 6, 20), 250), (dt.date(2025, 6, 1), 50),
+         (dt.date(2025, 1, 1), 7)],
+        as_of=as_of,
+    )  # fmt: skip
+    assert (totals["current"].count, totals["current"].balance_minor) == (1, 100)
+    assert (totals["1-30"].count, totals["1-30"].balance_minor) == (2, 300)
+    assert (totals["31-60"].count, totals["61-90"].count) == (0, 0)
+    assert totals["90+"].balance_minor == 7
+
+
+def item(number: str, due: dt.date, undisputed: int) -> OverdueItem:
+    return OverdueItem(f"id-{number}", number, due, undisputed)
+
+
+def test_the_notice_sums_undisputed_balances_and_ages_by_the_oldest_invoice():
+    today = dt.date(2025, 5, 10)
+    notice = overdue_notice(
+        account_id="acc",
+        currency="EUR",
+        items=[item("B", dt.date(2025, 5, 1), 300), item("A", dt.date(2025, 4, 1), 200)],
+        crossed=1,
+        today=today,
+    )
+    assert notice is not None
+    assert notice.overdue_minor == 500
+    assert notice.days_overdue == 39
+    assert notice.oldest_due_date == dt.date(2025, 4, 1)
+    assert [i.invoice_number for i in notice.items] == ["A", "B"]
+    assert notice.threshold_days == 1
+
+
+def test_fully_disputed_invoices_are_left_out_of_the_notice():
+    today = dt.date(2025, 5, 10)
+    items = [item("A", dt.date(2025, 3, 1), 0), item("B", dt.date(2025, 5, 1), 300)]
+    notice = overdue_notice(account_id="acc", currency="EUR", items=items, crossed=61, today=today)
+    assert notice is not None
+    assert notice.days_overdue == 9
+    assert notice.threshold_days == 1  # never above the age of what is still dunned
+    assert notice.overdue_minor == 300
+
+
+def test_no_notice_when_everything_overdue_is_disputed():
+    items = [item("A", dt.date(2025, 3, 1), 0)]
+    assert (
+        overdue_notice(
+            account_id="acc", currency="EUR", items=items, crossed=31, today=dt.date(2025, 5, 1)
+        )
+        is None
+    )
