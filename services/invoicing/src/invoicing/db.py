@@ -105,6 +105,36 @@ class InvoiceRow(Base):
     settled_on: Mapped[dt.date | None] = mapped_column(Date)
     # ce_time of the last ERP message applied, so an older amendment arriving late is ignored.
     erp_event_time: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The overdue sweep: the highest aging threshold announced (0 none) and the date the
+    # invoice next crosses one (NULL when closed or past the last), see domain/aging.py.
+    aging_threshold: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_aging_at: Mapped[dt.date | None] = mapped_column(Date)
+
+
+# The sweep reads only the invoices due for aging, so its cost follows the work due.
+Index(
+    "ix_invoices_next_aging_at",
+    InvoiceRow.next_aging_at,
+    postgresql_where=InvoiceRow.next_aging_at.is_not(None),
+)
+# The aging report is one index-only aggregate over open balances.
+Index(
+    "ix_invoices_open_currency_due_date",
+    InvoiceRow.currency,
+    InvoiceRow.due_date,
+    postgresql_include=["balance_minor", "account_id"],
+    postgresql_where=InvoiceRow.status.in_(("open", "partially_paid")),
+)
+# An account's overdue invoices (sweep notices, per-account aging).
+Index(
+    "ix_invoices_open_account_id_due_date",
+    InvoiceRow.account_id,
+    InvoiceRow.due_date,
+    postgresql_include=["currency", "balance_minor"],
+    postgresql_where=InvoiceRow.status.in_(("open", "partially_paid")),
+)
+# Portfolio filters of the reports (accounts tagged X).
+Index("ix_accounts_tags", AccountRow.tags, postgresql_using="gin")
 
 
 class InvoiceLineRow(Base):

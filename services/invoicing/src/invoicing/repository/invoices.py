@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.db import InvoiceLineRow, InvoiceRow
 from invoicing.domain import EarlyPaymentDiscount, Invoice, InvoiceStatus, Line, Terms, Totals
+from invoicing.domain.aging import next_aging_at
 from invoicing.repository.common import Stored
 
 
@@ -38,6 +39,10 @@ def _invoice_values(invoice: Invoice, now: dt.datetime) -> dict[str, Any]:
         "purchase_order": invoice.purchase_order,
         "source_fingerprint": invoice.source_fingerprint,
         "created_at": now,
+        # Nothing announced yet: first due for the overdue sweep the day after the due date.
+        "next_aging_at": next_aging_at(
+            invoice.due_date, invoice.issue_date, invoice.status, invoice.balance_minor
+        ),
     }
 
 
