@@ -90,6 +90,23 @@ def after_announcing(*, due_date: dt.date, today: dt.date) -> AgingMark:
     return AgingMark(threshold=reached, next_at=next_at)
 
 
+def sweep_mark(
+    *, due_date: dt.date, today: dt.date, status: str, balance_minor: int, announced: int
+) -> tuple[AgingMark, int]:
+    """What the sweep does with one due row: its new mark and the threshold newly crossed (0)."""
+    reached = crossed_threshold(days_overdue(due_date, today))
+    if is_open(status, balance_minor) and reached > announced:
+        return after_announcing(due_date=due_date, today=today), reached
+    mark = aging_mark(
+        due_date=due_date,
+        today=today,
+        status=status,
+        balance_minor=balance_minor,
+        announced=announced,
+    )
+    return mark, 0
+
+
 def bucket_of(due_date: dt.date, as_of: dt.date) -> Bucket:
     """The aging bucket of an open invoice on `as_of`, by days past its due date."""
     days = days_overdue(due_date, as_of)

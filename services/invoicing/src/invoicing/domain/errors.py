@@ -33,4 +33,16 @@ class DuplicateInvoice(DomainError):
 
 
 class UnsupportedAmendment(DomainError):
-    """An ERP re-sent a known invoice with different content; amendments come with the ledger."""
+    """An ERP re-sent a known invoice with content that cannot be applied as an amendment."""
+
+
+class InvalidTransition(DomainError):
+    """The invoice's (or dispute's) current status does not allow this action."""
+
+    def __init__(self, message: str, *, status: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(DomainError):
+    """The command refers to an invoice or dispute that does not exist."""

@@ -11,10 +11,17 @@ from typing import Literal
 from dunlin_events import exponent, to_minor
 from invoicing.domain.accounts import Account, Terms
 from invoicing.domain.errors import CurrencyMismatch, InvalidInvoice
+from invoicing.domain.ledger import InvoiceLedger, LedgerStatus
 
-InvoiceStatus = Literal["open"]
+InvoiceStatus = LedgerStatus
 InvoiceSource = Literal["api", "erp"]
-INVOICE_STATUSES: tuple[InvoiceStatus, ...] = ("open",)
+INVOICE_STATUSES: tuple[InvoiceStatus, ...] = (
+    "open",
+    "partially_paid",
+    "paid",
+    "cancelled",
+    "written_off",
+)
 
 # Amounts on the wire have at most 14 integer digits; totals must stay representable there.
 _MAX_AMOUNT_INTEGER_DIGITS = 14
@@ -110,6 +117,28 @@ class Invoice:
     early_payment_discount: EarlyPaymentDiscount | None = None
     purchase_order: str | None = None
     source_fingerprint: str | None = None
+    paid_minor: int = 0
+    written_off_minor: int = 0
+    disputed_minor: int = 0
+    settled_on: dt.date | None = None
+    # Credit/debit notes and cancellation move the total away from the sum of the lines.
+    total_adjustment_minor: int = 0
+
+    @property
+    def total_minor(self) -> int:
+        """The total after notes: what the customer owes before payments."""
+        return self.totals.total_minor + self.total_adjustment_minor
+
+    def ledger(self) -> InvoiceLedger:
+        """The invoice's money state, for the ledger rules."""
+        return InvoiceLedger(
+            invoice_id=self.id,
+            total_minor=self.total_minor,
+            paid_minor=self.paid_minor,
+            written_off_minor=self.written_off_minor,
+            disputed_minor=self.disputed_minor,
+            status=self.status,
+        )
 
 
 def issue_invoice(
