@@ -8,11 +8,12 @@ from fastapi import APIRouter
 
 from dunlin_platform.clock import Clock, SystemClock
 from dunlin_platform.outbox import Outbox
-from dunlin_platform.runtime import ServiceRuntime
+from dunlin_platform.runtime import ConsumerSpec, ServiceRuntime
 from invoicing.api import routers
 from invoicing.config import InvoicingSettings
 from invoicing.consumers import consumer_specs
 from invoicing.db import PLATFORM_TABLES
+from invoicing.ledger.payments import PaymentsLedger
 
 
 @dataclass(frozen=True)
@@ -34,5 +35,12 @@ def bootstrap(settings: InvoicingSettings, *, clock: Clock | None = None) -> Ser
         tables=PLATFORM_TABLES,
         consumers=consumer_specs(settings=settings, outbox=outbox, clock=clock),
         clock=clock,
+    )
+    runtime.add_consumer(
+        ConsumerSpec(
+            "payments",
+            [settings.payments_events_topic],
+            PaymentsLedger(outbox=runtime.outbox, clock=clock),
+        )
     )
     return Service(runtime=runtime, routers=routers())

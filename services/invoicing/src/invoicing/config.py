@@ -19,6 +19,10 @@ class InvoicingSettings(ServiceSettings):
         default=topics.ERP_INVOICES,
         description="Inbound ERP invoices and account master data (tests use their own topic).",
     )
+    payments_events_topic: str = Field(
+        default=topics.PAYMENTS_EVENTS,
+        description="Payments' facts applied to the ledger (tests use their own topic).",
+    )
 
 
 @lru_cache

@@ -22,6 +22,7 @@ from invoicing.domain import (
     issue_invoice,
     price_line,
 )
+from invoicing.ledger.known import invoices_became_known
 from invoicing.repository import Stored
 
 
@@ -91,6 +92,7 @@ async def issue(
     await _ensure_unique(session=session, invoice=invoice)
     await repository.add_invoices(session=session, invoices=[invoice], now=now)
     await outbox.add(session, messages.invoice_issued(invoice, account), occurred_at=now)
+    await invoices_became_known(session=session, outbox=outbox, invoice_ids=[invoice.id], now=now)
     stored = await repository.get_invoice(session=session, invoice_id=invoice.id)
     assert stored is not None
     return stored

@@ -31,6 +31,8 @@ from invoicing.domain import (
     placeholder_account,
 )
 from invoicing.handlers import new_id
+from invoicing.ledger.amendments import Amendment, apply_amendments
+from invoicing.ledger.known import invoices_became_known
 
 
 def fingerprint(event: Event) -> str:
@@ -48,6 +50,8 @@ class _Batch:
     new_accounts: dict[str, tuple[Account, str | None]] = field(default_factory=dict)
     changed_accounts: dict[str, tuple[Account, str | None]] = field(default_factory=dict)
     new_invoices: list[Invoice] = field(default_factory=list)
+    erp_times: dict[str, dt.datetime] = field(default_factory=dict)
+    amendments: list[Amendment] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
     def keep_account(self, account: Account, fp: str | None, *, is_new: bool) -> None:
@@ -71,7 +75,7 @@ class ErpIngest:
             with processing_span(envelope):
                 data = envelope.data
                 if isinstance(data, InvoiceIssued):
-                    self._invoice(batch, data)
+                    self._invoice(batch, data, envelope.time)
                 elif isinstance(data, AccountRegistered):
                     self._account(batch, data)
         await self._write(session, batch)
@@ -102,15 +106,13 @@ class ErpIngest:
             taken_numbers=await repository.taken_invoice_numbers(session=session, numbers=numbers),
         )
 
-    def _invoice(self, batch: _Batch, data: InvoiceIssued) -> None:
+    def _invoice(self, batch: _Batch, data: InvoiceIssued, erp_time: dt.datetime) -> None:
         fp = fingerprint(data)
         if data.invoice_id in batch.invoices:
-            if batch.invoices[data.invoice_id] == fp:
-                return  # the same invoice again: nothing changes
-            raise RejectEvent(
-                f"invoice {data.invoice_id} was already received with different content;"
-                " amendments are not supported yet (they arrive with the AR ledger)"
-            )
+            if batch.invoices[data.invoice_id] != fp:
+                # A known invoice with new content is an amendment, applied after the inserts.
+                batch.amendments.append(Amendment(data, erp_time, fp))
+            return
         terms = (
             Terms(data.payment_terms.kind, data.payment_terms.days) if data.payment_terms else None
         )
@@ -161,6 +163,7 @@ class ErpIngest:
         except DomainError as exc:
             raise RejectEvent(exc.message) from exc
         batch.invoices[data.invoice_id] = fp
+        batch.erp_times[invoice.id] = erp_time
         batch.taken_numbers.add((account.id, data.invoice_number))
         batch.new_invoices.append(invoice)
         batch.events.append(messages.invoice_issued(invoice, account))
@@ -209,8 +212,19 @@ class ErpIngest:
             await repository.replace_account(
                 session=session, account=account, now=now, fingerprint=fp
             )
-        await repository.add_invoices(session=session, invoices=batch.new_invoices, now=now)
+        await repository.add_invoices(
+            session=session, invoices=batch.new_invoices, now=now, erp_times=batch.erp_times
+        )
         await self._outbox.add(session, *batch.events, occurred_at=now)
+        await invoices_became_known(
+            session=session,
+            outbox=self._outbox,
+            invoice_ids=[i.id for i in batch.new_invoices],
+            now=now,
+        )
+        await apply_amendments(
+            session=session, outbox=self._outbox, amendments=batch.amendments, now=now
+        )
 
 
 def _discount(data: InvoiceIssued) -> EarlyPaymentDiscount | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_
@@ -30,7 +30,7 @@ def _invoice_values(invoice: Invoice, now: dt.datetime) -> dict[str, Any]:
         "terms_days": invoice.terms.days,
         "subtotal_minor": invoice.totals.subtotal_minor,
         "tax_total_minor": invoice.totals.tax_total_minor,
-        "total_minor": invoice.totals.total_minor,
+        "total_minor": invoice.total_minor,
         "balance_minor": invoice.balance_minor,
         "status": invoice.status,
         "source": invoice.source,
@@ -60,12 +60,20 @@ def _line_values(invoice_id: str, line_no: int, line: Line) -> dict[str, Any]:
 
 
 async def add_invoices(
-    *, session: AsyncSession, invoices: Sequence[Invoice], now: dt.datetime
+    *,
+    session: AsyncSession,
+    invoices: Sequence[Invoice],
+    now: dt.datetime,
+    erp_times: Mapping[str, dt.datetime] | None = None,
 ) -> None:
     """Insert invoices and all their lines: two statements however many invoices."""
     if not invoices:
         return
-    await session.execute(insert(InvoiceRow), [_invoice_values(i, now) for i in invoices])
+    times = erp_times or {}
+    await session.execute(
+        insert(InvoiceRow),
+        [{**_invoice_values(i, now), "erp_event_time": times.get(i.id)} for i in invoices],
+    )
     lines = [
         _line_values(invoice.id, n, line)
         for invoice in invoices
@@ -101,12 +109,17 @@ def _invoice(row: InvoiceRow, lines: Sequence[InvoiceLineRow]) -> Stored[Invoice
         ),
         totals=Totals(subtotal_minor=row.subtotal_minor, tax_total_minor=row.tax_total_minor),
         balance_minor=row.balance_minor,
-        status="open",
+        status=row.status,  # type: ignore[arg-type]
         source="erp" if row.source == "erp" else "api",
         external_id=row.external_id,
         early_payment_discount=discount,
         purchase_order=row.purchase_order,
         source_fingerprint=row.source_fingerprint,
+        paid_minor=row.paid_minor,
+        written_off_minor=row.written_off_minor,
+        disputed_minor=row.disputed_minor,
+        settled_on=row.settled_on,
+        total_adjustment_minor=row.total_minor - row.subtotal_minor - row.tax_total_minor,
     )
     return Stored(item=invoice, seq=row.seq, created_at=row.created_at)
 

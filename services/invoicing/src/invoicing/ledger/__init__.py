@@ -1,0 +1,1 @@
+"""The AR ledger: applying payments, notes, amendments and disputes to stored invoices."""

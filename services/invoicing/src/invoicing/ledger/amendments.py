@@ -1,0 +1,100 @@
+"""ERP amendments: a known ERP invoice re-sent with new content, applied in ERP-time order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunlin_events import InvoiceIssued, to_minor
+from dunlin_platform.consumer import RejectEvent
+from dunlin_platform.outbox import Outbox
+from invoicing.db import InvoiceLineRow, InvoiceRow
+from invoicing.domain import DomainError
+from invoicing.domain import ledger as rules
+from invoicing.ledger.adjustments import adjust
+from invoicing.ledger.book import Book, ledger_of, lock_invoices
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """An InvoiceIssued for a known ERP invoice, with the ERP's event time and its hash."""
+
+    data: InvoiceIssued
+    erp_time: dt.datetime
+    fingerprint: str
+
+
+def _newer(amendment: Amendment, row: InvoiceRow) -> bool:
+    """Order by (ERP event time, fingerprint): a total order, so every replica agrees."""
+    if row.erp_event_time is None:
+        return True
+    stored = (row.erp_event_time, row.source_fingerprint or "")
+    return (amendment.erp_time, amendment.fingerprint) > stored
+
+
+async def apply_amendments(
+    *, session: AsyncSession, outbox: Outbox, amendments: list[Amendment], now: dt.datetime
+) -> None:
+    """Apply each newer amendment; same content again or an older one changes nothing."""
+    if not amendments:
+        return
+    rows = await lock_invoices(session=session, refs={a.data.invoice_id for a in amendments})
+    book = Book(now=now)
+    for amendment in amendments:
+        row = rows[amendment.data.invoice_id]
+        if row.source_fingerprint == amendment.fingerprint or not _newer(amendment, row):
+            continue
+        await _amend(session, book, row, amendment)
+    await book.flush(session=session, outbox=outbox)
+
+
+async def _amend(session: AsyncSession, book: Book, row: InvoiceRow, amendment: Amendment) -> None:
+    data = amendment.data
+    if data.currency != row.currency:
+        raise RejectEvent(f"invoice {data.invoice_id} cannot change currency to {data.currency}")
+    subtotal = sum(to_minor(line.net_amount, data.currency) for line in data.lines)
+    tax = sum(to_minor(line.tax_amount, data.currency) for line in data.lines)
+    # Notes issued in Dunlin stay on top of whatever the ERP now says the lines are worth.
+    notes = row.total_minor - row.subtotal_minor - row.tax_total_minor
+    previous_due = row.due_date
+    try:
+        change = rules.amend(ledger_of(row), subtotal + tax + notes)
+    except DomainError as exc:
+        raise RejectEvent(f"amendment of invoice {data.invoice_id} refused: {exc}") from exc
+    row.subtotal_minor, row.tax_total_minor = subtotal, tax
+    row.due_date = data.due_date or row.due_date
+    row.issue_date = data.issue_date
+    row.purchase_order = data.purchase_order
+    row.source_fingerprint = amendment.fingerprint
+    row.erp_event_time = amendment.erp_time
+    await session.execute(delete(InvoiceLineRow).where(InvoiceLineRow.invoice_id == row.id))
+    await session.execute(
+        insert(InvoiceLineRow),
+        [
+            {
+                "invoice_id": row.id,
+                "line_no": n,
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "tax_rate": line.tax_rate,
+                "net_minor": to_minor(line.net_amount, data.currency),
+                "tax_minor": to_minor(line.tax_amount, data.currency),
+            }
+            for n, line in enumerate(data.lines, start=1)
+        ],
+    )
+    adjust(
+        session=session,
+        book=book,
+        row=row,
+        change=change,
+        kind="amendment",
+        actor="erp",
+        reason="amended by the ERP",
+        effective_date=amendment.erp_time.date(),
+        previous_due_date=previous_due if previous_due != row.due_date else None,
+    )
