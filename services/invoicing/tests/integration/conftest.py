@@ -39,7 +39,7 @@ async def erp_topic(kafka_bootstrap_servers: str) -> str:
     name = f"{topics.ERP_INVOICES}.{uuid.uuid4().hex[:8]}"
     await ensure_topics(
         kafka_bootstrap_servers,
-        [name, topics.dlq_topic(name), topics.INVOICING_EVENTS],
+        [name, topics.dlq_topic(name), topics.INVOICING_EVENTS, topics.PAYMENTS_EVENTS],
         partitions=3,
     )
     return name

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from dunlin_platform.http.problems import (
     ConflictError,
     FieldError,
+    NotFoundError,
     ProblemError,
     UnprocessableError,
 )
@@ -18,6 +19,8 @@ from invoicing.domain import (
     DomainError,
     DuplicateAccount,
     DuplicateInvoice,
+    InvalidTransition,
+    NotFound,
     UnknownAccount,
 )
 
@@ -53,6 +56,10 @@ def field_problem(
 
 def problem_for(error: DomainError) -> ProblemError:
     """Translate a business refusal into the problem the client sees."""
+    if isinstance(error, InvalidTransition):
+        return ConflictError(error.message, slug="invalid-transition", current_status=error.status)
+    if isinstance(error, NotFound):
+        return NotFoundError(error.message)
     if isinstance(error, DuplicateAccount | DuplicateInvoice):
         extra: dict[str, Any] = {"field": error.field} if error.field else {}
         return ConflictError(error.message, slug="duplicate", **extra)

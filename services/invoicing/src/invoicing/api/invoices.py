@@ -74,7 +74,7 @@ def invoice_public(stored: Stored[Invoice]) -> InvoicePublic:
         source=invoice.source,
         subtotal=from_minor(invoice.totals.subtotal_minor, currency),
         tax_total=from_minor(invoice.totals.tax_total_minor, currency),
-        total=from_minor(invoice.totals.total_minor, currency),
+        total=from_minor(invoice.total_minor, currency),
         balance=from_minor(invoice.balance_minor, currency),
         lines=[
             LinePublic(
