@@ -1,0 +1,161 @@
+"""Payment plans: agree, count payments towards installments, reopen, sweep for misses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunlin_events import Event
+from payments import messages
+from payments.db import AccountRow, InvoiceRow, PlanRow
+from payments.domain import plans as rules
+from payments.domain.errors import CurrencyMismatch, InvalidPlan, UnknownAccount
+from payments.handlers import new_id
+from payments.repository import plans as repo
+
+
+@dataclass(frozen=True, slots=True)
+class AgreePlan:
+    """Agree a payment plan over some of the account's open invoices."""
+
+    account_id: str
+    currency: str | None
+    invoice_ids: tuple[str, ...]
+    installments: tuple[tuple[dt.date, int], ...]
+    total_minor: int | None = None
+    agreed_by: str | None = None
+
+
+async def agree(
+    *,
+    session: AsyncSession,
+    account: AccountRow | None,
+    invoices: dict[str, InvoiceRow],
+    command: AgreePlan,
+    now: dt.datetime,
+) -> tuple[PlanRow, list[Event]]:
+    """Validate and store a plan; stage PaymentPlanAgreed."""
+    if account is None:
+        raise UnknownAccount(f"account {command.account_id} is not known", field="account_id")
+    if command.currency is not None and command.currency != account.currency:
+        raise CurrencyMismatch(
+            f"the plan is in {command.currency}, the account in {account.currency}",
+            field="currency",
+        )
+    for i, invoice_id in enumerate(command.invoice_ids):
+        invoice = invoices.get(invoice_id)
+        if invoice is None or invoice.account_id != account.id:
+            raise InvalidPlan(
+                f"invoice {invoice_id} is not an invoice of this account",
+                field=f"invoice_ids[{i}]",
+            )
+        if invoice.closed or invoice.total_minor <= invoice.allocated_minor:
+            raise InvalidPlan(f"invoice {invoice_id} has nothing open", field=f"invoice_ids[{i}]")
+    taken = await repo.active_plans_of_invoices(session=session, invoice_ids=command.invoice_ids)
+    if taken:
+        invoice_id, plan_id = next(iter(taken.items()))
+        raise InvalidPlan(
+            f"invoice {invoice_id} is already in active plan {plan_id}", field="invoice_ids"
+        )
+    open_minor = sum(
+        invoices[i].total_minor - invoices[i].allocated_minor for i in command.invoice_ids
+    )
+    total = command.total_minor if command.total_minor is not None else open_minor
+    if total <= 0 or total > open_minor:
+        raise InvalidPlan(
+            f"the plan total must be > 0 and at most the invoices' open balance ({open_minor})",
+            field="total",
+        )
+    schedule = rules.schedule(command.installments, expected_total_minor=total)
+    plan = PlanRow(
+        id=new_id(),
+        account_id=account.id,
+        currency=account.currency,
+        total_minor=total,
+        paid_minor=0,
+        status="active",
+        next_due_date=rules.next_check(schedule, paid_minor=0, missed=()),
+        agreed_by=command.agreed_by,
+        agreed_at=now,
+    )
+    await repo.add_plan(
+        session=session, plan=plan, invoice_ids=command.invoice_ids, installments=schedule
+    )
+    return plan, [messages.plan_agreed(plan, command.invoice_ids, schedule)]
+
+
+async def count_payment(
+    *,
+    session: AsyncSession,
+    payment_id: str,
+    received_on: dt.date,
+    allocations: Sequence[tuple[str, int]],
+) -> list[Event]:
+    """Count allocations to plan invoices towards their plans' installments, in order."""
+    by_plan = await repo.active_plans_of_invoices(
+        session=session, invoice_ids=[invoice_id for invoice_id, _ in allocations]
+    )
+    amounts: dict[str, int] = {}
+    for invoice_id, amount in allocations:
+        if invoice_id in by_plan:
+            amounts[by_plan[invoice_id]] = amounts.get(by_plan[invoice_id], 0) + amount
+    events: list[Event] = []
+    for plan_id, amount in amounts.items():
+        plan = await repo.get_plan(session=session, plan_id=plan_id, for_update=True)
+        assert plan is not None
+        amount = min(amount, plan.total_minor - plan.paid_minor)
+        if amount <= 0:
+            continue
+        await repo.add_contribution(
+            session=session,
+            plan_id=plan_id,
+            payment_id=payment_id,
+            amount_minor=amount,
+            received_on=received_on,
+        )
+        plan.paid_minor += amount
+        _, schedule, missed = await repo.plan_details(session=session, plan_id=plan_id)
+        plan.next_due_date = rules.next_check(schedule, paid_minor=plan.paid_minor, missed=missed)
+        if plan.paid_minor >= plan.total_minor:
+            plan.status, plan.completed_on = "completed", received_on
+            events.append(messages.plan_completed(plan, received_on))
+    return events
+
+
+async def uncount_payment(*, session: AsyncSession, payment_id: str) -> None:
+    """A reversed payment no longer pays installments: they reopen and the plan is active."""
+    removed = await repo.remove_contributions(session=session, payment_id=payment_id)
+    for plan_id, amount in removed.items():
+        plan = await repo.get_plan(session=session, plan_id=plan_id, for_update=True)
+        assert plan is not None
+        _, schedule, missed = await repo.plan_details(session=session, plan_id=plan_id)
+        before, plan.paid_minor = plan.paid_minor, plan.paid_minor - amount
+        # A reopened installment is reported again if its date has passed: the money bounced.
+        again = rules.reopened(schedule, paid_before=before, paid_after=plan.paid_minor)
+        await repo.set_missed(session=session, plan_id=plan_id, numbers=again, at=None)
+        missed -= set(again)
+        plan.status, plan.completed_on = "active", None
+        plan.next_due_date = rules.next_check(schedule, paid_minor=plan.paid_minor, missed=missed)
+
+
+async def sweep(
+    *, session: AsyncSession, today: dt.date, grace_days: int, limit: int, now: dt.datetime
+) -> list[Event]:
+    """Report installments whose date passed unpaid, once each; only due plans are read."""
+    cutoff = today - dt.timedelta(days=grace_days)
+    events: list[Event] = []
+    for plan in await repo.due_plans(session=session, cutoff=cutoff, limit=limit):
+        _, schedule, missed = await repo.plan_details(session=session, plan_id=plan.id)
+        views = rules.newly_missed(
+            schedule, paid_minor=plan.paid_minor, missed=missed, today=today, grace_days=grace_days
+        )
+        numbers = [v.installment.number for v in views]
+        await repo.set_missed(session=session, plan_id=plan.id, numbers=numbers, at=now)
+        events += [messages.installment_missed(plan, v) for v in views]
+        plan.next_due_date = rules.next_check(
+            schedule, paid_minor=plan.paid_minor, missed=missed | set(numbers)
+        )
+    return events

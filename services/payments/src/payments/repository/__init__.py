@@ -1,0 +1,1 @@
+"""Persistence: rows in, domain objects out, keyword-only functions."""
