@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -12,6 +15,7 @@ from invoicing.api import problem_for
 from invoicing.bootstrap import bootstrap
 from invoicing.config import InvoicingSettings, get_settings
 from invoicing.domain import DomainError
+from invoicing.overdue import OverdueSweeper
 
 DESCRIPTION = (
     "Customer accounts and invoices of Dunlin. Money is a decimal string with an ISO 4217"
@@ -35,4 +39,22 @@ def create_app(settings: InvoicingSettings | None = None, *, clock: Clock | None
         routers=service.routers,
     )
     app.add_exception_handler(DomainError, _on_domain_error)
+    app.state.overdue_sweeper = service.sweeper
+    _run_in_lifespan(app, service.sweeper)
     return app
+
+
+def _run_in_lifespan(app: FastAPI, sweeper: OverdueSweeper) -> None:
+    """Run the sweep loop while the runtime is up: started after it, stopped before it."""
+    platform_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with platform_lifespan(app):
+            sweeper.start()
+            try:
+                yield
+            finally:
+                await sweeper.stop()
+
+    app.router.lifespan_context = lifespan

@@ -14,6 +14,7 @@ from invoicing.config import InvoicingSettings
 from invoicing.consumers import consumer_specs
 from invoicing.db import PLATFORM_TABLES
 from invoicing.ledger.payments import PaymentsLedger
+from invoicing.overdue import OverdueSweeper
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Service:
 
     runtime: ServiceRuntime
     routers: list[APIRouter]
+    sweeper: OverdueSweeper
 
 
 def bootstrap(settings: InvoicingSettings, *, clock: Clock | None = None) -> Service:
@@ -43,4 +45,9 @@ def bootstrap(settings: InvoicingSettings, *, clock: Clock | None = None) -> Ser
             PaymentsLedger(outbox=runtime.outbox, clock=clock),
         )
     )
-    return Service(runtime=runtime, routers=routers())
+    sweeper = OverdueSweeper(
+        runtime,
+        interval_s=settings.overdue_sweep_interval_s,
+        batch_size=settings.overdue_sweep_batch_size,
+    )
+    return Service(runtime=runtime, routers=routers(), sweeper=sweeper)

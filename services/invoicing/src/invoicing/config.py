@@ -23,6 +23,12 @@ class InvoicingSettings(ServiceSettings):
         default=topics.PAYMENTS_EVENTS,
         description="Payments' facts applied to the ledger (tests use their own topic).",
     )
+    overdue_sweep_interval_s: float = Field(
+        default=60.0, ge=0, description="Seconds between overdue sweeps; 0 turns the loop off."
+    )
+    overdue_sweep_batch_size: int = Field(
+        default=5000, ge=1, le=50_000, description="Invoices locked and announced per transaction."
+    )
 
 
 @lru_cache

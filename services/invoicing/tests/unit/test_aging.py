@@ -10,7 +10,9 @@ from invoicing.domain.aging import (
     bucket_of,
     bucket_totals,
     crossed_threshold,
+    earliest_due_dates,
     next_aging_at,
+    sweep_mark,
 )
 from invoicing.domain.overdue import OverdueItem, overdue_notice
 
@@ -136,3 +138,35 @@ def test_no_notice_when_everything_overdue_is_disputed():
         )
         is None
     )
+
+
+def test_the_sweep_announces_the_highest_threshold_newly_crossed():
+    mark, crossed = sweep_mark(
+        due_date=DUE, today=day(65), status="open", balance_minor=10, announced=1
+    )
+    assert crossed == 61
+    assert mark.next_at == day(91)
+
+
+def test_the_sweep_announces_nothing_twice():
+    mark, crossed = sweep_mark(
+        due_date=DUE, today=day(40), status="open", balance_minor=10, announced=31
+    )
+    assert crossed == 0
+    assert mark.next_at == day(61)
+
+
+def test_the_sweep_drops_an_invoice_paid_since_it_was_marked():
+    mark, crossed = sweep_mark(
+        due_date=DUE, today=day(40), status="paid", balance_minor=0, announced=1
+    )
+    assert (mark.next_at, crossed) == (None, 0)
+
+
+def test_the_sql_form_of_the_buckets_agrees_with_bucket_of():
+    as_of = dt.date(2025, 6, 30)
+    bounds = earliest_due_dates(as_of)
+    for back in range(-5, 130):
+        due = as_of - dt.timedelta(days=back)
+        expected = next((name for name, earliest in bounds if due >= earliest), "90+")
+        assert bucket_of(due, as_of) == expected, back

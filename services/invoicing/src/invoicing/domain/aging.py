@@ -117,11 +117,15 @@ def bucket_of(due_date: dt.date, as_of: dt.date) -> Bucket:
     return bucket
 
 
-def bucket_starts(as_of: dt.date) -> Sequence[tuple[Bucket, dt.date]]:
-    """Each overdue bucket with the latest due date that falls in it on `as_of`, oldest last."""
+def earliest_due_dates(as_of: dt.date) -> Sequence[tuple[Bucket, dt.date]]:
+    """Every bucket but 90+ with the earliest due date it holds on `as_of`, newest first.
+
+    A due date belongs to the first bucket whose earliest date it is on or after (else 90+):
+    the rule `bucket_of` applies, in a form a SQL CASE can use.
+    """
     return [
-        (name, as_of - dt.timedelta(days=floor))
-        for name, floor in zip(BUCKETS[1:], _BUCKET_FLOORS, strict=True)
+        (name, as_of - dt.timedelta(days=next_floor - 1))
+        for name, next_floor in zip(BUCKETS[:-1], _BUCKET_FLOORS, strict=True)
     ]
 
 

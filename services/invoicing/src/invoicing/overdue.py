@@ -1,0 +1,181 @@
+"""The overdue sweep: announce invoices newly past due or past an aging threshold.
+
+Clock-driven and index-driven: each batch locks only invoices whose `next_aging_at` has come
+(`FOR UPDATE SKIP LOCKED`, so replicas share the work), writes ONE AccountOverdue per
+account and currency with one outbox insert, and moves each invoice's mark to its next
+threshold, all in one transaction. Days are counted on the clock's UTC date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dunlin_events import AccountOverdue, OverdueInvoice, from_minor
+from dunlin_platform.errors import Backoff, is_transient
+from dunlin_platform.outbox import Outbox
+from dunlin_platform.runtime import ServiceRuntime
+from invoicing.domain.aging import AgingMark, days_overdue, sweep_mark
+from invoicing.domain.overdue import OverdueNotice, overdue_notice
+from invoicing.repository import aging as repo
+
+log = logging.getLogger(__name__)
+
+MAX_BATCHES_PER_SWEEP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What one sweep did."""
+
+    as_of: dt.datetime
+    invoices_examined: int = 0
+    notices: int = 0
+    batches: int = 0
+
+
+def account_overdue(notice: OverdueNotice, *, as_of: dt.datetime) -> AccountOverdue:
+    """The AccountOverdue event of a notice."""
+    today = as_of.date()
+    return AccountOverdue(
+        account_id=notice.account_id,
+        currency=notice.currency,
+        overdue_balance=from_minor(notice.overdue_minor, notice.currency),
+        days_overdue=notice.days_overdue,
+        threshold_days=notice.threshold_days,
+        oldest_due_date=notice.oldest_due_date,
+        as_of=as_of,
+        invoices=[
+            OverdueInvoice(
+                invoice_id=item.invoice_id,
+                invoice_number=item.invoice_number,
+                due_date=item.due_date,
+                balance=from_minor(item.undisputed_minor, notice.currency),
+                days_overdue=days_overdue(item.due_date, today),
+            )
+            for item in notice.items
+        ],
+    )
+
+
+async def sweep_batch(
+    *, session: AsyncSession, outbox: Outbox, now: dt.datetime, limit: int
+) -> tuple[int, int]:
+    """One batch in the caller's transaction: (invoices claimed, notices written)."""
+    today = now.date()
+    rows = await repo.claim_due(session=session, today=today, limit=limit)
+    if not rows:
+        return 0, 0
+    marks: dict[str, AgingMark] = {}
+    crossed: dict[tuple[str, str], int] = {}
+    for row in rows:
+        marks[row.id], reached = sweep_mark(
+            due_date=row.due_date,
+            today=today,
+            status=row.status,
+            balance_minor=row.balance_minor,
+            announced=row.announced,
+        )
+        if reached:
+            key = (row.account_id, row.currency)
+            crossed[key] = max(crossed.get(key, 0), reached)
+    items = await repo.overdue_items(
+        session=session, account_ids={account for account, _ in crossed}, today=today
+    )
+    notices = [
+        overdue_notice(
+            account_id=account,
+            currency=currency,
+            items=items.get((account, currency), []),
+            crossed=threshold,
+            today=today,
+        )
+        for (account, currency), threshold in crossed.items()
+    ]
+    events = [account_overdue(n, as_of=now) for n in notices if n is not None]
+    await outbox.add(session, *events, occurred_at=now)
+    await repo.set_marks(session=session, marks=marks)
+    return len(rows), len(events)
+
+
+async def sweep_overdue(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    outbox: Outbox,
+    now: dt.datetime,
+    batch_size: int,
+) -> SweepResult:
+    """Sweep batch after batch, each its own transaction, until nothing is due."""
+    examined = notices = batches = 0
+    for _ in range(MAX_BATCHES_PER_SWEEP):
+        async with sessionmaker() as session, session.begin():
+            claimed, written = await sweep_batch(
+                session=session, outbox=outbox, now=now, limit=batch_size
+            )
+        if claimed == 0:
+            break
+        examined, notices, batches = examined + claimed, notices + written, batches + 1
+        if claimed < batch_size:
+            break
+    return SweepResult(as_of=now, invoices_examined=examined, notices=notices, batches=batches)
+
+
+class OverdueSweeper:
+    """Runs the sweep every `interval_s` with the runtime's clock, until stopped."""
+
+    def __init__(self, runtime: ServiceRuntime, *, interval_s: float, batch_size: int) -> None:
+        self._runtime = runtime
+        self.interval_s = interval_s
+        self.batch_size = batch_size
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def sweep_once(self) -> SweepResult:
+        """One sweep as of the clock's now."""
+        result = await sweep_overdue(
+            sessionmaker=self._runtime.sessionmaker,
+            outbox=self._runtime.outbox,
+            now=self._runtime.clock.now(),
+            batch_size=self.batch_size,
+        )
+        if result.invoices_examined:
+            log.info(
+                "overdue sweep: %d invoices, %d notices in %d batches",
+                result.invoices_examined,
+                result.notices,
+                result.batches,
+            )
+        return result
+
+    def start(self) -> None:
+        """Start the loop in the background (an interval of 0 disables it)."""
+        if self.interval_s > 0 and self._task is None:
+            self._stop.clear()
+            self._task = asyncio.create_task(self._run(), name="overdue-sweep")
+
+    async def stop(self) -> None:
+        """Let the current batch commit, then end the loop."""
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = Backoff(maximum=max(self.interval_s, 1.0))
+        while not self._stop.is_set():
+            wait = self.interval_s
+            try:
+                await self.sweep_once()
+                backoff.reset()
+            except Exception as exc:
+                # The loop must outlive a database outage or a bad row; the next sweep retries.
+                log.exception("overdue sweep failed (transient: %s)", is_transient(exc))
+                wait = backoff.next_delay()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=wait)
