@@ -30,7 +30,7 @@ LINES = [{"description": "Service", "quantity": "1", "unit_price": "100.00", "ta
 
 async def _eventually(check: object, within_s: float = 20.0) -> None:
     async with asyncio.timeout(within_s):
-        while not await check():  # type: ignore[operator]
+        while not await check():  # type: ignore[operator]  # noqa: ASYNC110 (polling another process)
             await asyncio.sleep(0.2)
 
 
