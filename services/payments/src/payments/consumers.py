@@ -72,23 +72,20 @@ class ErpPayments:
 
     async def __call__(self, session: AsyncSession, envelopes: Sequence[Envelope[Event]]) -> None:
         now = self._clock.now()
-        received = [e for e in envelopes if isinstance(e.data, PaymentReceived)]
+        received = [(e, e.data) for e in envelopes if isinstance(e.data, PaymentReceived)]
         accounts_by_erp = await ledger_repo.accounts_by_external_id(
-            session=session, external_ids={e.data.account_id for e in received}
+            session=session, external_ids={data.account_id for _, data in received}
         )
         accounts = await ledger_repo.lock_accounts(
             session=session, account_ids=set(accounts_by_erp.values())
         )
         seen = set(
             await payment_repo.payment_ids_by_external_id(
-                session=session,
-                external_ids={_source_id(e.data) for e in received},  # type: ignore[arg-type]
+                session=session, external_ids={_source_id(data) for _, data in received}
             )
         )
         events: list[Event] = []
-        for envelope in received:
-            data = envelope.data
-            assert isinstance(data, PaymentReceived)
+        for envelope, data in received:
             with processing_span(envelope):
                 source_id = _source_id(data)
                 if source_id in seen:

@@ -1,0 +1,126 @@
+"""Payment plans: agreement, installments paid in order, misses found by the clock, completion."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import httpx
+
+from dunlin_events import InstallmentMissed, PaymentPlanAgreed, PaymentPlanCompleted
+from dunlin_platform.clock import ManualClock
+from payments.config import PaymentsSettings
+
+from .support import published, setup_account
+
+JAN = dt.date(2025, 1, 31)
+
+
+def schedule(start: dt.date, *amounts: str) -> list[dict[str, str]]:
+    return [
+        {"due_date": (start + dt.timedelta(days=10 * n)).isoformat(), "amount": amount}
+        for n, amount in enumerate(amounts, start=1)
+    ]
+
+
+async def pay(client: httpx.AsyncClient, account_id: str, amount: str) -> str:
+    body = {
+        "account_id": account_id,
+        "amount": amount,
+        "currency": "EUR",
+        "method": "direct_debit",
+        "received_on": "2025-06-05",
+    }
+    response = await client.post("/payments", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def sweep(client: httpx.AsyncClient) -> int:
+    response = await client.post("/admin/plan-sweep")
+    assert response.status_code == 200, response.text
+    return int(response.json()["missed_installments"])
+
+
+async def test_a_plan_reports_a_missed_installment_once_and_completes_when_paid(
+    client: httpx.AsyncClient, settings: PaymentsSettings, clock: ManualClock
+):
+    acc, (debt,) = await setup_account(client, settings, ("300.00", JAN))
+    today = clock.now().date()
+    body = {
+        "account_id": acc.account_id,
+        "invoice_ids": [debt.invoice_id],
+        "installments": schedule(today, "100.00", "100.00", "100.00"),
+        "agreed_by": "Ada AP",
+    }
+
+    created = await client.post("/payment-plans", json=body)
+
+    assert created.status_code == 201, created.text
+    plan = created.json()
+    [agreed] = await published(settings, PaymentPlanAgreed, plan["id"])
+    assert agreed.total == Decimal("300.00")
+
+    await pay(client, acc.account_id, "100.00")
+    clock.advance(dt.timedelta(days=21))  # installment 2 was due yesterday
+    await sweep(client)
+    await sweep(client)  # a second pass reports nothing new
+
+    [missed] = await published(settings, InstallmentMissed, plan["id"])
+    assert (missed.installment_number, missed.amount_paid) == (2, Decimal("0.00"))
+    view = (await client.get(f"/payment-plans/{plan['id']}")).json()
+    assert [x["status"] for x in view["installments"]] == ["paid", "missed", "pending"]
+
+    last = await pay(client, acc.account_id, "200.00")
+
+    [completed] = await published(settings, PaymentPlanCompleted, plan["id"])
+    assert completed.total_paid == Decimal("300.00")
+    assert (await client.get(f"/payment-plans/{plan['id']}")).json()["status"] == "completed"
+
+    reversal = {"reason": "bounced", "reversed_on": "2025-06-25"}
+    assert (await client.post(f"/payments/{last}/reverse", json=reversal)).status_code == 200
+    reopened = (await client.get(f"/payment-plans/{plan['id']}")).json()
+    assert reopened["status"] == "active"
+    assert [x["status"] for x in reopened["installments"]] == ["paid", "pending", "pending"]
+    assert await sweep(client) == 1  # the bounced installment is missed again
+    await published(settings, InstallmentMissed, plan["id"], count=2)
+
+
+async def test_a_plan_must_add_up_and_cover_the_accounts_own_open_invoices(
+    client: httpx.AsyncClient, settings: PaymentsSettings, clock: ManualClock
+):
+    acc, (debt,) = await setup_account(client, settings, ("300.00", JAN))
+    other, (foreign,) = await setup_account(client, settings, ("50.00", JAN))
+    today = clock.now().date()
+
+    short = await client.post(
+        "/payment-plans",
+        json={
+            "account_id": acc.account_id,
+            "invoice_ids": [debt.invoice_id],
+            "installments": schedule(today, "100.00", "100.00"),
+        },
+    )
+    not_theirs = await client.post(
+        "/payment-plans",
+        json={
+            "account_id": acc.account_id,
+            "invoice_ids": [foreign.invoice_id],
+            "installments": schedule(today, "50.00"),
+        },
+    )
+    partial = await client.post(
+        "/payment-plans",
+        json={
+            "account_id": acc.account_id,
+            "invoice_ids": [debt.invoice_id],
+            "installments": schedule(today, "100.00", "100.00"),
+            "total": "200.00",
+        },
+    )
+
+    assert short.status_code == 422
+    assert short.json()["errors"][0]["field"] == "installments"
+    assert not_theirs.status_code == 422
+    assert partial.status_code == 201, partial.text
+    assert other.account_id != acc.account_id
