@@ -11,7 +11,7 @@ from sqlalchemy import (
     ARRAY,
     Date,
     Select,
-    String,
+    Text,
     and_,
     case,
     cast,
@@ -51,7 +51,7 @@ def _scoped(
     if scope.account_id is not None:
         where.append(account_id == scope.account_id)
     if scope.tag is not None:
-        tagged = AccountRow.tags.contains(cast([scope.tag], ARRAY(String())))
+        tagged = AccountRow.tags.contains(cast([scope.tag], ARRAY(Text())))
         where.append(exists().where(AccountRow.id == account_id, tagged))
     return where
 
