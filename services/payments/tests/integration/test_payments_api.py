@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -194,3 +195,22 @@ async def test_a_retried_post_with_the_same_idempotency_key_records_one_payment(
 
     assert first.json()["id"] == second.json()["id"]
     assert second.headers.get("Idempotent-Replayed") == "true"
+
+
+async def test_concurrent_payments_of_one_account_never_over_allocate(
+    client: httpx.AsyncClient, settings: PaymentsSettings
+):
+    acc, (only,) = await setup_account(client, settings, ("100.00", JAN))
+
+    responses = await asyncio.gather(
+        *(client.post("/payments", json=payment_body(acc.account_id, "30.00")) for _ in range(6))
+    )
+
+    assert all(r.status_code == 201 for r in responses)
+    applied = sum(Decimal(a["amount"]) for r in responses for a in r.json()["allocations"])
+    credit = sum(Decimal(r.json()["unapplied_amount"]) for r in responses)
+    assert (applied, credit) == (Decimal("100.00"), Decimal("80.00"))
+    view = await ledger(client, acc.account_id)
+    assert view["open_invoices"] == []
+    assert view["unapplied_credit"] == "80.00"
+    assert only.invoice_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
@@ -12,7 +13,7 @@ from dunlin_platform.http.idempotency import IdempotencyDep
 from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
 from dunlin_platform.http.problems import NotFoundError, problem_responses
 from payments.api.deps import RuntimeDep, SettingsDep, invalid_cursor, minor
-from payments.db import PaymentRow
+from payments.db import AllocationRow, PaymentRow
 from payments.handlers.payments import RecordPayment, ReversePayment, record, reverse_payment
 from payments.repository import ledger as ledger_repo
 from payments.repository import payments as repo
@@ -46,10 +47,19 @@ def command_from(body: PaymentCreate) -> RecordPayment:
     )
 
 
-async def payment_public(runtime: RuntimeDep, payment: PaymentRow) -> PaymentPublic:
-    """The API view of a payment with all its allocations."""
+async def payments_public(
+    runtime: RuntimeDep, payments: Sequence[PaymentRow]
+) -> list[PaymentPublic]:
+    """The API view of payments with all their allocations."""
     async with runtime.sessionmaker() as session:
-        rows = await ledger_repo.all_allocations(session=session, payment_id=payment.id)
+        allocations = await ledger_repo.all_allocations(
+            session=session, payment_ids=[p.id for p in payments]
+        )
+    return [payment_public(p, allocations[p.id]) for p in payments]
+
+
+def payment_public(payment: PaymentRow, rows: Sequence[AllocationRow]) -> PaymentPublic:
+    """The API view of one payment."""
     currency = payment.currency
     return PaymentPublic(
         id=payment.id,
@@ -105,7 +115,7 @@ async def record_payment(
         )
         await runtime.outbox.add(session, *events, occurred_at=now)
     response.headers["Location"] = f"/payments/{payment.id}"
-    return await payment_public(runtime, payment)
+    return (await payments_public(runtime, [payment]))[0]
 
 
 @router.post(
@@ -129,7 +139,7 @@ async def reverse(
             raise NotFoundError(f"payment {payment_id} does not exist")
         payment, events = result
         await runtime.outbox.add(session, *events, occurred_at=now)
-    return await payment_public(runtime, payment)
+    return (await payments_public(runtime, [payment]))[0]
 
 
 @router.get(
@@ -143,7 +153,7 @@ async def get_payment(payment_id: PaymentId, runtime: RuntimeDep) -> PaymentPubl
         payment = await repo.get_payment(session=session, payment_id=payment_id)
     if payment is None:
         raise NotFoundError(f"payment {payment_id} does not exist")
-    return await payment_public(runtime, payment)
+    return (await payments_public(runtime, [payment]))[0]
 
 
 @router.get(
@@ -169,6 +179,6 @@ async def list_payments(
         )
     result = build_page(rows, limit=page.limit, sort_key=lambda p: [p.seq])
     return Page[PaymentPublic](
-        items=[await payment_public(runtime, p) for p in result.items],
+        items=await payments_public(runtime, result.items),
         next_cursor=result.next_cursor,
     )

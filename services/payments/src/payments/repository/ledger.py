@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -208,11 +208,17 @@ async def reverse_allocations(*, session: AsyncSession, payment_id: str, now: dt
     )
 
 
-async def all_allocations(*, session: AsyncSession, payment_id: str) -> Sequence[AllocationRow]:
-    """Every allocation of a payment, reversed ones included, in order."""
-    rows = await session.scalars(
-        select(AllocationRow)
-        .where(AllocationRow.payment_id == payment_id)
-        .order_by(AllocationRow.id)
-    )
-    return rows.all()
+async def all_allocations(
+    *, session: AsyncSession, payment_ids: Collection[str]
+) -> dict[str, list[AllocationRow]]:
+    """Every allocation of the payments, reversed ones included, in order (one query)."""
+    result: dict[str, list[AllocationRow]] = {p: [] for p in payment_ids}
+    if payment_ids:
+        rows = await session.scalars(
+            select(AllocationRow)
+            .where(AllocationRow.payment_id.in_(list(payment_ids)))
+            .order_by(AllocationRow.id)
+        )
+        for row in rows:
+            result[row.payment_id].append(row)
+    return result
