@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from dunlin_platform.config import ServiceSettings
+from dunlin_platform.outbox import APP_CONNECTION_SETTING
 
 # Deterministic constraint names keep Alembic migrations reviewable and reversible.
 NAMING_CONVENTION = {
@@ -33,9 +34,15 @@ def create_engine(settings: ServiceSettings, *, pool_size: int | None = None) ->
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout; a dropped connection is invalidated
+        # on first use and the caller's retry (consumer backoff, HTTP client) gets a fresh one.
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": settings.kafka_client_id}},
+        connect_args={
+            "server_settings": {
+                "application_name": settings.kafka_client_id,
+                APP_CONNECTION_SETTING: "app",
+            }
+        },
     )
 
 

@@ -7,6 +7,7 @@ payload, plus tracingspancontext), so change-data-capture can replace the relay.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,12 +22,14 @@ from sqlalchemy import (
     Table,
     Text,
     cast,
+    event,
     func,
     insert,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
@@ -80,15 +83,22 @@ def notify_channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
+# Set by the services' own connections: they wake their relay without NOTIFY, because
+# NOTIFY takes a cluster-wide lock through commit and would serialise every transaction.
+APP_CONNECTION_SETTING = "dunlin.outbox_wakeup"
+
+
 def outbox_trigger_ddl(schema: str) -> tuple[str, ...]:
-    """SQL that makes every insert into the outbox wake the relay at commit."""
+    """SQL that makes inserts by anything but the service itself wake the relay at commit."""
     channel = notify_channel(schema)
     return (
         f"""
         CREATE OR REPLACE FUNCTION "{schema}".outbox_notify() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            PERFORM pg_notify('{channel}', '');
+            IF current_setting('{APP_CONNECTION_SETTING}', true) IS DISTINCT FROM 'app' THEN
+                PERFORM pg_notify('{channel}', '');
+            END IF;
             RETURN NULL;
         END $$
         """,
@@ -99,13 +109,24 @@ def outbox_trigger_ddl(schema: str) -> tuple[str, ...]:
     )
 
 
+_WAKE_PENDING = "dunlin_outbox_wake_pending"
+
+
 class Outbox:
     """Writes events into the outbox inside the caller's transaction."""
 
-    def __init__(self, *, table: Table, source: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        table: Table,
+        source: str,
+        clock: Clock | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self._table = table
         self._source = source
         self._clock = clock or SystemClock()
+        self._on_commit = on_commit
 
     async def add(
         self,
@@ -131,7 +152,25 @@ class Outbox:
             for event in events
         ]
         await session.execute(insert(self._table), [self._row(e) for e in envelopes])
+        self._wake_after_commit(session)
         return envelopes
+
+    def _wake_after_commit(self, session: AsyncSession) -> None:
+        """Once per transaction: tell the relay there is work, only if the commit succeeds."""
+        if self._on_commit is None or session.info.get(_WAKE_PENDING):
+            return
+        session.info[_WAKE_PENDING] = True
+        on_commit = self._on_commit
+
+        def committed(sync_session: Session) -> None:
+            sync_session.info.pop(_WAKE_PENDING, None)
+            on_commit()
+
+        def rolled_back(sync_session: Session, *_: Any) -> None:
+            sync_session.info.pop(_WAKE_PENDING, None)
+
+        event.listen(session.sync_session, "after_commit", committed, once=True)
+        event.listen(session.sync_session, "after_soft_rollback", rolled_back, once=True)
 
     def _row(self, envelope: Envelope[Event]) -> dict[str, Any]:
         event = envelope.data

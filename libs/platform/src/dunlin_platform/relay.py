@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _METRICS_EVERY_S = 5.0
 _PURGE_EVERY_S = 600.0
+_NOTIFY_COALESCE_S = 0.005
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -59,6 +60,8 @@ class OutboxRelay:
         self._standby_interval_s = standby_interval_s
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
+        self._notify_task: asyncio.Task[None] | None = None
+        self._schema = str(table.schema)
         self._last_metrics = 0.0
         self._last_purge = 0.0
         self.is_leader = False
@@ -68,6 +71,8 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._notify_task is not None:
+            self._notify_task.cancel()
 
     async def run(self) -> None:
         """Relay until stopped; infrastructure faults pause and retry, never end the loop."""
@@ -111,6 +116,23 @@ class OutboxRelay:
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
+
+    def wake(self) -> None:
+        """New rows were committed by this process: publish them now."""
+        if self.is_leader:
+            self._wake.set()
+        elif self._notify_task is None or self._notify_task.done():
+            # The leader runs elsewhere: one coalesced NOTIFY, outside any business transaction.
+            self._notify_task = asyncio.ensure_future(self._notify_leader())
+
+    async def _notify_leader(self) -> None:
+        await asyncio.sleep(_NOTIFY_COALESCE_S)
+        try:
+            async with self._engine.connect() as conn:
+                await conn.execute(select(func.pg_notify(notify_channel(self._schema), "")))
+                await conn.commit()
+        except Exception as exc:  # the safety poll still finds the rows
+            log.warning("could not notify the outbox relay leader: %s", exc)
 
     async def _wait_for_work(self) -> None:
         waiters = [

@@ -71,9 +71,14 @@ class ServiceRuntime:
         self.engine = create_engine(settings)
         self.sessionmaker = create_sessionmaker(self.engine)
         self.producers = ProducerHolder(settings)
-        self.outbox = Outbox(table=tables.outbox, source=settings.source, clock=self.clock)
         self.relay = OutboxRelay(
             settings=settings, engine=self.engine, table=tables.outbox, producers=self.producers
+        )
+        self.outbox = Outbox(
+            table=tables.outbox,
+            source=settings.source,
+            clock=self.clock,
+            on_commit=self.relay.wake,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._dead_letters = DeadLetterPublisher(self.producers)

@@ -102,6 +102,41 @@ async def test_the_relay_wakes_on_new_rows_without_waiting_for_its_poll(harness:
     await runtime.stop()
 
 
+async def test_a_write_on_a_standby_replica_wakes_the_leader(harness: Harness) -> None:
+    leader = harness.runtime(outbox_poll_interval_s=300.0)
+    standby = harness.runtime(outbox_poll_interval_s=300.0)
+    await leader.start()
+    await eventually(lambda: _leading(leader), what="the relay to lead")
+    await standby.start()
+    await stage(harness, standby, accounts_for(harness, 1), per_account=2)
+    await eventually(lambda: _none_left(harness), within=10, what="the leader to wake")
+    assert not standby.relay.is_leader
+    await standby.stop()
+    await leader.stop()
+
+
+async def test_rows_written_outside_the_service_wake_the_relay_through_notify(
+    harness: Harness,
+) -> None:
+    runtime = harness.runtime(outbox_poll_interval_s=300.0)
+    await runtime.start()
+    await eventually(lambda: _leading(runtime), what="the relay to lead")
+    # The harness engine is not a service connection: its insert fires the trigger's NOTIFY.
+    async with harness.engine.begin() as conn:
+        await conn.execute(
+            runtime.tables.outbox.insert(),
+            [runtime.outbox._row(e) for e in _envelopes(harness)],
+        )
+    await eventually(lambda: _none_left(harness), within=10, what="NOTIFY to wake the relay")
+    await runtime.stop()
+
+
+def _envelopes(harness: Harness) -> list[Any]:
+    from dunlin_events import new_envelope
+
+    return [new_envelope(account_registered(f"{harness.schema}-ext"), source="/elsewhere")]
+
+
 async def _leading(runtime: Any) -> bool:
     return bool(runtime.relay.is_leader)
 
