@@ -24,7 +24,8 @@ class InvoiceAdjusted(Event):
     """An invoice's amount, due date or status changed after it was issued.
 
     Credit and debit notes, ERP amendments (new due date, corrected amount), cancellation
-    (void) and write-off. `amount_delta` is signed: a credit note reduces the balance.
+    (void) and write-off. `amount_delta` is the signed effect on the balance; `total` is the
+    invoice total afterwards (a write-off leaves it unchanged, a cancellation makes it 0).
     """
 
     event_name: ClassVar[str] = "InvoiceAdjusted"
@@ -35,7 +36,12 @@ class InvoiceAdjusted(Event):
     adjustment_id: Id = Field(description="Id of the credit note, amendment or action")
     kind: AdjustmentKind = Field(description="What kind of adjustment this is")
     currency: Currency = Field(description="Invoice currency (ISO 4217)")
-    amount_delta: Amount = Field(description="Signed change of the invoice total")
+    amount_delta: Amount = Field(
+        description=(
+            "Signed effect on the open balance: negative for credit notes, write-offs and "
+            "cancellations, positive for debit notes; an amendment's change of the total"
+        )
+    )
     total: NonNegativeAmount = Field(description="Invoice total after the adjustment")
     balance: NonNegativeAmount = Field(description="Open balance after the adjustment")
     due_date: dt.date = Field(description="Due date after the adjustment")
