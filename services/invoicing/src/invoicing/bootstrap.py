@@ -49,5 +49,6 @@ def bootstrap(settings: InvoicingSettings, *, clock: Clock | None = None) -> Ser
         runtime,
         interval_s=settings.overdue_sweep_interval_s,
         batch_size=settings.overdue_sweep_batch_size,
+        workers=settings.overdue_sweep_workers,
     )
     return Service(runtime=runtime, routers=routers(), sweeper=sweeper)

@@ -29,6 +29,12 @@ class InvoicingSettings(ServiceSettings):
     overdue_sweep_batch_size: int = Field(
         default=5000, ge=1, le=50_000, description="Invoices locked and announced per transaction."
     )
+    overdue_sweep_workers: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Concurrent sweep transactions (accounts split by hash).",
+    )
 
 
 @lru_cache

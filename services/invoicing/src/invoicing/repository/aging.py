@@ -8,7 +8,18 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BindParameter, Date, Integer, String, all_, any_, bindparam, select, text
+from sqlalchemy import (
+    BindParameter,
+    Date,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,15 +57,21 @@ def _strings(name: str) -> BindParameter[Any]:
     return bindparam(name, type_=ARRAY(String()))
 
 
-async def claim_due(*, session: AsyncSession, today: dt.date, limit: int) -> list[DueRow]:
+async def claim_due(
+    *, session: AsyncSession, today: dt.date, limit: int, part: int = 0, parts: int = 1
+) -> list[DueRow]:
     """Lock up to `limit` invoices due for aging, oldest mark first; rows others hold are skipped.
 
     Then the other due invoices of the same accounts are claimed too, so one account gets
-    one notice per sweep rather than one per batch it straddles.
+    one notice per sweep rather than one per batch it straddles. Concurrent workers each
+    take one part of the accounts (by hash), so no two of them announce the same account.
     """
+    due = InvoiceRow.next_aging_at <= today
+    if parts > 1:
+        due = and_(due, func.hashtext(InvoiceRow.account_id).op("&")(0x7FFFFFFF) % parts == part)
     first = await session.execute(
         select(*_DUE_COLUMNS)
-        .where(InvoiceRow.next_aging_at <= today)
+        .where(due)
         .order_by(InvoiceRow.next_aging_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -62,17 +79,17 @@ async def claim_due(*, session: AsyncSession, today: dt.date, limit: int) -> lis
     rows = [DueRow(*row) for row in first]
     if not rows:
         return rows
+    # A join on the unnested array (hashable) rather than `= ANY(array)`, which the planner
+    # checks element by element on every due row.
+    accounts = select(func.unnest(_strings("accounts")).column_valued("account_id"))
     more = await session.execute(
         select(*_DUE_COLUMNS)
-        .where(
-            InvoiceRow.next_aging_at <= today,
-            InvoiceRow.account_id == any_(_strings("accounts")),
-            InvoiceRow.id != all_(_strings("claimed")),
-        )
+        .where(InvoiceRow.next_aging_at <= today, InvoiceRow.account_id.in_(accounts))
         .with_for_update(skip_locked=True),
-        {"accounts": sorted({r.account_id for r in rows}), "claimed": [r.id for r in rows]},
+        {"accounts": sorted({r.account_id for r in rows})},
     )
-    return rows + [DueRow(*row) for row in more]
+    claimed = {r.id for r in rows}
+    return rows + [DueRow(*row) for row in more if row.id not in claimed]
 
 
 async def overdue_items(
