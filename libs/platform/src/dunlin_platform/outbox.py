@@ -7,7 +7,7 @@ payload, plus tracingspancontext), so change-data-capture can replace the relay.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -133,12 +133,20 @@ class Outbox:
         session: AsyncSession,
         *events: Event,
         occurred_at: datetime | None = None,
+        traceparents: Sequence[str | None] | None = None,
     ) -> list[Envelope[Event]]:
-        """Stage events for publishing; they leave only if the transaction commits."""
+        """Stage events for publishing; they leave only if the transaction commits.
+
+        `traceparents` (one per event) keeps each event in its own trace when one transaction
+        writes the work of several requests or messages; by default the active span's.
+        """
         if not events:
             return []
         when = occurred_at or self._clock.now()
-        traceparent = current_traceparent()
+        if traceparents is None:
+            traceparents = [current_traceparent()] * len(events)
+        elif len(traceparents) != len(events):
+            raise ValueError("one traceparent per event")
         envelopes = [
             Envelope(
                 id=str(uuid.uuid4()),
@@ -149,7 +157,7 @@ class Outbox:
                 data=event,
                 traceparent=traceparent,
             )
-            for event in events
+            for event, traceparent in zip(events, traceparents, strict=True)
         ]
         await session.execute(insert(self._table), [self._row(e) for e in envelopes])
         self._wake_after_commit(session)

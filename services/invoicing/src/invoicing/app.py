@@ -12,10 +12,9 @@ from dunlin_platform.app import create_service_app
 from dunlin_platform.clock import Clock
 from dunlin_platform.http.problems import problem_response
 from invoicing.api import problem_for
-from invoicing.bootstrap import bootstrap
+from invoicing.bootstrap import Service, bootstrap
 from invoicing.config import InvoicingSettings, get_settings
 from invoicing.domain import DomainError
-from invoicing.overdue import OverdueSweeper
 
 DESCRIPTION = (
     "Customer accounts and invoices of Dunlin. Money is a decimal string with an ISO 4217"
@@ -40,21 +39,26 @@ def create_app(settings: InvoicingSettings | None = None, *, clock: Clock | None
     )
     app.add_exception_handler(DomainError, _on_domain_error)
     app.state.overdue_sweeper = service.sweeper
-    _run_in_lifespan(app, service.sweeper)
+    app.state.invoice_issuer = service.issuer
+    _run_in_lifespan(app, service)
     return app
 
 
-def _run_in_lifespan(app: FastAPI, sweeper: OverdueSweeper) -> None:
-    """Run the sweep loop while the runtime is up: started after it, stopped before it."""
+def _run_in_lifespan(app: FastAPI, service: Service) -> None:
+    """Run the sweep loop while the runtime is up: started after it, stopped before it.
+
+    Queued invoice writes are finished before the runtime (and its engine) closes.
+    """
     platform_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with platform_lifespan(app):
-            sweeper.start()
+            service.sweeper.start()
             try:
                 yield
             finally:
-                await sweeper.stop()
+                await service.sweeper.stop()
+                await service.issuer.stop()
 
     app.router.lifespan_context = lifespan

@@ -13,6 +13,7 @@ from invoicing.api import routers
 from invoicing.config import InvoicingSettings
 from invoicing.consumers import consumer_specs
 from invoicing.db import PLATFORM_TABLES
+from invoicing.issuer import InvoiceIssuer, invoice_issuer
 from invoicing.ledger.payments import PaymentsLedger
 from invoicing.overdue import OverdueSweeper
 
@@ -24,6 +25,7 @@ class Service:
     runtime: ServiceRuntime
     routers: list[APIRouter]
     sweeper: OverdueSweeper
+    issuer: InvoiceIssuer
 
 
 def bootstrap(settings: InvoicingSettings, *, clock: Clock | None = None) -> Service:
@@ -51,4 +53,9 @@ def bootstrap(settings: InvoicingSettings, *, clock: Clock | None = None) -> Ser
         batch_size=settings.overdue_sweep_batch_size,
         workers=settings.overdue_sweep_workers,
     )
-    return Service(runtime=runtime, routers=routers(), sweeper=sweeper)
+    return Service(
+        runtime=runtime,
+        routers=routers(),
+        sweeper=sweeper,
+        issuer=invoice_issuer(runtime, max_batch=settings.issue_batch_max),
+    )

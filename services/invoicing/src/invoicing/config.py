@@ -36,6 +36,13 @@ class InvoicingSettings(ServiceSettings):
         description="Concurrent sweep transactions (accounts split by hash).",
     )
 
+    issue_batch_max: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="Most POST /invoices requests written together in one transaction.",
+    )
+
 
 @lru_cache
 def get_settings() -> InvoicingSettings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,10 +13,12 @@ from dunlin_platform.outbox import Outbox
 from invoicing import messages, repository
 from invoicing.domain import (
     Account,
+    DomainError,
     DuplicateAccount,
     DuplicateInvoice,
     EarlyPaymentDiscount,
     Invoice,
+    Line,
     LineDraft,
     Terms,
     UnknownAccount,
@@ -33,18 +36,25 @@ def new_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class IssueInvoice:
-    """Issue an invoice priced by Dunlin from its lines."""
+    """Issue an invoice whose lines Dunlin has already priced."""
 
     account_id: str
     invoice_number: str
     currency: str
     issue_date: dt.date
-    lines: tuple[LineDraft, ...]
+    lines: tuple[Line, ...]
     due_date: dt.date | None = None
     terms: Terms | None = None
     external_id: str | None = None
     early_payment_discount: EarlyPaymentDiscount | None = None
     purchase_order: str | None = None
+    # The requester's trace, so the InvoiceIssued it causes stays in it.
+    traceparent: str | None = None
+
+
+def priced_lines(drafts: Sequence[LineDraft], *, currency: str) -> tuple[Line, ...]:
+    """Lines as Dunlin prices them in the invoice's currency."""
+    return tuple(price_line(draft, currency=currency) for draft in drafts)
 
 
 async def register_account(
@@ -68,49 +78,84 @@ async def register_account(
     return stored
 
 
-async def issue(
-    *, session: AsyncSession, outbox: Outbox, command: IssueInvoice, now: dt.datetime
-) -> Stored[Invoice]:
-    """Price, validate and store an invoice, and stage InvoiceIssued in the same transaction."""
-    stored_account = await repository.get_account(session=session, account_id=command.account_id)
-    if stored_account is None:
-        raise UnknownAccount(f"account {command.account_id} does not exist", field="account_id")
-    account = stored_account.item
-    invoice = issue_invoice(
-        invoice_id=new_id(),
-        account=account,
-        invoice_number=command.invoice_number,
-        currency=command.currency,
-        issue_date=command.issue_date,
-        due_date=command.due_date,
-        terms=command.terms,
-        lines=[price_line(line, currency=command.currency) for line in command.lines],
-        early_payment_discount=command.early_payment_discount,
-        purchase_order=command.purchase_order,
-        external_id=command.external_id,
+async def issue_many(
+    *,
+    session: AsyncSession,
+    outbox: Outbox,
+    commands: Sequence[IssueInvoice],
+    now: dt.datetime,
+) -> list[Stored[Invoice] | DomainError]:
+    """Issue invoices in one transaction; each gets its invoice or its own refusal.
+
+    Commands are applied in order: of two with the same number on an account, the first
+    wins. A handful of statements whatever the number of commands.
+    """
+    accounts = await repository.share_lock_accounts(
+        session=session, account_ids={c.account_id for c in commands}
     )
-    await _ensure_unique(session=session, invoice=invoice)
-    await repository.add_invoices(session=session, invoices=[invoice], now=now)
-    await outbox.add(session, messages.invoice_issued(invoice, account), occurred_at=now)
-    await invoices_became_known(session=session, outbox=outbox, invoice_ids=[invoice.id], now=now)
-    stored = await repository.get_invoice(session=session, invoice_id=invoice.id)
-    assert stored is not None
-    return stored
+    outcomes: list[Invoice | DomainError] = [
+        _invoice(c, accounts.get(c.account_id)) for c in commands
+    ]
+    issued = [o for o in outcomes if isinstance(o, Invoice)]
+    stored = await repository.insert_new_invoices(
+        session=session, invoices=issued, now=now, skip_conflicts=True
+    )
+    taken = await repository.taken_external_ids(
+        session=session,
+        external_ids={i.external_id for i in issued if i.id not in stored and i.external_id},
+    )
+    kept = [
+        (i, c)
+        for i, c in zip(outcomes, commands, strict=True)
+        if isinstance(i, Invoice) and i.id in stored
+    ]
+    await outbox.add(
+        session,
+        *(messages.invoice_issued(i, accounts[i.account_id]) for i, _ in kept),
+        occurred_at=now,
+        traceparents=[c.traceparent for _, c in kept],
+    )
+    changed = await invoices_became_known(
+        session=session, outbox=outbox, invoices=[i for i, _ in kept], now=now
+    )
+    return [
+        Stored(repository.as_stored(changed.get(o.id, o)), stored[o.id], now)
+        if isinstance(o, Invoice) and o.id in stored
+        else _duplicate(o, taken)
+        if isinstance(o, Invoice)
+        else o
+        for o in outcomes
+    ]
 
 
-async def _ensure_unique(*, session: AsyncSession, invoice: Invoice) -> None:
-    taken = await repository.taken_invoice_numbers(
-        session=session, numbers=[(invoice.account_id, invoice.invoice_number)]
-    )
-    if taken:
-        raise DuplicateInvoice(
-            f"invoice number {invoice.invoice_number!r} already exists on this account",
-            field="invoice_number",
+def _invoice(command: IssueInvoice, account: Account | None) -> Invoice | DomainError:
+    if account is None:
+        return UnknownAccount(f"account {command.account_id} does not exist", field="account_id")
+    try:
+        return issue_invoice(
+            invoice_id=new_id(),
+            account=account,
+            invoice_number=command.invoice_number,
+            currency=command.currency,
+            issue_date=command.issue_date,
+            due_date=command.due_date,
+            terms=command.terms,
+            lines=command.lines,
+            early_payment_discount=command.early_payment_discount,
+            purchase_order=command.purchase_order,
+            external_id=command.external_id,
         )
-    if invoice.external_id is not None and await repository.fingerprints_by_external_id(
-        session=session, external_ids=[invoice.external_id]
-    ):
-        raise DuplicateInvoice(
+    except DomainError as refusal:
+        return refusal
+
+
+def _duplicate(invoice: Invoice, taken_external_ids: set[str]) -> DuplicateInvoice:
+    if invoice.external_id in taken_external_ids:
+        return DuplicateInvoice(
             f"an invoice with external_id {invoice.external_id!r} already exists",
             field="external_id",
         )
+    return DuplicateInvoice(
+        f"invoice number {invoice.invoice_number!r} already exists on this account",
+        field="invoice_number",
+    )

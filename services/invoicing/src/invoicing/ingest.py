@@ -19,6 +19,7 @@ from dunlin_platform.clock import Clock
 from dunlin_platform.consumer import RejectEvent
 from dunlin_platform.outbox import Outbox
 from dunlin_platform.router import processing_span
+from dunlin_platform.telemetry import current_traceparent
 from invoicing import messages, repository
 from invoicing.domain import (
     Account,
@@ -53,13 +54,19 @@ class _Batch:
     erp_times: dict[str, dt.datetime] = field(default_factory=dict)
     amendments: list[Amendment] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    # Each event stays in the trace of the ERP message that caused it.
+    traceparents: list[str | None] = field(default_factory=list)
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
+        self.traceparents.append(current_traceparent())
 
     def keep_account(self, account: Account, fp: str | None, *, is_new: bool) -> None:
         assert account.external_id is not None
         self.accounts[account.external_id] = (account, fp)
         target = self.new_accounts if is_new else self.changed_accounts
         target[account.id] = (account, fp)
-        self.events.append(messages.account_registered(account))
+        self.publish(messages.account_registered(account))
 
 
 class ErpIngest:
@@ -166,7 +173,7 @@ class ErpIngest:
         batch.erp_times[invoice.id] = erp_time
         batch.taken_numbers.add((account.id, data.invoice_number))
         batch.new_invoices.append(invoice)
-        batch.events.append(messages.invoice_issued(invoice, account))
+        batch.publish(messages.invoice_issued(invoice, account))
 
     def _account(self, batch: _Batch, data: AccountRegistered) -> None:
         fp = fingerprint(data)
@@ -212,15 +219,14 @@ class ErpIngest:
             await repository.replace_account(
                 session=session, account=account, now=now, fingerprint=fp
             )
-        await repository.add_invoices(
+        await repository.insert_new_invoices(
             session=session, invoices=batch.new_invoices, now=now, erp_times=batch.erp_times
         )
-        await self._outbox.add(session, *batch.events, occurred_at=now)
+        await self._outbox.add(
+            session, *batch.events, occurred_at=now, traceparents=batch.traceparents
+        )
         await invoices_became_known(
-            session=session,
-            outbox=self._outbox,
-            invoice_ids=[i.id for i in batch.new_invoices],
-            now=now,
+            session=session, outbox=self._outbox, invoices=batch.new_invoices, now=now
         )
         await apply_amendments(
             session=session, outbox=self._outbox, amendments=batch.amendments, now=now

@@ -14,6 +14,7 @@ from dunlin_platform.http.problems import (
     UnprocessableError,
 )
 from dunlin_platform.runtime import ServiceRuntime
+from invoicing.batching import WriteBatcher
 from invoicing.domain import (
     CurrencyMismatch,
     DomainError,
@@ -23,6 +24,7 @@ from invoicing.domain import (
     NotFound,
     UnknownAccount,
 )
+from invoicing.issuer import InvoiceIssuer
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -32,6 +34,15 @@ def _runtime(request: Request) -> ServiceRuntime:
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
+
+
+def _invoice_issuer(request: Request) -> InvoiceIssuer:
+    issuer = request.app.state.invoice_issuer
+    assert isinstance(issuer, WriteBatcher)
+    return issuer
+
+
+InvoiceIssuerDep = Annotated[InvoiceIssuer, Depends(_invoice_issuer)]
 
 
 def invalid_cursor() -> UnprocessableError:

@@ -12,8 +12,9 @@ from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
 from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
 from dunlin_platform.http.problems import NotFoundError, problem_responses
+from dunlin_platform.telemetry import current_traceparent
 from invoicing import handlers, repository
-from invoicing.api.deps import RuntimeDep, invalid_cursor
+from invoicing.api.deps import InvoiceIssuerDep, RuntimeDep, invalid_cursor
 from invoicing.domain import EarlyPaymentDiscount, Invoice, InvoiceStatus, LineDraft, Terms
 from invoicing.repository import Stored
 from invoicing.schemas import (
@@ -29,9 +30,18 @@ InvoiceId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 def command_from(body: InvoiceCreate) -> handlers.IssueInvoice:
-    """The IssueInvoice command a request asks for."""
+    """The IssueInvoice command a request asks for, its lines priced."""
     discount = body.early_payment_discount
     terms = body.payment_terms
+    drafts = [
+        LineDraft(
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            tax_rate=line.tax_rate,
+        )
+        for line in body.lines
+    ]
     return handlers.IssueInvoice(
         account_id=body.account_id,
         invoice_number=body.invoice_number,
@@ -39,20 +49,13 @@ def command_from(body: InvoiceCreate) -> handlers.IssueInvoice:
         issue_date=body.issue_date,
         due_date=body.due_date,
         terms=Terms(kind=terms.kind, days=terms.days) if terms else None,
-        lines=tuple(
-            LineDraft(
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                tax_rate=line.tax_rate,
-            )
-            for line in body.lines
-        ),
+        lines=handlers.priced_lines(drafts, currency=body.currency),
         external_id=body.external_id,
         early_payment_discount=(
             EarlyPaymentDiscount(percent=discount.percent, days=discount.days) if discount else None
         ),
         purchase_order=body.purchase_order,
+        traceparent=current_traceparent(),
     )
 
 
@@ -98,20 +101,20 @@ def invoice_public(stored: Stored[Invoice]) -> InvoicePublic:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=InvoicePublic,
     dependencies=[require_scopes("invoices:write"), IdempotencyDep],
     responses=problem_responses(401, 403, 409, 422),
 )
-async def issue_invoice(
-    body: InvoiceCreate, runtime: RuntimeDep, response: Response
-) -> InvoicePublic:
+async def issue_invoice(body: InvoiceCreate, issuer: InvoiceIssuerDep) -> Response:
     """Issue an invoice: Dunlin prices the lines, stores it and publishes InvoiceIssued."""
-    command = command_from(body)
-    async with runtime.sessionmaker() as session, session.begin():
-        stored = await handlers.issue(
-            session=session, outbox=runtime.outbox, command=command, now=runtime.clock.now()
-        )
-    response.headers["Location"] = f"/invoices/{stored.item.id}"
-    return invoice_public(stored)
+    stored = await issuer.submit(command_from(body))
+    # Serialised once from the model just built, not re-validated by the response model.
+    return Response(
+        invoice_public(stored).model_dump_json(),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+        headers={"Location": f"/invoices/{stored.item.id}"},
+    )
 
 
 @router.get(

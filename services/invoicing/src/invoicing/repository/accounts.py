@@ -102,6 +102,25 @@ async def get_account(*, session: AsyncSession, account_id: str) -> Stored[Accou
     return _stored_account(row) if row is not None else None
 
 
+async def share_lock_accounts(
+    *, session: AsyncSession, account_ids: Collection[str]
+) -> dict[str, Account]:
+    """Accounts by Dunlin id, locked FOR SHARE (in id order) until the transaction ends.
+
+    Invoices issued under the lock see the account's current currency and terms, and a
+    concurrent change of the account waits for them (and then sees them).
+    """
+    if not account_ids:
+        return {}
+    rows = await session.scalars(
+        select(AccountRow)
+        .where(AccountRow.id.in_(sorted(account_ids)))
+        .order_by(AccountRow.id)
+        .with_for_update(read=True)
+    )
+    return {row.id: _account(row) for row in rows}
+
+
 async def accounts_by_external_id(
     *, session: AsyncSession, external_ids: Collection[str]
 ) -> dict[str, tuple[Account, str | None]]:

@@ -4,82 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.db import InvoiceLineRow, InvoiceRow
 from invoicing.domain import EarlyPaymentDiscount, Invoice, InvoiceStatus, Line, Terms, Totals
-from invoicing.domain.aging import next_aging_at
 from invoicing.repository.common import Stored
-
-
-def _invoice_values(invoice: Invoice, now: dt.datetime) -> dict[str, Any]:
-    discount = invoice.early_payment_discount
-    return {
-        "id": invoice.id,
-        "account_id": invoice.account_id,
-        "invoice_number": invoice.invoice_number,
-        "external_id": invoice.external_id,
-        "currency": invoice.currency,
-        "issue_date": invoice.issue_date,
-        "due_date": invoice.due_date,
-        "terms_kind": invoice.terms.kind,
-        "terms_days": invoice.terms.days,
-        "subtotal_minor": invoice.totals.subtotal_minor,
-        "tax_total_minor": invoice.totals.tax_total_minor,
-        "total_minor": invoice.total_minor,
-        "balance_minor": invoice.balance_minor,
-        "status": invoice.status,
-        "source": invoice.source,
-        "discount_percent": discount.percent if discount else None,
-        "discount_days": discount.days if discount else None,
-        "purchase_order": invoice.purchase_order,
-        "source_fingerprint": invoice.source_fingerprint,
-        "created_at": now,
-        # Nothing announced yet: first due for the overdue sweep the day after the due date.
-        "next_aging_at": next_aging_at(
-            invoice.due_date, invoice.issue_date, invoice.status, invoice.balance_minor
-        ),
-    }
-
-
-def _line_values(invoice_id: str, line_no: int, line: Line) -> dict[str, Any]:
-    return {
-        "invoice_id": invoice_id,
-        "line_no": line_no,
-        "description": line.description,
-        "quantity": line.quantity,
-        "unit_price": line.unit_price,
-        "tax_rate": line.tax_rate,
-        "net_minor": line.net_minor,
-        "tax_minor": line.tax_minor,
-    }
-
-
-async def add_invoices(
-    *,
-    session: AsyncSession,
-    invoices: Sequence[Invoice],
-    now: dt.datetime,
-    erp_times: Mapping[str, dt.datetime] | None = None,
-) -> None:
-    """Insert invoices and all their lines: two statements however many invoices."""
-    if not invoices:
-        return
-    times = erp_times or {}
-    await session.execute(
-        insert(InvoiceRow),
-        [{**_invoice_values(i, now), "erp_event_time": times.get(i.id)} for i in invoices],
-    )
-    lines = [
-        _line_values(invoice.id, n, line)
-        for invoice in invoices
-        for n, line in enumerate(invoice.lines, start=1)
-    ]
-    await session.execute(insert(InvoiceLineRow), lines)
 
 
 def _invoice(row: InvoiceRow, lines: Sequence[InvoiceLineRow]) -> Stored[Invoice]:

@@ -1,0 +1,209 @@
+"""New invoices stored set-based: invoices, lines and opening ledger entries in one statement.
+
+Each column travels as one Postgres array, so a batch of any size is one round trip and a
+handful of parameters, with no per-row statement building in Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TextClause,
+    bindparam,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicing.domain import Invoice
+from invoicing.domain.aging import next_aging_at
+
+_INVOICE_ARRAYS: dict[str, Any] = {
+    "id": String,
+    "account_id": String,
+    "invoice_number": String,
+    "external_id": String,
+    "currency": String,
+    "issue_date": Date,
+    "due_date": Date,
+    "terms_kind": String,
+    "terms_days": Integer,
+    "subtotal_minor": BigInteger,
+    "tax_total_minor": BigInteger,
+    "total_minor": BigInteger,
+    "status": String,
+    "source": String,
+    "discount_percent": Numeric,
+    "discount_days": Integer,
+    "purchase_order": String,
+    "source_fingerprint": String,
+    "next_aging_at": Date,
+    "erp_event_time": DateTime(timezone=True),
+}
+_LINE_ARRAYS: dict[str, Any] = {
+    "line_invoice_id": String,
+    "line_no": Integer,
+    "description": Text,
+    "quantity": Numeric,
+    "unit_price": Numeric,
+    "tax_rate": Numeric,
+    "net_minor": BigInteger,
+    "tax_minor": BigInteger,
+}
+
+
+def _unnest(columns: Mapping[str, Any], alias: str) -> str:
+    """`unnest(:a, :b) AS alias(a, b)`: the arrays as the rows of a table."""
+    params = ", ".join(f":{name}" for name in columns)
+    return f"unnest({params}) AS {alias}({', '.join(columns)})"
+
+
+def _statement(*, skip_conflicts: bool) -> TextClause:
+    """Invoices, then the lines and opening entry of each invoice the first insert kept."""
+    invoice_columns = ", ".join(_INVOICE_ARRAYS)
+    conflict = "ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    sql = f"""
+        WITH new AS (
+            INSERT INTO invoicing.invoices ({invoice_columns}, balance_minor, created_at)
+            SELECT u.*, u.total_minor, :now FROM {_unnest(_INVOICE_ARRAYS, "u")}
+            {conflict}
+            RETURNING id, seq, account_id, currency, total_minor, issue_date
+        ), lines AS (
+            INSERT INTO invoicing.invoice_lines
+                (invoice_id, line_no, description, quantity, unit_price, tax_rate,
+                 net_minor, tax_minor)
+            SELECT l.* FROM {_unnest(_LINE_ARRAYS, "l")}
+            WHERE l.line_invoice_id IN (SELECT id FROM new)
+        ), entries AS (
+            INSERT INTO invoicing.ledger_entries
+                (id, account_id, invoice_id, kind, amount_minor, currency, effective_date,
+                 source_id, created_at)
+            SELECT gen_random_uuid()::text, account_id, id, 'invoice', total_minor, currency,
+                   issue_date, id, :now
+            FROM new
+        )
+        SELECT id, seq FROM new
+    """  # noqa: S608 (only module constants are interpolated; values are bound)
+    arrays = [
+        bindparam(name, type_=ARRAY(kind))
+        for name, kind in {**_INVOICE_ARRAYS, **_LINE_ARRAYS}.items()
+    ]
+    return text(sql).bindparams(*arrays, bindparam("now", type_=DateTime(timezone=True)))
+
+
+_INSERT = _statement(skip_conflicts=False)
+_INSERT_NEW_ONLY = _statement(skip_conflicts=True)
+
+
+def _columns(
+    invoices: Sequence[Invoice], erp_times: Mapping[str, dt.datetime]
+) -> dict[str, list[Any]]:
+    values: dict[str, list[Any]] = {name: [] for name in {**_INVOICE_ARRAYS, **_LINE_ARRAYS}}
+    for i in invoices:
+        discount = i.early_payment_discount
+        row = (
+            i.id,
+            i.account_id,
+            i.invoice_number,
+            i.external_id,
+            i.currency,
+            i.issue_date,
+            i.due_date,
+            i.terms.kind,
+            i.terms.days,
+            i.totals.subtotal_minor,
+            i.totals.tax_total_minor,
+            i.total_minor,
+            i.status,
+            i.source,
+            discount.percent if discount else None,
+            discount.days if discount else None,
+            i.purchase_order,
+            i.source_fingerprint,
+            # Nothing announced yet: first due for the overdue sweep the day after the due date.
+            next_aging_at(i.due_date, i.issue_date, i.status, i.balance_minor),
+            erp_times.get(i.id),
+        )
+        for name, value in zip(_INVOICE_ARRAYS, row, strict=True):
+            values[name].append(value)
+        for n, line in enumerate(i.lines, start=1):
+            values["line_invoice_id"].append(i.id)
+            values["line_no"].append(n)
+            values["description"].append(line.description)
+            values["quantity"].append(line.quantity)
+            values["unit_price"].append(line.unit_price)
+            values["tax_rate"].append(line.tax_rate)
+            values["net_minor"].append(line.net_minor)
+            values["tax_minor"].append(line.tax_minor)
+    return values
+
+
+_SIX_PLACES, _FOUR_PLACES = Decimal("0.000001"), Decimal("0.0001")
+
+
+def as_stored(invoice: Invoice) -> Invoice:
+    """The invoice as reading it back would give it: decimals at their columns' scale."""
+    discount = invoice.early_payment_discount
+    return dataclasses.replace(
+        invoice,
+        lines=tuple(
+            dataclasses.replace(
+                line,
+                quantity=line.quantity.quantize(_SIX_PLACES),
+                unit_price=line.unit_price.quantize(_FOUR_PLACES),
+                tax_rate=line.tax_rate.quantize(_FOUR_PLACES),
+            )
+            for line in invoice.lines
+        ),
+        early_payment_discount=(
+            dataclasses.replace(discount, percent=discount.percent.quantize(_FOUR_PLACES))
+            if discount
+            else None
+        ),
+    )
+
+
+async def insert_new_invoices(
+    *,
+    session: AsyncSession,
+    invoices: Sequence[Invoice],
+    now: dt.datetime,
+    erp_times: Mapping[str, dt.datetime] | None = None,
+    skip_conflicts: bool = False,
+) -> dict[str, int]:
+    """Store invoices with their lines and opening ledger entries; returns seq by stored id.
+
+    With `skip_conflicts`, an invoice whose number (on its account) or external id is taken,
+    also by an earlier one of the same batch, is left out instead of failing the statement.
+    """
+    if not invoices:
+        return {}
+    statement = _INSERT_NEW_ONLY if skip_conflicts else _INSERT
+    params: dict[str, Any] = {**_columns(invoices, erp_times or {}), "now": now}
+    rows = await session.execute(statement, params)
+    return {invoice_id: seq for invoice_id, seq in rows}
+
+
+_TAKEN_EXTERNAL_IDS = text(
+    "SELECT external_id FROM invoicing.invoices WHERE external_id = ANY(:external_ids)"
+).bindparams(bindparam("external_ids", type_=ARRAY(String)))
+
+
+async def taken_external_ids(*, session: AsyncSession, external_ids: Collection[str]) -> set[str]:
+    """Which of these external ids an invoice already has, in one query."""
+    if not external_ids:
+        return set()
+    rows = await session.execute(_TAKEN_EXTERNAL_IDS, {"external_ids": list(external_ids)})
+    return {external_id for (external_id,) in rows}
