@@ -81,11 +81,13 @@ class ServiceRuntime:
             on_commit=self.relay.wake,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
         self._dead_letters = DeadLetterPublisher(self.producers)
         self.consumers: list[BatchConsumer] = []
         for spec in consumers:
             self.add_consumer(spec)
         self._run_relay = run_relay
+        self._loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
 
     def add_consumer(self, spec: ConsumerSpec) -> BatchConsumer:
         """Register a consumer group (before start); handlers may use this runtime's outbox."""
@@ -103,10 +105,22 @@ class ServiceRuntime:
         self.consumers.append(consumer)
         return consumer
 
+    def add_loop(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """Register a background loop (e.g. a clock-driven sweep) started and supervised with
+        the relay and consumers; it must return once `stop_requested` is set."""
+        if self._tasks:
+            raise RuntimeError("loops must be added before the runtime starts")
+        self._loops.append((name, loop))
+
+    @property
+    def stop_requested(self) -> asyncio.Event:
+        """Set when the runtime stops: added loops finish their round and return."""
+        return self._stopping
+
     async def start(self) -> None:
         """Start background work; a missing broker only delays readiness, never start-up."""
         self.producers.start()
-        loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        loops: list[tuple[str, Callable[[], Awaitable[None]]]] = list(self._loops)
         if self._run_relay:
             loops.append(("outbox-relay", self.relay.run))
         loops += [(f"consumer-{c.group_id}", c.run) for c in self.consumers]
@@ -124,6 +138,7 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         """Graceful: consumers finish and commit their batch, then everything closes."""
+        self._stopping.set()
         for consumer in self.consumers:
             consumer.stop()
         self.relay.stop()
