@@ -116,10 +116,13 @@ async def issue_many(
         traceparents=[c.traceparent for _, c in kept],
     )
     changed = await invoices_became_known(
-        session=session, outbox=outbox, invoices=[i for i, _ in kept], now=now
+        session=session,
+        outbox=outbox,
+        invoices=[i for i, _ in kept if stored[i.id].has_holds],
+        now=now,
     )
     return [
-        Stored(repository.as_stored(changed.get(o.id, o)), stored[o.id], now)
+        Stored(repository.as_stored(changed.get(o.id, o)), stored[o.id].seq, now)
         if isinstance(o, Invoice) and o.id in stored
         else _duplicate(o, taken)
         if isinstance(o, Invoice)

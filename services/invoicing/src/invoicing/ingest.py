@@ -219,14 +219,17 @@ class ErpIngest:
             await repository.replace_account(
                 session=session, account=account, now=now, fingerprint=fp
             )
-        await repository.insert_new_invoices(
+        stored = await repository.insert_new_invoices(
             session=session, invoices=batch.new_invoices, now=now, erp_times=batch.erp_times
         )
         await self._outbox.add(
             session, *batch.events, occurred_at=now, traceparents=batch.traceparents
         )
         await invoices_became_known(
-            session=session, outbox=self._outbox, invoices=batch.new_invoices, now=now
+            session=session,
+            outbox=self._outbox,
+            invoices=[i for i in batch.new_invoices if stored[i.id].has_holds],
+            now=now,
         )
         await apply_amendments(
             session=session, outbox=self._outbox, amendments=batch.amendments, now=now

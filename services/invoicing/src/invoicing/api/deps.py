@@ -27,7 +27,8 @@ from invoicing.domain import (
 from invoicing.issuer import InvoiceIssuer
 
 
-def _runtime(request: Request) -> ServiceRuntime:
+# Dependencies are `async def` because FastAPI runs plain `def` ones in a thread pool.
+async def _runtime(request: Request) -> ServiceRuntime:
     runtime = request.app.state.runtime
     assert isinstance(runtime, ServiceRuntime)
     return runtime
@@ -36,7 +37,7 @@ def _runtime(request: Request) -> ServiceRuntime:
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
 
-def _invoice_issuer(request: Request) -> InvoiceIssuer:
+async def _invoice_issuer(request: Request) -> InvoiceIssuer:
     issuer = request.app.state.invoice_issuer
     assert isinstance(issuer, WriteBatcher)
     return issuer

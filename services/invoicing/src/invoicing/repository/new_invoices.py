@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -79,7 +79,7 @@ def _statement(*, skip_conflicts: bool) -> TextClause:
             INSERT INTO invoicing.invoices ({invoice_columns}, balance_minor, created_at)
             SELECT u.*, u.total_minor, :now FROM {_unnest(_INVOICE_ARRAYS, "u")}
             {conflict}
-            RETURNING id, seq, account_id, currency, total_minor, issue_date
+            RETURNING id, seq, external_id, account_id, currency, total_minor, issue_date
         ), lines AS (
             INSERT INTO invoicing.invoice_lines
                 (invoice_id, line_no, description, quantity, unit_price, tax_rate,
@@ -94,7 +94,10 @@ def _statement(*, skip_conflicts: bool) -> TextClause:
                    issue_date, id, :now
             FROM new
         )
-        SELECT id, seq FROM new
+        SELECT id, seq, EXISTS (
+            SELECT FROM invoicing.held_allocations h
+            WHERE h.status = 'held' AND h.invoice_ref IN (new.id, new.external_id)
+        ) FROM new
     """  # noqa: S608 (only module constants are interpolated; values are bound)
     arrays = [
         bindparam(name, type_=ARRAY(kind))
@@ -150,6 +153,13 @@ def _columns(
     return values
 
 
+class StoredIds(NamedTuple):
+    """What storing an invoice tells: its order key, and whether payments wait for it."""
+
+    seq: int
+    has_holds: bool
+
+
 _SIX_PLACES, _FOUR_PLACES = Decimal("0.000001"), Decimal("0.0001")
 
 
@@ -182,18 +192,19 @@ async def insert_new_invoices(
     now: dt.datetime,
     erp_times: Mapping[str, dt.datetime] | None = None,
     skip_conflicts: bool = False,
-) -> dict[str, int]:
-    """Store invoices with their lines and opening ledger entries; returns seq by stored id.
+) -> dict[str, StoredIds]:
+    """Store invoices with their lines and opening ledger entries, keyed by stored id.
 
     With `skip_conflicts`, an invoice whose number (on its account) or external id is taken,
     also by an earlier one of the same batch, is left out instead of failing the statement.
+    The answer says which invoices have allocations held for them (see ledger/known.py).
     """
     if not invoices:
         return {}
     statement = _INSERT_NEW_ONLY if skip_conflicts else _INSERT
     params: dict[str, Any] = {**_columns(invoices, erp_times or {}), "now": now}
     rows = await session.execute(statement, params)
-    return {invoice_id: seq for invoice_id, seq in rows}
+    return {invoice_id: StoredIds(seq, held) for invoice_id, seq, held in rows}
 
 
 _TAKEN_EXTERNAL_IDS = text(
