@@ -6,9 +6,11 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dunlin_events import MoneyError, from_minor, to_minor
 from dunlin_platform.outbox import Outbox
 from invoicing import messages, repository
 from invoicing.domain import (
@@ -17,16 +19,19 @@ from invoicing.domain import (
     DuplicateAccount,
     DuplicateInvoice,
     EarlyPaymentDiscount,
+    InvalidAccountChange,
     Invoice,
     Line,
     LineDraft,
+    NotFound,
     Terms,
     UnknownAccount,
+    change_account,
     issue_invoice,
     price_line,
 )
 from invoicing.ledger.known import invoices_became_known
-from invoicing.repository import Stored
+from invoicing.repository import Stored, hierarchy
 
 
 def new_id() -> str:
@@ -76,6 +81,62 @@ async def register_account(
         )
     await outbox.add(session, messages.account_registered(stored.item), occurred_at=now)
     return stored
+
+
+async def update_account(
+    *,
+    session: AsyncSession,
+    outbox: Outbox,
+    account_id: str,
+    changes: dict[str, Any],
+    now: dt.datetime,
+) -> Stored[Account]:
+    """Apply a partial update and stage AccountRegistered with the account's full new state.
+
+    AccountRegistered is the account's current-state event: consumers replace what they
+    know of the account with its content, whether it is the first or a later one.
+    """
+    stored = await hierarchy.lock_account(session=session, account_id=account_id)
+    if stored is None:
+        raise NotFound(f"account {account_id} does not exist")
+    account = stored.item
+    changes = _with_credit_limit_minor(account, changes)
+    currency_changes = changes.get("currency", account.currency) != account.currency
+    parent = changes.get("parent_account_id")
+    chain: set[str] = set()
+    if parent is not None and parent != account.parent_account_id:
+        chain = await hierarchy.ancestors(session=session, account_id=parent)
+        if parent not in chain:
+            raise UnknownAccount(
+                f"parent account {parent} does not exist", field="parent_account_id"
+            )
+    changed = change_account(
+        account,
+        changes,
+        has_invoices=currency_changes
+        and await hierarchy.has_invoices(session=session, account_id=account_id),
+        ancestors_of_parent=chain,
+    )
+    await hierarchy.update_account(session=session, account=changed, now=now)
+    await outbox.add(session, messages.account_registered(changed), occurred_at=now)
+    return Stored(changed, stored.seq, stored.created_at)
+
+
+def _with_credit_limit_minor(account: Account, changes: dict[str, Any]) -> dict[str, Any]:
+    """A credit limit in the account's (possibly new) currency, as minor units."""
+    changes = dict(changes)
+    currency = changes.get("currency", account.currency)
+    if "credit_limit" in changes:
+        limit = changes.pop("credit_limit")
+    elif currency != account.currency and account.credit_limit_minor is not None:
+        limit = from_minor(account.credit_limit_minor, account.currency)
+    else:
+        return changes
+    try:
+        changes["credit_limit_minor"] = to_minor(limit, currency) if limit is not None else None
+    except MoneyError as exc:
+        raise InvalidAccountChange(str(exc), field="credit_limit") from exc
+    return changes
 
 
 async def issue_many(

@@ -80,6 +80,32 @@ class AccountCreate(Schema):
     contacts: list[ContactBody] = Field(default_factory=list, max_length=50)
 
 
+class AccountUpdate(Schema):
+    """A partial update: only the fields sent change; contacts are replaced as a whole."""
+
+    name: Text200 | None = None
+    legal_name: Text200 | None = None
+    currency: Currency | None = Field(
+        default=None, description="Only while the account has no invoices"
+    )
+    time_zone: TimeZoneName | None = None
+    locale: Locale | None = None
+    payment_terms: PaymentTermsBody | None = None
+    credit_limit: NonNegativeAmount | None = Field(default=None, description="null removes it")
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    parent_account_id: Id | None = Field(default=None, description="null detaches the account")
+    dunning_policy: Id | None = None
+    contacts: list[ContactBody] | None = Field(default=None, max_length=50)
+
+    @model_validator(mode="after")
+    def _required_fields_not_null(self) -> Self:
+        required = ("name", "currency", "time_zone", "locale", "payment_terms", "tags", "contacts")
+        nulls = [f for f in required if f in self.model_fields_set and getattr(self, f) is None]
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
+
+
 class AccountPublic(Schema):
     """A customer account as the API shows it."""
 
@@ -171,3 +197,32 @@ class InvoicePublic(Schema):
     early_payment_discount: DiscountBody | None
     purchase_order: str | None
     created_at: dt.datetime
+
+
+class InvoiceCounts(Schema):
+    """How many invoices: open (or partially paid), overdue among them, and all."""
+
+    open: int
+    overdue: int
+    total: int
+
+
+class CurrencyBalancePublic(Schema):
+    """Balances in one currency; amounts in different currencies are never added up."""
+
+    currency: str
+    open: Decimal
+    overdue: Decimal
+    disputed: Decimal
+    unapplied_credit: Decimal
+    invoices: InvoiceCounts
+
+
+class AccountBalancePublic(Schema):
+    """An account's balances, alone or rolled up over its descendants."""
+
+    account_id: str
+    include_children: bool
+    accounts: int = Field(description="Accounts summed: 1, or the group's size")
+    as_of: dt.date = Field(description="Overdue means due before this date")
+    balances: list[CurrencyBalancePublic]

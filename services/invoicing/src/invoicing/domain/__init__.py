@@ -1,10 +1,12 @@
 """The pure invoicing domain: accounts, terms, invoices and their rules; no I/O."""
 
 from invoicing.domain.accounts import (
+    CHANGEABLE_FIELDS,
     DEFAULT_TERMS,
     Account,
     Terms,
     TermsKind,
+    change_account,
     placeholder_account,
 )
 from invoicing.domain.errors import (
@@ -12,6 +14,7 @@ from invoicing.domain.errors import (
     DomainError,
     DuplicateAccount,
     DuplicateInvoice,
+    InvalidAccountChange,
     InvalidInvoice,
     InvalidTransition,
     NotFound,
@@ -33,6 +36,7 @@ from invoicing.domain.invoices import (
 )
 
 __all__ = [
+    "CHANGEABLE_FIELDS",
     "DEFAULT_TERMS",
     "INVOICE_STATUSES",
     "Account",
@@ -41,6 +45,7 @@ __all__ = [
     "DuplicateAccount",
     "DuplicateInvoice",
     "EarlyPaymentDiscount",
+    "InvalidAccountChange",
     "InvalidInvoice",
     "InvalidTransition",
     "Invoice",
@@ -54,6 +59,7 @@ __all__ = [
     "Totals",
     "UnknownAccount",
     "UnsupportedAmendment",
+    "change_account",
     "issue_invoice",
     "placeholder_account",
     "price_line",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from dunlin_events import Contact
+from invoicing.domain.errors import InvalidAccountChange
 
 TermsKind = Literal["net", "end_of_month"]
 
@@ -63,3 +66,53 @@ def placeholder_account(
         terms=terms or DEFAULT_TERMS,
         tags=("incomplete_master_data",),
     )
+
+
+# What a PATCH may change; the ERP's id and the country stay as registered.
+CHANGEABLE_FIELDS = frozenset(
+    {
+        "name",
+        "legal_name",
+        "currency",
+        "terms",
+        "credit_limit_minor",
+        "tags",
+        "contacts",
+        "time_zone",
+        "locale",
+        "parent_account_id",
+        "dunning_policy",
+    }
+)
+
+
+def change_account(
+    account: Account,
+    changes: dict[str, Any],
+    *,
+    has_invoices: bool,
+    ancestors_of_parent: Collection[str] = (),
+) -> Account:
+    """The account after a partial update, or a refusal naming the offending field.
+
+    `ancestors_of_parent` is the chain above the new parent (the parent included), so a
+    parent that is the account itself or one of its descendants is refused as a cycle.
+    """
+    unknown = changes.keys() - CHANGEABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not changeable: {sorted(unknown)}")
+    currency = changes.get("currency", account.currency)
+    if currency != account.currency and has_invoices:
+        raise InvalidAccountChange(
+            f"account {account.id} has invoices in {account.currency}; its currency cannot"
+            f" change to {currency}",
+            field="currency",
+        )
+    parent = changes.get("parent_account_id", account.parent_account_id)
+    if parent is not None and (parent == account.id or account.id in ancestors_of_parent):
+        raise InvalidAccountChange(
+            f"account {parent} is {account.id} itself or one of its descendants;"
+            " the hierarchy would become a cycle",
+            field="parent_account_id",
+        )
+    return dataclasses.replace(account, **changes)

@@ -24,6 +24,10 @@ class InvalidInvoice(DomainError):
     """The invoice breaks an invariant (negative total, due before issue, too large)."""
 
 
+class InvalidAccountChange(DomainError):
+    """The change would break an account invariant (currency with invoices, a parent cycle)."""
+
+
 class DuplicateAccount(DomainError):
     """Another account already has this external id."""
 
