@@ -10,11 +10,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import consumer, memory, relay
+from bench import consumer, http_api, memory, relay
 from bench.infra import servers
 from bench.results import Result, render, write_json
 
-BENCHMARKS = ("consumer", "relay", "memory")
+BENCHMARKS = ("consumer", "relay", "http", "memory")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -24,6 +24,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--naive-events", type=int, default=10_000, help="naive consumer sample")
     parser.add_argument("--batch-size", type=int, default=1_000, help="consumer batch size")
     parser.add_argument("--outbox-batch-size", type=int, default=2_000, help="relay batch size")
+    parser.add_argument("--requests", type=int, default=5_000, help="measured HTTP requests")
     parser.add_argument("--profile", action="store_true", help="cProfile pipeline and relay")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)
@@ -47,6 +48,9 @@ async def main(args: argparse.Namespace) -> list[Result]:
         if "relay" in chosen:
             say("outbox relay ...")
             results += await relay.run(infra, args.events, args.outbox_batch_size, args.profile)
+        if "http" in chosen:
+            say("HTTP POST /invoices and ERP ingestion ...")
+            results += await http_api.run(infra, http_api.Options(requests=args.requests))
         if "memory" in chosen:
             say("idle memory ...")
             results += await memory.run(infra)

@@ -1,0 +1,252 @@
+"""`POST /invoices` on one worker beside a bare FastAPI + asyncpg endpoint, and ERP ingestion."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from bench.infra import Infra
+from bench.loadgen import LoadStats, post, run_load
+from bench.memory import service_env
+from bench.results import Result
+from dunlin_devstack.broker import ensure_topics, platform_topics
+from dunlin_devstack.databases import libpq_url
+from dunlin_devstack.launcher import ServiceProcess
+from dunlin_devstack.paths import dunlin_home, free_port
+from dunlin_devstack.services import HTTP_HOST, ServiceSpec
+from dunlin_events import InvoiceIssued, encode, new_envelope
+from dunlin_events.topics import ERP_INVOICES
+
+RPS_TARGET = 1_000.0
+P99_TARGET_MS = 50.0
+ERP_TARGET = 5_000.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """How hard to push."""
+
+    requests: int = 5_000
+    concurrency: int = 16
+    warmup: int = 300
+    erp_invoices: int = 20_000
+
+
+def invoice_body(account_id: str, number: str) -> bytes:
+    return json.dumps(
+        {
+            "account_id": account_id,
+            "invoice_number": number,
+            "currency": "EUR",
+            "issue_date": "2026-11-23",
+            "lines": [
+                {
+                    "description": "Consulting",
+                    "quantity": "10",
+                    "unit_price": "120.00",
+                    "tax_rate": "19",
+                },
+                {"description": "Travel", "quantity": "1", "unit_price": "85.50", "tax_rate": "19"},
+            ],
+        }
+    ).encode()
+
+
+async def measure_endpoint(
+    port: int, account_id: str, headers: dict[str, str], opts: Options, tag: str
+) -> LoadStats:
+    """Warm up, then the measured run; every request is a new invoice."""
+
+    def numbered(prefix: str) -> Callable[[int], bytes]:
+        def request(i: int) -> bytes:
+            return post("/invoices", invoice_body(account_id, f"{prefix}-{i}"), headers)
+
+        return request
+
+    await run_load(
+        HTTP_HOST, port, numbered(f"{tag}-w"), total=opts.warmup, concurrency=opts.concurrency
+    )
+    return await run_load(
+        HTTP_HOST, port, numbered(tag), total=opts.requests, concurrency=opts.concurrency
+    )
+
+
+@contextlib.asynccontextmanager
+async def bare_server(infra: Infra) -> AsyncIterator[int]:
+    """The reference app under uvicorn, one worker."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": infra.database_url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.bare_app:app",
+        "--host",
+        HTTP_HOST,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        env=env,
+    )
+    try:
+        await _wait_http(f"http://{HTTP_HOST}:{port}/docs")
+        yield port
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def _wait_http(url: str, deadline_s: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def dev_key(infra: Infra) -> str:
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from dunlin_platform.auth import create_api_key, migrate
+
+    await migrate(infra.database_url)
+    engine = create_async_engine(infra.database_url)
+    try:
+        async with async_sessionmaker(engine)() as session, session.begin():
+            _, key = await create_api_key(session=session, name="bench", scopes=["*"])
+    finally:
+        await engine.dispose()
+    return key
+
+
+def erp_records(count: int, run_id: str) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+    """InvoiceIssued as an ERP publishes it: its own ids, 200 customers."""
+    records = []
+    for i in range(count):
+        event = InvoiceIssued.model_validate(
+            {
+                "invoice_id": f"ERP-{run_id}-{i}",
+                "account_id": f"CUST-{run_id}-{i % 200}",
+                "invoice_number": f"E-{i}",
+                "currency": "EUR",
+                "issue_date": "2026-11-01",
+                "due_date": "2026-12-01",
+                "lines": [
+                    {
+                        "description": "Goods",
+                        "quantity": "2",
+                        "unit_price": "50.00",
+                        "tax_rate": "19",
+                        "net_amount": "100.00",
+                        "tax_amount": "19.00",
+                    }
+                ],
+                "subtotal": "100.00",
+                "tax_total": "19.00",
+                "total": "119.00",
+            }
+        )
+        record = encode(new_envelope(event, source="/erp/bench"))
+        records.append((record.key, record.value, record.headers))
+    return records
+
+
+async def erp_ingestion(infra: Infra, count: int) -> tuple[float, int]:
+    """Publish ERP invoices; time until all are stored and republished by the service."""
+    records = erp_records(count, infra.run_id)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=infra.bootstrap, acks="all", enable_idempotence=False, linger_ms=5
+    )
+    await producer.start()
+    conn = await asyncpg.connect(libpq_url(infra.database_url))
+    started = time.perf_counter()
+    try:
+        sent = [await producer.send(ERP_INVOICES, v, key=k, headers=h) for k, v, h in records]
+        await asyncio.gather(*sent)
+        done = 0
+        while time.perf_counter() - started < 300:
+            row = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM invoicing.invoices WHERE source = 'erp'), "
+                "(SELECT count(*) FROM invoicing.outbox WHERE published_at IS NULL)"
+            )
+            assert row is not None
+            done, backlog = row[0], row[1]
+            if done >= count and backlog == 0:
+                break
+            await asyncio.sleep(0.05)
+        return time.perf_counter() - started, int(done)
+    finally:
+        await conn.close()
+        await producer.stop()
+
+
+async def run(infra: Infra, opts: Options) -> list[Result]:
+    """The bare reference, then Dunlin's invoicing service, then ERP ingestion into it."""
+    results: list[Result] = []
+    async with bare_server(infra) as port:
+        bare = await measure_endpoint(port, "acc-bare", {}, opts, "bare")
+    results += _rows("http.bare_fastapi_asyncpg", bare, targets=False)
+
+    await ensure_topics(infra.bootstrap, platform_topics(), partitions=6)
+    key = await dev_key(infra)
+    spec = ServiceSpec("invoicing", "invoicing", free_port())
+    service = ServiceProcess(spec, service_env(infra), dunlin_home() / "logs" / "bench")
+    try:
+        await service.migrate()
+        await service.serve()
+        await service.wait_ready(60)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=spec.base_url, headers=headers) as client:
+            account = await client.post(
+                "/accounts",
+                json={
+                    "name": "Bench",
+                    "currency": "EUR",
+                    "payment_terms": {"kind": "net", "days": 30},
+                },
+            )
+            account.raise_for_status()
+        dunlin = await measure_endpoint(spec.port, account.json()["id"], headers, opts, "inv")
+        results += _rows("http.dunlin_post_invoices", dunlin, targets=True)
+        results.append(
+            Result("http.dunlin_over_bare", dunlin.rps / bare.rps, "x", note="throughput ratio")
+        )
+        seconds, stored = await erp_ingestion(infra, opts.erp_invoices)
+        note = f"{stored:,} of {opts.erp_invoices:,} stored and republished; incl. publishing"
+        results.append(
+            Result("erp.ingestion", stored / seconds, "invoices/s", ERP_TARGET, "min", note)
+        )
+    finally:
+        await service.stop()
+    return results
+
+
+def _rows(name: str, stats: LoadStats, *, targets: bool) -> list[Result]:
+    errors = sum(n for status, n in stats.statuses.items() if status >= 300)
+    note = f"{stats.requests:,} requests, {errors} non-2xx; statuses {stats.statuses}"
+    return [
+        Result(f"{name}.rps", stats.rps, "req/s", RPS_TARGET if targets else None, "min", note),
+        Result(f"{name}.p50", stats.percentile(50), "ms"),
+        Result(
+            f"{name}.p99",
+            stats.percentile(99),
+            "ms",
+            P99_TARGET_MS if targets else None,
+            "max",
+        ),
+    ]
