@@ -35,6 +35,8 @@ typecheck: setup
 
 pytest: setup
 	$(RUN) pytest $(PYTEST_ARGS)
+	@# The end-to-end suite runs the services together on the platform topics: its own session.
+	$(RUN) pytest tests/e2e $(PYTEST_ARGS)
 
 format: setup  ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
