@@ -50,23 +50,31 @@ FROM generate_series(0, :accounts - 1) AS a
 INVOICES = """
 INSERT INTO invoicing.invoices (id, account_id, invoice_number, currency, issue_date, due_date,
     terms_kind, terms_days, subtotal_minor, tax_total_minor, total_minor, balance_minor, status,
-    source, created_at, aging_threshold, next_aging_at)
+    source, created_at)
 SELECT 'inv-' || i, 'acc-' || a, 'N-' || i, CASE WHEN a % 5 = 0 THEN 'USD' ELSE 'EUR' END,
     due - 30, due, 'net', 30, 10000 + i % 997, 0, 10000 + i % 997,
     CASE WHEN i % 7 = 0 THEN 5000 ELSE 10000 + i % 997 END,
     CASE WHEN i % 7 = 0 THEN 'partially_paid' WHEN i % 13 = 0 THEN 'paid' ELSE 'open' END,
-    'api', now(),
-    CASE WHEN i < :due THEN 0 ELSE (SELECT coalesce(max(t), 0) FROM unnest(ARRAY[1, 31, 61, 91])
-        AS t WHERE t <= CAST(:today AS date) - due) END,
-    CASE WHEN i % 13 = 0 AND i >= :due THEN NULL WHEN i < :due THEN CAST(:today AS date)
-        ELSE (SELECT due + min(t) FROM unnest(ARRAY[1, 31, 61, 91]) AS t
-              WHERE due + t > CAST(:today AS date))
-    END
+    'api', now()
 FROM (
     SELECT i, CASE WHEN i < :due THEN i % :due_accounts ELSE i % :accounts END AS a,
         CAST(:today AS date) + CASE WHEN i < :due THEN -1 ELSE (i % 181) - 150 END AS due
     FROM generate_series(0, :invoices - 1) AS i
 ) AS g
+"""
+# The sweep's marks: the first `due` invoices never announced and due today, the others with
+# the thresholds they already crossed announced and their next one ahead (paid ones out).
+MARKS = """
+INSERT INTO invoicing.invoice_aging (invoice_id, account_id, currency, due_date,
+    aging_threshold, next_aging_at)
+SELECT id, account_id, currency, due_date,
+    CASE WHEN i < :due THEN 0 ELSE (SELECT coalesce(max(t), 0) FROM unnest(ARRAY[1, 31, 61, 91])
+        AS t WHERE t <= CAST(:today AS date) - due_date) END,
+    CASE WHEN i % 13 = 0 AND i >= :due THEN NULL WHEN i < :due THEN CAST(:today AS date)
+        ELSE (SELECT due_date + min(t) FROM unnest(ARRAY[1, 31, 61, 91]) AS t
+              WHERE due_date + t > CAST(:today AS date))
+    END
+FROM (SELECT *, CAST(substr(id, 5) AS integer) AS i FROM invoicing.invoices) AS g
 """
 
 
@@ -96,10 +104,12 @@ async def main(invoices: int, due: int, accounts: int, due_accounts: int) -> Non
             async with engine.begin() as conn:
                 await conn.execute(text(ACCOUNTS), params)
                 await conn.execute(text(INVOICES), params)
+                await conn.execute(text(MARKS), params)
             async with engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.execute(text("VACUUM ANALYZE invoicing.invoices"))
                 await conn.execute(text("VACUUM ANALYZE invoicing.accounts"))
+                await conn.execute(text("VACUUM ANALYZE invoicing.invoice_aging"))
             print(f"generated {invoices} invoices in {time.perf_counter() - started:.1f} s")
             sessions = create_sessionmaker(engine)
             outbox = Outbox(table=PLATFORM_TABLES.outbox, source="/dunlin/invoicing")

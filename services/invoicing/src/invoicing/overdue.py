@@ -1,9 +1,10 @@
 """The overdue sweep: announce invoices newly past due or past an aging threshold.
 
-Clock-driven and index-driven: each batch locks only invoices whose `next_aging_at` has come
-(`FOR UPDATE SKIP LOCKED`, so replicas share the work), writes ONE AccountOverdue per
-account and currency with one outbox insert, and moves each invoice's mark to its next
-threshold, all in one transaction. Days are counted on the clock's UTC date.
+Clock-driven and index-driven: each batch locks only the marks (`invoice_aging`) whose
+`next_aging_at` has come (`FOR UPDATE SKIP LOCKED`, so replicas share the work), sums the
+accounts' overdue balances in SQL, writes ONE AccountOverdue per account and currency with
+one outbox insert, and moves the marks with one UPDATE, all in one transaction. Days are
+counted on the clock's UTC date.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dunlin_events import AccountOverdue, from_minor
 from dunlin_platform.errors import Backoff, is_transient
 from dunlin_platform.outbox import Outbox
 from dunlin_platform.runtime import ServiceRuntime
-from invoicing.domain.aging import AgingMark, days_overdue, sweep_mark
+from invoicing.domain.aging import AgingMark, sweep_mark
 from invoicing.domain.overdue import OverdueNotice, overdue_notice
 from invoicing.repository import aging as repo
 
@@ -41,25 +42,31 @@ class SweepResult:
 
 def account_overdue(notice: OverdueNotice, *, as_of: dt.datetime) -> AccountOverdue:
     """The AccountOverdue event of a notice."""
-    today = as_of.date()
+    today, group, currency = as_of.date(), notice.group, notice.group.currency
+    # Plain dicts, validated once by the event: as fast as model_construct (measured), checked.
     return AccountOverdue(
-        account_id=notice.account_id,
-        currency=notice.currency,
-        overdue_balance=from_minor(notice.overdue_minor, notice.currency),
+        account_id=group.account_id,
+        currency=currency,
+        overdue_balance=from_minor(notice.overdue_minor, currency),
         days_overdue=notice.days_overdue,
         threshold_days=notice.threshold_days,
         oldest_due_date=notice.oldest_due_date,
         as_of=as_of,
-        # Plain dicts, validated once by the event: twice as fast as nested models, same checks.
         invoices=[
             {
-                "invoice_id": item.invoice_id,
-                "invoice_number": item.invoice_number,
-                "due_date": item.due_date,
-                "balance": from_minor(item.undisputed_minor, notice.currency),
-                "days_overdue": days_overdue(item.due_date, today),
+                "invoice_id": invoice_id,
+                "invoice_number": number,
+                "due_date": due_date,
+                "balance": from_minor(undisputed, currency),
+                "days_overdue": (today - due_date).days,
             }
-            for item in notice.items
+            for invoice_id, number, due_date, undisputed in zip(
+                group.invoice_ids,
+                group.invoice_numbers,
+                group.due_dates,
+                group.undisputed_minor,
+                strict=True,
+            )
         ],
     )
 
@@ -73,7 +80,10 @@ async def sweep_batch(
     part: int = 0,
     parts: int = 1,
 ) -> tuple[int, int]:
-    """One batch in the caller's transaction: (invoices claimed, notices written)."""
+    """One batch in the caller's transaction: (invoices claimed, notices written).
+
+    Four statements however large the batch: claim, overdue balances, outbox, marks.
+    """
     today = now.date()
     rows = await repo.claim_due(session=session, today=today, limit=limit, part=part, parts=parts)
     if not rows:
@@ -88,22 +98,12 @@ async def sweep_batch(
             balance_minor=row.balance_minor,
             announced=row.announced,
         )
-        if reached:
-            key = (row.account_id, row.currency)
-            crossed[key] = max(crossed.get(key, 0), reached)
-    items = await repo.overdue_items(
-        session=session, account_ids={account for account, _ in crossed}, today=today
+        if reached > crossed.get(key := (row.account_id, row.currency), 0):
+            crossed[key] = reached
+    groups = await repo.overdue_groups(session=session, keys=crossed, today=today)
+    notices = (
+        overdue_notice(g, crossed=crossed[(g.account_id, g.currency)], today=today) for g in groups
     )
-    notices = [
-        overdue_notice(
-            account_id=account,
-            currency=currency,
-            items=items.get((account, currency), []),
-            crossed=threshold,
-            today=today,
-        )
-        for (account, currency), threshold in crossed.items()
-    ]
     events = [account_overdue(n, as_of=now) for n in notices if n is not None]
     await outbox.add(session, *events, occurred_at=now)
     await repo.set_marks(session=session, marks=marks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -12,14 +13,22 @@ import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from dunlin_events import AccountOverdue, topics
+from dunlin_events import (
+    AccountOverdue,
+    Allocation,
+    PaymentReceived,
+    PaymentReversed,
+    new_envelope,
+    topics,
+)
 from dunlin_platform.clock import ManualClock
 from invoicing.config import InvoicingSettings
-from invoicing.db import InvoiceRow
+from invoicing.db import InvoiceAgingRow, InvoiceRow
+from invoicing.ledger.payments import PaymentsLedger
 from invoicing.repository.aging import refresh_aging
 
 from .clocked import clocked_app
-from .support import account_body, envelope_of, invoice_body, wait_for
+from .support import account_body, envelope_of, invoice_body, unique, wait_for
 
 START = dt.datetime(2031, 1, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -119,10 +128,10 @@ async def test_accounts_are_announced_once_per_threshold_crossed(
     await asyncio.sleep(1.0)  # anything extra would have been relayed by now
     assert len(await overdue_events(settings, acme, count=2)) == 2
     async with app.state.runtime.sessionmaker() as session:
-        query = select(InvoiceRow.id, InvoiceRow.next_aging_at).where(
-            InvoiceRow.id.in_([paid, cancelled])
+        query = select(InvoiceAgingRow.invoice_id, InvoiceAgingRow.next_aging_at).where(
+            InvoiceAgingRow.invoice_id.in_([paid, cancelled])
         )
-        rows = dict((await session.execute(query)).tuples().all())
+        rows = {invoice_id: next_at for invoice_id, next_at in await session.execute(query)}
     assert rows == {paid: None, cancelled: None}
 
 
@@ -141,3 +150,61 @@ async def test_an_invoice_found_long_overdue_is_announced_at_its_age(
 
 async def test_the_sweep_needs_the_admin_scope(anonymous: httpx.AsyncClient):
     assert (await anonymous.post("/admin/overdue-sweep")).status_code == 401
+
+
+async def mark(app: FastAPI, invoice_id: str) -> tuple[int, dt.date | None]:
+    async with app.state.runtime.sessionmaker() as session:
+        row = await session.get(InvoiceAgingRow, invoice_id)
+    assert row is not None
+    return row.aging_threshold, row.next_aging_at
+
+
+async def test_an_invoice_reopened_by_a_payment_reversal_is_announced_again(
+    clocked: tuple[FastAPI, ManualClock, httpx.AsyncClient], settings: InvoicingSettings
+):
+    app, clock, client = clocked
+    acme = await account(client)
+    invoice_id = await invoice(client, acme, "2031-05-01", "100.00")
+    clock.set(max(clock.now(), dt.datetime(2031, 5, 2, 8, tzinfo=dt.UTC)))
+    await sweep(client)
+    assert (await mark(app, invoice_id)) == (1, dt.date(2031, 6, 1))
+
+    payment_id = unique("pay")
+    allocations = [Allocation(invoice_id=invoice_id, amount=Decimal("100.00"))]
+    paid = PaymentReceived(
+        account_id=acme,
+        payment_id=payment_id,
+        amount=Decimal("100.00"),
+        currency="EUR",
+        method="bank_transfer",
+        received_on=clock.now().date(),
+        allocations=allocations,
+    )
+    reversed_ = PaymentReversed(
+        account_id=acme,
+        payment_id=payment_id,
+        reversal_id=unique("rev"),
+        currency="EUR",
+        amount=Decimal("100.00"),
+        reason="bounced",
+        reversed_on=clock.now().date(),
+        allocations=allocations,
+    )
+    ledger = PaymentsLedger(outbox=app.state.runtime.outbox, clock=clock)
+    for event in (paid, reversed_):
+        # What the payments consumer does with each message, in one transaction.
+        async with app.state.runtime.sessionmaker() as session, session.begin():
+            await ledger(session, [new_envelope(event, source="/dunlin/payments")])
+        if event is paid:
+            assert (await mark(app, invoice_id)) == (0, None)  # settled: out of the sweep
+    assert (await mark(app, invoice_id)) == (0, dt.date(2031, 5, 2))
+
+    clock.set(clock.now() + dt.timedelta(days=3))
+    await sweep(client)
+    first, again = await overdue_events(settings, acme, count=2)
+    assert (first.threshold_days, first.days_overdue) == (1, 1)
+    assert (again.threshold_days, again.days_overdue) == (
+        1,
+        (clock.now().date() - first.oldest_due_date).days,
+    )
+    assert [i.invoice_id for i in again.invoices] == [invoice_id]

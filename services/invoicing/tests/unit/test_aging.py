@@ -14,7 +14,7 @@ from invoicing.domain.aging import (
     next_aging_at,
     sweep_mark,
 )
-from invoicing.domain.overdue import OverdueItem, overdue_notice
+from invoicing.domain.overdue import OverdueGroup, overdue_notice
 
 DUE = dt.date(2025, 3, 31)
 
@@ -99,45 +99,43 @@ def test_bucket_totals_add_counts_and_balances_and_keep_empty_buckets():
     assert totals["90+"].balance_minor == 7
 
 
-def item(number: str, due: dt.date, undisputed: int) -> OverdueItem:
-    return OverdueItem(f"id-{number}", number, due, undisputed)
+def owed(*items: tuple[str, dt.date, int]) -> OverdueGroup:
+    """What an account owes past due, oldest first, as the sweep's query returns it."""
+    return OverdueGroup(
+        account_id="acc",
+        currency="EUR",
+        invoice_ids=[f"id-{number}" for number, _, _ in items],
+        invoice_numbers=[number for number, _, _ in items],
+        due_dates=[due for _, due, _ in items],
+        undisputed_minor=[amount for _, _, amount in items],
+        total_minor=sum(amount for _, _, amount in items),
+    )
 
 
 def test_the_notice_sums_undisputed_balances_and_ages_by_the_oldest_invoice():
     today = dt.date(2025, 5, 10)
-    notice = overdue_notice(
-        account_id="acc",
-        currency="EUR",
-        items=[item("B", dt.date(2025, 5, 1), 300), item("A", dt.date(2025, 4, 1), 200)],
-        crossed=1,
-        today=today,
-    )
+    group = owed(("A", dt.date(2025, 4, 1), 200), ("B", dt.date(2025, 5, 1), 300))
+    notice = overdue_notice(group, crossed=1, today=today)
     assert notice is not None
     assert notice.overdue_minor == 500
     assert notice.days_overdue == 39
     assert notice.oldest_due_date == dt.date(2025, 4, 1)
-    assert [i.invoice_number for i in notice.items] == ["A", "B"]
     assert notice.threshold_days == 1
 
 
-def test_fully_disputed_invoices_are_left_out_of_the_notice():
-    today = dt.date(2025, 5, 10)
-    items = [item("A", dt.date(2025, 3, 1), 0), item("B", dt.date(2025, 5, 1), 300)]
-    notice = overdue_notice(account_id="acc", currency="EUR", items=items, crossed=61, today=today)
+def test_the_notice_never_claims_more_than_the_age_of_what_is_still_dunned():
+    # The 61-day invoice was fully disputed, so the query left it out.
+    notice = overdue_notice(
+        owed(("B", dt.date(2025, 5, 1), 300)), crossed=61, today=dt.date(2025, 5, 10)
+    )
     assert notice is not None
     assert notice.days_overdue == 9
-    assert notice.threshold_days == 1  # never above the age of what is still dunned
+    assert notice.threshold_days == 1
     assert notice.overdue_minor == 300
 
 
-def test_no_notice_when_everything_overdue_is_disputed():
-    items = [item("A", dt.date(2025, 3, 1), 0)]
-    assert (
-        overdue_notice(
-            account_id="acc", currency="EUR", items=items, crossed=31, today=dt.date(2025, 5, 1)
-        )
-        is None
-    )
+def test_no_notice_when_nothing_undisputed_is_overdue():
+    assert overdue_notice(owed(), crossed=31, today=dt.date(2025, 5, 1)) is None
 
 
 def test_the_sweep_announces_the_highest_threshold_newly_crossed():

@@ -34,7 +34,20 @@ def is_open(status: str, balance_minor: int) -> bool:
 
 def crossed_threshold(days: int) -> int:
     """The highest aging threshold reached after `days` overdue (0 for none)."""
-    return max((t for t in AGING_THRESHOLDS if t <= days), default=0)
+    reached = 0
+    for threshold in AGING_THRESHOLDS:  # ascending; a loop is 3x a max() over a generator
+        if threshold > days:
+            break
+        reached = threshold
+    return reached
+
+
+def _next_threshold(after: int) -> int | None:
+    """The first aging threshold above `after`, None past the last."""
+    for threshold in AGING_THRESHOLDS:
+        if threshold > after:
+            return threshold
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +76,8 @@ def aging_mark(
         return AgingMark(threshold=0, next_at=None)
     still = min(announced, crossed_threshold(days_overdue(due_date, today)))
     kept = crossed_threshold(still)
-    pending = [t for t in AGING_THRESHOLDS if t > kept]
-    next_at = due_date + dt.timedelta(days=pending[0]) if pending else None
+    pending = _next_threshold(kept)
+    next_at = due_date + dt.timedelta(days=pending) if pending is not None else None
     return AgingMark(threshold=kept, next_at=next_at)
 
 
@@ -85,8 +98,8 @@ def next_aging_at(
 def after_announcing(*, due_date: dt.date, today: dt.date) -> AgingMark:
     """The mark after the sweep announced everything crossed by `today`."""
     reached = crossed_threshold(days_overdue(due_date, today))
-    pending = [t for t in AGING_THRESHOLDS if t > reached]
-    next_at = due_date + dt.timedelta(days=pending[0]) if pending else None
+    pending = _next_threshold(reached)
+    next_at = due_date + dt.timedelta(days=pending) if pending is not None else None
     return AgingMark(threshold=reached, next_at=next_at)
 
 

@@ -10,55 +10,47 @@ from invoicing.domain.aging import crossed_threshold, days_overdue
 
 
 @dataclass(frozen=True, slots=True)
-class OverdueItem:
-    """An open invoice past its due date, with the part of its balance not in dispute."""
+class OverdueGroup:
+    """What one account owes past due in one currency: open invoices past their due date with
+    an undisputed balance (> 0), oldest first, as parallel sequences, and their sum.
 
-    invoice_id: str
-    invoice_number: str
-    due_date: dt.date
-    undisputed_minor: int
+    Disputed amounts are not dunned, so fully disputed invoices are not in it.
+    """
+
+    account_id: str
+    currency: str
+    invoice_ids: Sequence[str]
+    invoice_numbers: Sequence[str]
+    due_dates: Sequence[dt.date]
+    undisputed_minor: Sequence[int]
+    total_minor: int
 
 
 @dataclass(frozen=True, slots=True)
 class OverdueNotice:
     """What AccountOverdue carries for one account and currency."""
 
-    account_id: str
-    currency: str
     overdue_minor: int
     days_overdue: int
     threshold_days: int
     oldest_due_date: dt.date
-    items: tuple[OverdueItem, ...]
+    group: OverdueGroup
 
 
-def overdue_notice(
-    *,
-    account_id: str,
-    currency: str,
-    items: Sequence[OverdueItem],
-    crossed: int,
-    today: dt.date,
-) -> OverdueNotice | None:
-    """The notice for the account's overdue invoices; None when nothing undisputed is owed.
+def overdue_notice(group: OverdueGroup, *, crossed: int, today: dt.date) -> OverdueNotice | None:
+    """The notice for an account's overdue invoices; None when nothing is owed or crossed.
 
-    `crossed` is the highest threshold newly crossed by one of the account's invoices.
-    Disputed amounts are not dunned, so fully disputed invoices are left out.
+    `crossed` is the highest threshold newly crossed by one of the account's invoices; the
+    notice never claims more than the age of the oldest invoice still dunned.
     """
-    owed = sorted(
-        (i for i in items if i.undisputed_minor > 0 and days_overdue(i.due_date, today) >= 1),
-        key=lambda i: (i.due_date, i.invoice_number),
-    )
-    if not owed or crossed < 1:
+    if not group.invoice_ids or crossed < 1:
         return None
-    oldest = owed[0].due_date
+    oldest = group.due_dates[0]
     days = days_overdue(oldest, today)
     return OverdueNotice(
-        account_id=account_id,
-        currency=currency,
-        overdue_minor=sum(i.undisputed_minor for i in owed),
+        overdue_minor=group.total_minor,
         days_overdue=days,
         threshold_days=crossed_threshold(min(crossed, days)),
         oldest_due_date=oldest,
-        items=tuple(owed),
+        group=group,
     )

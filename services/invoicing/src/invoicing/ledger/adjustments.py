@@ -12,7 +12,7 @@ from invoicing.db import InvoiceAdjustmentRow, InvoiceRow
 from invoicing.domain import NotFound
 from invoicing.domain import ledger as rules
 from invoicing.domain.ledger import Change
-from invoicing.ledger.book import Book, ledger_of, lock_invoices, store
+from invoicing.ledger.book import Book, ledger_of, lock_invoices
 from invoicing.ledger.messages import invoice_adjusted
 
 
@@ -56,7 +56,7 @@ def adjust(
     if change.amount_minor or kind != "amendment":
         book.record(row, change, effective_date=effective_date, source_id=adjustment_id)
     else:
-        store(row, change.after)  # only the due date moved: no balance entry
+        book.store(row, change.after)  # only the due date moved: no balance entry
     session.add(
         InvoiceAdjustmentRow(
             id=adjustment_id,

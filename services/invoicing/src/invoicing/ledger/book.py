@@ -15,6 +15,7 @@ from dunlin_events import Event, InvoiceSettled, from_minor
 from dunlin_platform.outbox import Outbox
 from invoicing.db import InvoiceRow, LedgerEntryRow
 from invoicing.domain.ledger import Change, EntryKind, InvoiceLedger, LedgerStatus
+from invoicing.repository.aging import AgingFacts, refresh_marks
 
 
 def ledger_of(row: InvoiceRow) -> InvoiceLedger:
@@ -66,6 +67,13 @@ class Book:
     now: dt.datetime
     entries: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    # Invoices whose balance, status or due date may have moved: their aging marks follow.
+    changed: dict[str, InvoiceRow] = field(default_factory=dict)
+
+    def store(self, row: InvoiceRow, ledger: InvoiceLedger) -> None:
+        """`store` the new state, and refresh the invoice's aging mark at `flush`."""
+        store(row, ledger)
+        self.changed[row.id] = row
 
     def entry(
         self,
@@ -101,7 +109,7 @@ class Book:
         kind: EntryKind | None = None,
     ) -> None:
         """Apply a rule's decision to the row, write its entry, and settle when it is paid."""
-        store(row, change.after)
+        self.store(row, change.after)
         self.entry(
             row,
             kind=kind or change.kind,
@@ -116,12 +124,25 @@ class Book:
             self.events.append(invoice_settled(row, settled_on=effective_date))
 
     async def flush(self, *, session: AsyncSession, outbox: Outbox) -> None:
-        """Write the entries and stage the events (rows flush with the session)."""
+        """Write the entries, refresh the changed invoices' aging marks, stage the events.
+
+        A re-opened invoice (payment reversed) or one whose due date moved is announced
+        again when it next crosses a threshold; a closed one leaves the overdue sweep.
+        """
         if self.entries:
             await session.execute(insert(LedgerEntryRow), self.entries)
+        await refresh_marks(
+            session=session,
+            invoices=[
+                AgingFacts(r.id, r.account_id, r.currency, r.due_date, r.status, r.balance_minor)
+                for r in self.changed.values()
+            ],
+            today=self.now.date(),
+        )
         await outbox.add(session, *self.events, occurred_at=self.now)
         self.entries.clear()
         self.events.clear()
+        self.changed.clear()
 
 
 def invoice_settled(row: InvoiceRow, *, settled_on: dt.date) -> InvoiceSettled:

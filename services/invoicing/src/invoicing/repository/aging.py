@@ -1,36 +1,23 @@
-"""Persistence of the overdue sweep: claim due invoices, read overdue ones, store aging marks."""
+"""Persistence of the overdue sweep: claim due marks, read overdue balances, store marks."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    BindParameter,
-    Date,
-    Integer,
-    String,
-    and_,
-    any_,
-    bindparam,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import Date, Integer, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicing.db import InvoiceRow
 from invoicing.domain.aging import OPEN_STATUSES, AgingMark, aging_mark
-from invoicing.domain.overdue import OverdueItem
+from invoicing.domain.overdue import OverdueGroup
 
 
 @dataclass(frozen=True, slots=True)
 class DueRow:
-    """An invoice the sweep claimed: the facts its aging mark depends on."""
+    """A claimed mark with the facts it depends on (status and balance read from the invoice)."""
 
     id: str
     account_id: str
@@ -41,92 +28,112 @@ class DueRow:
     announced: int
 
 
-_DUE_COLUMNS = (
-    InvoiceRow.id,
-    InvoiceRow.account_id,
-    InvoiceRow.currency,
-    InvoiceRow.due_date,
-    InvoiceRow.status,
-    InvoiceRow.balance_minor,
-    InvoiceRow.aging_threshold,
+@dataclass(frozen=True, slots=True)
+class AgingFacts:
+    """What an invoice's mark is computed from, as the ledger holds it."""
+
+    id: str
+    account_id: str
+    currency: str
+    due_date: dt.date
+    status: str
+    balance_minor: int
+
+
+_OPEN = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
+
+# Up to :limit due marks, oldest first, then every other due mark of the same accounts, so an
+# account gets one notice per sweep rather than one per batch it straddles. Workers take one
+# part of the accounts each (by hash), so no two announce the same account. Rows other
+# transactions hold are skipped; the invoice's status and balance come along.
+_CLAIM = text("""
+    WITH first AS (
+        SELECT account_id FROM invoicing.invoice_aging
+        WHERE next_aging_at <= :today
+          AND (:parts = 1 OR (hashtext(account_id) & 2147483647) % :parts = :part)
+        ORDER BY next_aging_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        SELECT a.invoice_id, a.account_id, a.currency, a.due_date, a.aging_threshold
+        FROM invoicing.invoice_aging AS a
+        WHERE a.next_aging_at <= :today
+          AND a.account_id IN (SELECT DISTINCT account_id FROM first)
+        FOR UPDATE OF a SKIP LOCKED
+    )
+    SELECT c.invoice_id, c.account_id, c.currency, c.due_date, i.status, i.balance_minor,
+           c.aging_threshold
+    FROM claimed AS c CROSS JOIN LATERAL (
+        SELECT status, balance_minor FROM invoicing.invoices WHERE id = c.invoice_id OFFSET 0
+    ) AS i
+""").bindparams(
+    bindparam("today", type_=Date),
+    bindparam("parts", type_=Integer),
+    bindparam("part", type_=Integer),
+    bindparam("limit", type_=Integer),
 )
-
-
-def _strings(name: str) -> BindParameter[Any]:
-    """A bound list of strings, sent as one Postgres array (one parameter however long)."""
-    return bindparam(name, type_=ARRAY(String()))
 
 
 async def claim_due(
     *, session: AsyncSession, today: dt.date, limit: int, part: int = 0, parts: int = 1
 ) -> list[DueRow]:
-    """Lock up to `limit` invoices due for aging, oldest mark first; rows others hold are skipped.
-
-    Then the other due invoices of the same accounts are claimed too, so one account gets
-    one notice per sweep rather than one per batch it straddles. Concurrent workers each
-    take one part of the accounts (by hash), so no two of them announce the same account.
-    """
-    due = InvoiceRow.next_aging_at <= today
-    if parts > 1:
-        due = and_(due, func.hashtext(InvoiceRow.account_id).op("&")(0x7FFFFFFF) % parts == part)
-    first = await session.execute(
-        select(*_DUE_COLUMNS)
-        .where(due)
-        .order_by(InvoiceRow.next_aging_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = [DueRow(*row) for row in first]
-    if not rows:
-        return rows
-    # A join on the unnested array (hashable) rather than `= ANY(array)`, which the planner
-    # checks element by element on every due row.
-    accounts = select(func.unnest(_strings("accounts")).column_valued("account_id"))
-    more = await session.execute(
-        select(*_DUE_COLUMNS)
-        .where(InvoiceRow.next_aging_at <= today, InvoiceRow.account_id.in_(accounts))
-        .with_for_update(skip_locked=True),
-        {"accounts": sorted({r.account_id for r in rows})},
-    )
-    claimed = {r.id for r in rows}
-    return rows + [DueRow(*row) for row in more if row.id not in claimed]
-
-
-async def overdue_items(
-    *, session: AsyncSession, account_ids: Collection[str], today: dt.date
-) -> dict[tuple[str, str], list[OverdueItem]]:
-    """Every open invoice past its due date of these accounts, by (account, currency)."""
-    if not account_ids:
-        return {}
+    """Lock a batch of marks due by `today` (whole accounts) with their invoices' facts."""
     rows = await session.execute(
-        select(
-            InvoiceRow.account_id,
-            InvoiceRow.currency,
-            InvoiceRow.id,
-            InvoiceRow.invoice_number,
-            InvoiceRow.due_date,
-            InvoiceRow.balance_minor - InvoiceRow.disputed_minor,
-        ).where(
-            InvoiceRow.account_id == any_(_strings("accounts")),
-            InvoiceRow.status.in_(OPEN_STATUSES),
-            InvoiceRow.due_date < today,
-            InvoiceRow.balance_minor > 0,
-        ),
-        {"accounts": sorted(account_ids)},
+        _CLAIM, {"today": today, "parts": parts, "part": part, "limit": limit}
     )
-    items: dict[tuple[str, str], list[OverdueItem]] = defaultdict(list)
-    for account_id, currency, invoice_id, number, due_date, undisputed in rows:
-        items[(account_id, currency)].append(
-            OverdueItem(invoice_id, number, due_date, max(int(undisputed), 0))
-        )
-    return items
+    return [DueRow(*row) for row in rows]
 
 
-# One UPDATE from parallel arrays, however many invoices.
+# Per account and currency asked for: the open invoices past due with an undisputed balance,
+# oldest first (invoice numbers in code point order, as Python sorts them), as parallel arrays.
+# `LATERAL (... OFFSET 0)` (also in _CLAIM) keeps the lookups on the invoices' indexes: with
+# a few thousand keys the planner's costs otherwise prefer a hash join over a scan of every
+# invoice, ten times slower with the table in memory.
+_OVERDUE = text(f"""
+    SELECT g.account_id, g.currency,
+           array_agg(i.id ORDER BY i.due_date, i.invoice_number COLLATE "C"),
+           array_agg(i.invoice_number ORDER BY i.due_date, i.invoice_number COLLATE "C"),
+           array_agg(i.due_date ORDER BY i.due_date, i.invoice_number COLLATE "C"),
+           array_agg(i.undisputed ORDER BY i.due_date, i.invoice_number COLLATE "C"),
+           sum(i.undisputed)
+    FROM unnest(:accounts, :currencies) AS g(account_id, currency)
+    CROSS JOIN LATERAL (
+        SELECT id, invoice_number, due_date, balance_minor - disputed_minor AS undisputed
+        FROM invoicing.invoices
+        WHERE account_id = g.account_id AND currency = g.currency
+          AND status IN ({_OPEN}) AND due_date < :today AND balance_minor - disputed_minor > 0
+        OFFSET 0
+    ) AS i
+    GROUP BY g.account_id, g.currency
+""").bindparams(  # noqa: S608 (only module constants are interpolated; values are bound)
+    bindparam("accounts", type_=ARRAY(String)),
+    bindparam("currencies", type_=ARRAY(String)),
+    bindparam("today", type_=Date),
+)
+
+
+async def overdue_groups(
+    *, session: AsyncSession, keys: Collection[tuple[str, str]], today: dt.date
+) -> list[OverdueGroup]:
+    """The overdue invoices of each (account, currency), summed in SQL; empty groups omitted."""
+    if not keys:
+        return []
+    accounts, currencies = zip(*keys, strict=True)
+    rows = await session.execute(
+        _OVERDUE, {"accounts": list(accounts), "currencies": list(currencies), "today": today}
+    )
+    return [
+        OverdueGroup(account, currency, ids, numbers, due_dates, balances, int(total))
+        for account, currency, ids, numbers, due_dates, balances, total in rows
+    ]
+
+
+# One UPDATE from parallel arrays, however many marks.
 _SET_MARKS = text(
-    "UPDATE invoicing.invoices AS i SET aging_threshold = u.threshold, next_aging_at = u.next_at"
+    "UPDATE invoicing.invoice_aging AS a"
+    " SET aging_threshold = u.threshold, next_aging_at = u.next_at"
     " FROM unnest(:ids, :thresholds, :next_ats) AS u(id, threshold, next_at)"
-    " WHERE i.id = u.id"
+    " WHERE a.invoice_id = u.id"
 ).bindparams(
     bindparam("ids", type_=ARRAY(String)),
     bindparam("thresholds", type_=ARRAY(Integer)),
@@ -148,41 +155,91 @@ async def set_marks(*, session: AsyncSession, marks: Mapping[str, AgingMark]) ->
         )
 
 
-async def refresh_aging(
-    *, session: AsyncSession, invoice_ids: Sequence[str], today: dt.date
+# Waits for a sweep batch holding these marks, so the threshold it announced is not lost.
+_LOCK_ANNOUNCED = text(
+    "SELECT invoice_id, aging_threshold, due_date, next_aging_at FROM invoicing.invoice_aging"
+    " WHERE invoice_id = ANY(:ids) ORDER BY invoice_id FOR UPDATE"
+).bindparams(bindparam("ids", type_=ARRAY(String)))
+
+_UPSERT_MARKS = text(
+    "INSERT INTO invoicing.invoice_aging"
+    " (invoice_id, account_id, currency, due_date, aging_threshold, next_aging_at)"
+    " SELECT * FROM unnest(:ids, :accounts, :currencies, :due_dates, :thresholds, :next_ats)"
+    " ON CONFLICT (invoice_id) DO UPDATE SET due_date = excluded.due_date,"
+    " aging_threshold = excluded.aging_threshold, next_aging_at = excluded.next_aging_at"
+).bindparams(
+    bindparam("ids", type_=ARRAY(String)),
+    bindparam("accounts", type_=ARRAY(String)),
+    bindparam("currencies", type_=ARRAY(String)),
+    bindparam("due_dates", type_=ARRAY(Date)),
+    bindparam("thresholds", type_=ARRAY(Integer)),
+    bindparam("next_ats", type_=ARRAY(Date)),
+)
+
+
+async def refresh_marks(
+    *, session: AsyncSession, invoices: Iterable[AgingFacts], today: dt.date
 ) -> None:
-    """Recompute the aging marks of invoices whose due date, balance or status just changed.
+    """Recompute the marks of invoices whose due date, balance or status just changed.
 
     Call it in the transaction that changed them. Thresholds already announced stay
     announced while still reached; closed invoices leave the sweep; re-opened ones (and
     ones whose due date moved later) are announced again when they next cross a threshold.
+    Marks that stay the same are not written.
     """
-    if not invoice_ids:
+    facts = {f.id: f for f in invoices}
+    if not facts:
         return
-    rows = await session.execute(
-        select(*_DUE_COLUMNS).where(InvoiceRow.id == any_(_strings("ids"))),
-        {"ids": list(invoice_ids)},
-    )
-    marks = {
-        row.id: aging_mark(
-            due_date=row.due_date,
-            today=today,
-            status=row.status,
-            balance_minor=row.balance_minor,
-            announced=row.announced,
+    stored = {
+        invoice_id: (announced, due_date, next_at)
+        for invoice_id, announced, due_date, next_at in await session.execute(
+            _LOCK_ANNOUNCED, {"ids": sorted(facts)}
         )
-        for row in (DueRow(*r) for r in rows)
     }
-    await set_marks(session=session, marks=marks)
+    changed: list[tuple[AgingFacts, AgingMark]] = []
+    for f in facts.values():
+        announced, due_date, next_at = stored.get(f.id, (0, None, None))
+        mark = aging_mark(
+            due_date=f.due_date,
+            today=today,
+            status=f.status,
+            balance_minor=f.balance_minor,
+            announced=announced,
+        )
+        if f.id not in stored or (mark.threshold, mark.next_at, f.due_date) != (
+            announced,
+            next_at,
+            due_date,
+        ):
+            changed.append((f, mark))
+    if changed:
+        await session.execute(_UPSERT_MARKS, _columns(changed))
 
 
-def mark_row(row: InvoiceRow, *, today: dt.date) -> None:
-    """Recompute a loaded invoice row's aging mark in place (flushed with the session)."""
-    mark = aging_mark(
-        due_date=row.due_date,
-        today=today,
-        status=row.status,
-        balance_minor=row.balance_minor,
-        announced=row.aging_threshold or 0,
-    )
-    row.aging_threshold, row.next_aging_at = mark.threshold, mark.next_at
+def _columns(changed: Sequence[tuple[AgingFacts, AgingMark]]) -> dict[str, list[Any]]:
+    return {
+        "ids": [f.id for f, _ in changed],
+        "accounts": [f.account_id for f, _ in changed],
+        "currencies": [f.currency for f, _ in changed],
+        "due_dates": [f.due_date for f, _ in changed],
+        "thresholds": [m.threshold for _, m in changed],
+        "next_ats": [m.next_at for _, m in changed],
+    }
+
+
+_FACTS = text(
+    "SELECT id, account_id, currency, due_date, status, balance_minor FROM invoicing.invoices"
+    " WHERE id = ANY(:ids)"
+).bindparams(bindparam("ids", type_=ARRAY(String)))
+
+
+async def refresh_aging(
+    *, session: AsyncSession, invoice_ids: Sequence[str], today: dt.date
+) -> None:
+    """`refresh_marks` for invoices known by id only (their stored state is read first)."""
+    if invoice_ids:
+        await session.flush()
+        rows = await session.execute(_FACTS, {"ids": list(invoice_ids)})
+        await refresh_marks(
+            session=session, invoices=[AgingFacts(*row) for row in rows], today=today
+        )

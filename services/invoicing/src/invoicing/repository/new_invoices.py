@@ -71,13 +71,15 @@ def _unnest(columns: Mapping[str, Any], alias: str) -> str:
 
 
 def _statement(*, skip_conflicts: bool) -> TextClause:
-    """Invoices, then the lines and opening entry of each invoice the first insert kept."""
-    invoice_columns = ", ".join(_INVOICE_ARRAYS)
+    """Invoices, then the lines, opening entry and aging mark of each invoice it kept."""
+    invoice_columns = ", ".join(c for c in _INVOICE_ARRAYS if c != "next_aging_at")
     conflict = "ON CONFLICT DO NOTHING" if skip_conflicts else ""
     sql = f"""
-        WITH new AS (
+        WITH u AS (
+            SELECT * FROM {_unnest(_INVOICE_ARRAYS, "u")}
+        ), new AS (
             INSERT INTO invoicing.invoices ({invoice_columns}, balance_minor, created_at)
-            SELECT u.*, u.total_minor, :now FROM {_unnest(_INVOICE_ARRAYS, "u")}
+            SELECT {invoice_columns}, total_minor, :now FROM u
             {conflict}
             RETURNING id, seq, external_id, account_id, currency, total_minor, issue_date
         ), lines AS (
@@ -93,6 +95,11 @@ def _statement(*, skip_conflicts: bool) -> TextClause:
             SELECT gen_random_uuid()::text, account_id, id, 'invoice', total_minor, currency,
                    issue_date, id, :now
             FROM new
+        ), aging AS (
+            INSERT INTO invoicing.invoice_aging
+                (invoice_id, account_id, currency, due_date, next_aging_at)
+            SELECT id, account_id, currency, due_date, next_aging_at FROM u
+            WHERE id IN (SELECT id FROM new)
         )
         SELECT id, seq, EXISTS (
             SELECT FROM invoicing.held_allocations h
