@@ -30,6 +30,9 @@ class PaymentsSettings(ServiceSettings):
     )
     plan_sweep_interval_s: float = Field(default=60.0, gt=0)
     plan_sweep_batch_size: int = Field(default=500, ge=1, le=10_000)
+    pending_gauge_interval_s: float = Field(
+        default=15.0, gt=0, description="How often held ERP payments are counted for /metrics."
+    )
 
 
 @lru_cache

@@ -13,20 +13,20 @@ from dunlin_events import (
     InvoiceAdjusted,
     InvoiceIssued,
     InvoiceSettled,
+    MoneyError,
     PaymentReceived,
-    to_minor,
 )
 from dunlin_platform.clock import Clock
 from dunlin_platform.consumer import RejectEvent
 from dunlin_platform.outbox import Outbox
 from dunlin_platform.router import processing_span
 from dunlin_platform.runtime import ConsumerSpec
+from dunlin_platform.telemetry import current_traceparent
 from payments.config import PaymentsSettings
 from payments.domain.errors import DomainError
-from payments.handlers import invoices
-from payments.handlers.payments import RecordPayment, record
+from payments.handlers import erp_payments, invoices
 from payments.repository import ledger as ledger_repo
-from payments.repository import payments as payment_repo
+from payments.repository import pending as pending_repo
 
 
 class InvoicingEvents:
@@ -39,27 +39,59 @@ class InvoicingEvents:
 
     async def __call__(self, session: AsyncSession, envelopes: Sequence[Envelope[Event]]) -> None:
         now = self._clock.now()
-        # Lock every account of the batch up front, in id order, so batches never deadlock.
+        registered = [e.data for e in envelopes if isinstance(e.data, AccountRegistered)]
+        # ERP-account locks first, then every account of the batch in id order: the order the
+        # erp-payments consumer takes them in, so batches never deadlock.
+        await pending_repo.lock_erp_accounts(
+            session=session, erp_account_ids={a.external_id for a in registered if a.external_id}
+        )
         await ledger_repo.lock_accounts(
             session=session, account_ids={e.data.account_id for e in envelopes}
         )
-        events: list[Event] = []
+        staged = _Staged()
         for envelope in envelopes:
             with processing_span(envelope):
                 data = envelope.data
                 if isinstance(data, AccountRegistered):
                     await invoices.account_registered(session=session, event=data, now=now)
                 elif isinstance(data, InvoiceIssued):
-                    events += await invoices.invoice_issued(
-                        session=session, event=data, default_rule=self._rule, now=now
+                    staged.add(
+                        await invoices.invoice_issued(
+                            session=session, event=data, default_rule=self._rule, now=now
+                        )
                     )
                 elif isinstance(data, InvoiceAdjusted):
-                    events += await invoices.invoice_adjusted(
-                        session=session, event=data, default_rule=self._rule, now=now
+                    staged.add(
+                        await invoices.invoice_adjusted(
+                            session=session, event=data, default_rule=self._rule, now=now
+                        )
                     )
                 elif isinstance(data, InvoiceSettled):
                     await invoices.invoice_settled(session=session, event=data)
-        await self._outbox.add(session, *events, occurred_at=now)
+        # Held payments go in after the batch's invoices, so they find what they pay for.
+        accounts = await ledger_repo.lock_accounts(
+            session=session, account_ids={a.account_id for a in registered}
+        )
+        for account in accounts.values():
+            for event, traceparent in await erp_payments.release_held(
+                session=session, account=account, default_rule=self._rule, now=now
+            ):
+                staged.add([event], traceparent=traceparent)
+        await self._outbox.add(
+            session, *staged.events, occurred_at=now, traceparents=staged.traceparents
+        )
+
+
+class _Staged:
+    """Events to publish, each with the trace it continues."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.traceparents: list[str | None] = []
+
+    def add(self, events: Sequence[Event], *, traceparent: str | None = None) -> None:
+        self.events += events
+        self.traceparents += [traceparent or current_traceparent()] * len(events)
 
 
 class ErpPayments:
@@ -73,63 +105,25 @@ class ErpPayments:
     async def __call__(self, session: AsyncSession, envelopes: Sequence[Envelope[Event]]) -> None:
         now = self._clock.now()
         received = [(e, e.data) for e in envelopes if isinstance(e.data, PaymentReceived)]
-        accounts_by_erp = await ledger_repo.accounts_by_external_id(
-            session=session, external_ids={data.account_id for _, data in received}
-        )
-        accounts = await ledger_repo.lock_accounts(
-            session=session, account_ids=set(accounts_by_erp.values())
-        )
-        seen = set(
-            await payment_repo.payment_ids_by_external_id(
-                session=session, external_ids={_source_id(data) for _, data in received}
-            )
+        batch = await erp_payments.open_batch(
+            session=session, payments=[data for _, data in received]
         )
         events: list[Event] = []
         for envelope, data in received:
             with processing_span(envelope):
-                source_id = _source_id(data)
-                if source_id in seen:
-                    continue  # the same payment again: nothing changes
-                account_id = accounts_by_erp.get(data.account_id)
-                if account_id is None:
-                    raise RejectEvent(
-                        f"unknown account: no account has ERP id {data.account_id!r}"
-                        " (payments learns accounts from invoicing.events)"
-                    )
                 try:
-                    _, staged = await record(
+                    events += await erp_payments.receive(
                         session=session,
-                        account=accounts[account_id],
-                        command=_command(data, account_id, source_id),
+                        batch=batch,
+                        payment=data,
+                        event_id=envelope.id,
+                        traceparent=current_traceparent(),
                         default_rule=self._rule,
                         now=now,
                     )
-                except DomainError as exc:
-                    raise RejectEvent(exc.message) from exc
-                seen.add(source_id)
-                events += staged
+                except (DomainError, MoneyError) as exc:
+                    raise RejectEvent(str(exc)) from exc
         await self._outbox.add(session, *events, occurred_at=now)
-
-
-def _source_id(data: PaymentReceived) -> str:
-    """The source's own id of a payment: its external id, else its payment id."""
-    return data.external_id or data.payment_id
-
-
-def _command(data: PaymentReceived, account_id: str, source_id: str) -> RecordPayment:
-    return RecordPayment(
-        account_id=account_id,
-        amount_minor=to_minor(data.amount, data.currency),
-        currency=data.currency,
-        method=data.method,
-        received_on=data.received_on,
-        source="erp",
-        reference=data.reference,
-        remittance=tuple(
-            (line.invoice_id, to_minor(line.amount, data.currency)) for line in data.remittance
-        ),
-        external_id=source_id,
-    )
 
 
 def consumer_specs(

@@ -142,11 +142,14 @@ class PlanRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     total_minor: Mapped[int] = mapped_column(BigInteger)
     paid_minor: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(20))  # active | completed
+    status: Mapped[str] = mapped_column(String(20))  # active | completed | cancelled
     next_due_date: Mapped[dt.date | None] = mapped_column(Date)
     agreed_by: Mapped[str | None] = mapped_column(String(200))
     agreed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     completed_on: Mapped[dt.date | None] = mapped_column(Date)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    cancellation_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class PlanInvoiceRow(Base):
@@ -179,6 +182,34 @@ class PlanContributionRow(Base):
     payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), primary_key=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     received_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class PendingPaymentRow(Base):
+    """An ERP payment held until invoicing.events registers its account (topics are unordered)."""
+
+    __tablename__ = "pending_payments"
+    __table_args__ = (
+        # Release looks up what waits for one ERP account, in arrival order.
+        Index(
+            "ix_pending_payments_waiting",
+            "erp_account_id",
+            "id",
+            postgresql_where=text("status = 'waiting'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    # The source's id of the payment: dedupe sees held payments as well as recorded ones.
+    source_id: Mapped[str] = mapped_column(String(100), unique=True)
+    erp_account_id: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    traceparent: Mapped[str | None] = mapped_column(String(256))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(10))  # waiting | recorded | rejected
+    payment_id: Mapped[str | None] = mapped_column(String(36))
+    error: Mapped[str | None] = mapped_column(String(500))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 PLATFORM_TABLES = PlatformTables.define(Base.metadata)

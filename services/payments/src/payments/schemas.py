@@ -13,6 +13,7 @@ from payments.domain.allocation import AllocationRule
 
 Id = Annotated[str, Field(min_length=1, max_length=100)]
 Method = Literal["bank_transfer", "card", "direct_debit", "cheque", "other"]
+PlanStatus = Literal["active", "completed", "cancelled"]
 ReversalReason = Literal["bounced", "chargeback", "recalled", "error", "other"]
 
 
@@ -119,11 +120,21 @@ class PlanPublic(Schema):
     invoice_ids: list[str]
     total: Decimal
     paid_amount: Decimal
-    status: Literal["active", "completed"]
+    status: PlanStatus
     installments: list[InstallmentPublic]
     agreed_at: dt.datetime
     agreed_by: str | None
     completed_on: dt.date | None
+    cancelled_at: dt.datetime | None
+    cancelled_by: str | None
+    cancellation_reason: str | None
+
+
+class PlanCancel(Schema):
+    """End an active plan early."""
+
+    reason: str = Field(min_length=1, max_length=500)
+    cancelled_by: str | None = Field(default=None, max_length=200)
 
 
 class AllocationRuleBody(Schema):
@@ -159,3 +170,28 @@ class LedgerPublic(Schema):
     open_invoices: list[OpenInvoicePublic]
     unapplied_credit: Decimal
     earmarked_credit: dict[str, Decimal]
+
+
+PendingStatus = Literal["waiting", "recorded", "rejected"]
+
+
+class PendingPaymentPublic(Schema):
+    """An ERP payment held because its account was not known when it arrived."""
+
+    id: int
+    source_id: str = Field(description="The source's id of the payment (dedupe key)")
+    erp_account_id: str
+    event_id: str = Field(description="ce_id of the erp.payments message")
+    amount: Decimal
+    currency: str
+    method: str
+    received_on: dt.date
+    reference: str | None
+    remittance: list[RemittanceBody]
+    received_at: dt.datetime = Field(description="When payments held it")
+    status: PendingStatus = Field(
+        description="waiting for the account; recorded (see payment_id); rejected (see error)"
+    )
+    payment_id: str | None
+    error: str | None
+    resolved_at: dt.datetime | None

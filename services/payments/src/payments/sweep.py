@@ -1,15 +1,18 @@
-"""The plan sweep: one pass, and the runtime that also runs it in the background."""
+"""Background work on the clock: the plan sweep and the count of held ERP payments."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from dunlin_platform.errors import is_transient
 from dunlin_platform.runtime import ServiceRuntime
 from payments.config import PaymentsSettings
 from payments.handlers import plans
+from payments.metrics import held_payments
+from payments.repository import pending as pending_repo
 
 log = logging.getLogger(__name__)
 
@@ -33,41 +36,64 @@ async def sweep_once(runtime: ServiceRuntime, *, settings: PaymentsSettings) -> 
             return reported
 
 
-class PaymentsRuntime(ServiceRuntime):
-    """The platform runtime plus the background plan sweep."""
+async def count_held_once(runtime: ServiceRuntime) -> int:
+    """Count the ERP payments waiting for their account into the gauges; returns the count."""
+    async with runtime.sessionmaker() as session:
+        waiting, oldest_at = await pending_repo.waiting_summary(session=session)
+    held_payments.set(waiting=waiting, oldest_at=oldest_at, now=runtime.clock.now())
+    return waiting
 
-    def __init__(self, settings: PaymentsSettings, **kwargs: object) -> None:
-        super().__init__(settings, **kwargs)  # type: ignore[arg-type]
-        self._payments_settings = settings
-        self._sweep_stop = asyncio.Event()
-        self._sweep_task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Start the platform's loops, then the sweep."""
-        await super().start()
-        self._sweep_stop.clear()
-        self._sweep_task = asyncio.create_task(self._sweep_loop(), name="plan-sweep")
+def every(
+    runtime: ServiceRuntime,
+    name: str,
+    interval_s: float,
+    work: Callable[[], Awaitable[object]],
+    *,
+    at_start: bool = False,
+) -> Callable[[], Awaitable[None]]:
+    """A loop for runtime.add_loop: work every interval (and at start) until the runtime stops."""
 
-    async def stop(self) -> None:
-        """Stop the sweep between passes, then everything else."""
-        self._sweep_stop.set()
-        if self._sweep_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweep_task
-        await super().stop()
-
-    async def _sweep_loop(self) -> None:
-        interval = self._payments_settings.plan_sweep_interval_s
-        while not self._sweep_stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sweep_stop.wait(), interval)
-            if self._sweep_stop.is_set():
-                return
+    async def loop() -> None:
+        stop = runtime.stop_requested
+        wait = not at_start
+        while not stop.is_set():
+            if wait:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval_s)
+                if stop.is_set():
+                    return
+            wait = True
             try:
-                await sweep_once(self, settings=self._payments_settings)
+                await work()
             except Exception as exc:
                 # A database blip waits for the next pass; anything else is a bug worth a trace.
                 if not is_transient(exc):
-                    log.exception("plan sweep failed")
+                    log.exception("%s failed", name)
                 else:
-                    log.warning("plan sweep postponed: %s", exc)
+                    log.warning("%s postponed: %s", name, exc)
+
+    return loop
+
+
+def add_loops(runtime: ServiceRuntime, *, settings: PaymentsSettings) -> None:
+    """Register the plan sweep and the held-payments count with the runtime."""
+    runtime.add_loop(
+        "plan-sweep",
+        every(
+            runtime,
+            "plan sweep",
+            settings.plan_sweep_interval_s,
+            lambda: sweep_once(runtime, settings=settings),
+        ),
+    )
+    runtime.add_loop(
+        "pending-payments-gauge",
+        every(
+            runtime,
+            "held payments count",
+            settings.pending_gauge_interval_s,
+            lambda: count_held_once(runtime),
+            at_start=True,
+        ),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import httpx
 
@@ -124,3 +125,72 @@ async def test_a_plan_must_add_up_and_cover_the_accounts_own_open_invoices(
     assert not_theirs.status_code == 422
     assert partial.status_code == 201, partial.text
     assert other.account_id != acc.account_id
+
+
+async def agree_plan(
+    client: httpx.AsyncClient, account_id: str, invoice_id: str, *amounts: str
+) -> dict[str, Any]:
+    body = {
+        "account_id": account_id,
+        "invoice_ids": [invoice_id],
+        "installments": schedule(dt.date(2025, 6, 1), *amounts),
+    }
+    response = await client.post("/payment-plans", json=body)
+    assert response.status_code == 201, response.text
+    plan: dict[str, Any] = response.json()
+    return plan
+
+
+async def test_a_cancelled_plan_is_not_swept_and_frees_its_invoices_for_a_new_plan(
+    client: httpx.AsyncClient, settings: PaymentsSettings, clock: ManualClock
+):
+    acc, (debt,) = await setup_account(client, settings, ("200.00", JAN))
+    plan = await agree_plan(client, acc.account_id, debt.invoice_id, "100.00", "100.00")
+    cancel = {"reason": "renegotiated", "cancelled_by": "Carl Collector"}
+
+    response = await client.post(f"/payment-plans/{plan['id']}/cancel", json=cancel)
+
+    assert response.status_code == 200, response.text
+    cancelled = response.json()
+    assert (cancelled["status"], cancelled["cancellation_reason"]) == ("cancelled", "renegotiated")
+    assert cancelled["cancelled_by"] == "Carl Collector"
+    again = await client.post(f"/payment-plans/{plan['id']}/cancel", json=cancel)
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("/plan-not-active")
+    clock.advance(dt.timedelta(days=60))
+    await sweep(client)
+    view = (await client.get(f"/payment-plans/{plan['id']}")).json()
+    assert {x["status"] for x in view["installments"]} == {"pending"}
+    replacement = await agree_plan(client, acc.account_id, debt.invoice_id, "200.00")
+    assert replacement["status"] == "active"
+    missing = await client.post("/payment-plans/no-such-plan/cancel", json=cancel)
+    assert missing.status_code == 404
+
+
+async def test_plans_are_listed_per_account_and_status_page_by_page(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient, settings: PaymentsSettings
+):
+    acc, debts = await setup_account(client, settings, *[("10.00", JAN)] * 3)
+    plans = [await agree_plan(client, acc.account_id, d.invoice_id, "10.00") for d in debts]
+    cancel = {"reason": "agreed in error"}
+    assert (
+        await client.post(f"/payment-plans/{plans[1]['id']}/cancel", json=cancel)
+    ).status_code == 200
+
+    params: dict[str, str | int] = {"account_id": acc.account_id, "limit": 2}
+    first = (await reader.get("/payment-plans", params=params)).json()
+    rest = (
+        await reader.get("/payment-plans", params={**params, "cursor": first["next_cursor"]})
+    ).json()
+    active = (
+        await reader.get(
+            "/payment-plans", params={"account_id": acc.account_id, "status": "active"}
+        )
+    ).json()
+
+    assert [p["id"] for p in first["items"] + rest["items"]] == [p["id"] for p in plans]
+    assert rest["next_cursor"] is None
+    assert [p["id"] for p in active["items"]] == [plans[0]["id"], plans[2]["id"]]
+    assert rest["items"][0]["installments"][0]["amount"] == "10.00"
+    bad = await reader.get("/payment-plans", params={"status": "paused"})
+    assert bad.status_code == 422

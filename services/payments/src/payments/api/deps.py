@@ -21,6 +21,7 @@ from payments.domain.errors import (
     CurrencyMismatch,
     DomainError,
     DuplicatePayment,
+    PlanNotActive,
     UnknownAccount,
 )
 
@@ -71,9 +72,13 @@ def invalid_cursor() -> UnprocessableError:
 
 def problem_for(error: DomainError) -> ProblemError:
     """Translate a business refusal into the problem the client sees."""
-    if isinstance(error, DuplicatePayment | AlreadyReversed):
-        slug = "already-reversed" if isinstance(error, AlreadyReversed) else "duplicate"
-        return ConflictError(error.message, slug=slug)
+    conflicts = {
+        DuplicatePayment: "duplicate",
+        AlreadyReversed: "already-reversed",
+        PlanNotActive: "plan-not-active",
+    }
+    if type(error) in conflicts:
+        return ConflictError(error.message, slug=conflicts[type(error)])
     slug = {UnknownAccount: "unknown-account", CurrencyMismatch: "currency-mismatch"}.get(
         type(error), "business-rule"
     )

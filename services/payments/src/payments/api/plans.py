@@ -1,23 +1,24 @@
-"""Payment plans: agree and read."""
+"""Payment plans: agree, list, read, cancel."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy import select
 
 from dunlin_events import from_minor
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
 from dunlin_platform.http.problems import NotFoundError, problem_responses
-from payments.api.deps import RuntimeDep, minor
+from payments.api.deps import RuntimeDep, invalid_cursor, minor
 from payments.db import InvoiceRow, PlanRow
 from payments.domain import plans as rules
-from payments.handlers.plans import AgreePlan, agree
+from payments.handlers.plans import AgreePlan, CancelPlan, agree, cancel
 from payments.repository import ledger as ledger_repo
 from payments.repository import plans as repo
-from payments.schemas import InstallmentPublic, PlanCreate, PlanPublic
+from payments.schemas import InstallmentPublic, PlanCancel, PlanCreate, PlanPublic, PlanStatus
 
 router = APIRouter(prefix="/payment-plans", tags=["payment plans"])
 PlanId = Annotated[str, Path(min_length=1, max_length=100)]
@@ -52,6 +53,9 @@ def plan_public(
         agreed_at=plan.agreed_at,
         agreed_by=plan.agreed_by,
         completed_on=plan.completed_on,
+        cancelled_at=plan.cancelled_at,
+        cancelled_by=plan.cancelled_by,
+        cancellation_reason=plan.cancellation_reason,
     )
 
 
@@ -105,6 +109,53 @@ async def get_plan(plan_id: PlanId, runtime: RuntimeDep) -> PlanPublic:
     """One plan with its installments and how much of each is paid."""
     async with runtime.sessionmaker() as session:
         plan = await repo.get_plan(session=session, plan_id=plan_id)
+        if plan is None:
+            raise NotFoundError(f"payment plan {plan_id} does not exist")
+        details = await repo.plan_details(session=session, plan_id=plan_id)
+    return plan_public(plan, *details)
+
+
+@router.get(
+    "",
+    dependencies=[require_scopes("payments:read")],
+    responses=problem_responses(401, 403, 422),
+)
+async def list_plans(
+    page: PageParamsDep,
+    runtime: RuntimeDep,
+    account_id: Annotated[str | None, Query(max_length=100)] = None,
+    status: PlanStatus | None = None,
+) -> Page[PlanPublic]:
+    """Plans in the order they were agreed, optionally of one account and one status."""
+    after = page.after
+    if after is not None and (len(after) != 1 or not isinstance(after[0], int)):
+        raise invalid_cursor()
+    async with runtime.sessionmaker() as session:
+        rows = await repo.list_plans(
+            session=session,
+            account_id=account_id,
+            status=status,
+            after_seq=after[0] if after else None,
+            limit=page.limit + 1,
+        )
+        result = build_page(rows, limit=page.limit, sort_key=lambda p: [p.seq])
+        details = await repo.plans_details(session=session, plan_ids=[p.id for p in result.items])
+    return Page[PlanPublic](
+        items=[plan_public(p, *details[p.id]) for p in result.items],
+        next_cursor=result.next_cursor,
+    )
+
+
+@router.post(
+    "/{plan_id}/cancel",
+    dependencies=[require_scopes("payments:write"), IdempotencyDep],
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def cancel_plan(plan_id: PlanId, body: PlanCancel, runtime: RuntimeDep) -> PlanPublic:
+    """End an active plan early; its invoices are free for a new plan (no event yet)."""
+    command = CancelPlan(plan_id=plan_id, reason=body.reason, cancelled_by=body.cancelled_by)
+    async with runtime.sessionmaker() as session, session.begin():
+        plan = await cancel(session=session, command=command, now=runtime.clock.now())
         if plan is None:
             raise NotFoundError(f"payment plan {plan_id} does not exist")
         details = await repo.plan_details(session=session, plan_id=plan_id)

@@ -30,3 +30,7 @@ class AlreadyReversed(DomainError):
 
 class InvalidPlan(DomainError):
     """A payment plan breaks a rule (schedule, invoices, totals)."""
+
+
+class PlanNotActive(DomainError):
+    """Only an active plan can be cancelled; a completed or cancelled one stays as it is."""

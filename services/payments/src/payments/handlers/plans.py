@@ -12,7 +12,7 @@ from dunlin_events import Event
 from payments import messages
 from payments.db import AccountRow, InvoiceRow, PlanRow
 from payments.domain import plans as rules
-from payments.domain.errors import CurrencyMismatch, InvalidPlan, UnknownAccount
+from payments.domain.errors import CurrencyMismatch, InvalidPlan, PlanNotActive, UnknownAccount
 from payments.handlers import new_id
 from payments.repository import plans as repo
 
@@ -87,6 +87,28 @@ async def agree(
     return plan, [messages.plan_agreed(plan, command.invoice_ids, schedule)]
 
 
+@dataclass(frozen=True, slots=True)
+class CancelPlan:
+    """End an active plan early (renegotiated, defaulted, agreed in error)."""
+
+    plan_id: str
+    reason: str
+    cancelled_by: str | None = None
+
+
+async def cancel(*, session: AsyncSession, command: CancelPlan, now: dt.datetime) -> PlanRow | None:
+    """Cancel an active plan: no more sweeps, its invoices free for a new plan; None if absent."""
+    plan = await repo.get_plan(session=session, plan_id=command.plan_id, for_update=True)
+    if plan is None:
+        return None
+    if plan.status != "active":
+        raise PlanNotActive(f"payment plan {plan.id} is {plan.status}; only an active plan can end")
+    plan.status, plan.next_due_date = "cancelled", None
+    plan.cancelled_at, plan.cancelled_by = now, command.cancelled_by
+    plan.cancellation_reason = command.reason
+    return plan
+
+
 async def count_payment(
     *,
     session: AsyncSession,
@@ -126,13 +148,15 @@ async def count_payment(
 
 
 async def uncount_payment(*, session: AsyncSession, payment_id: str) -> None:
-    """A reversed payment no longer pays installments: they reopen and the plan is active."""
+    """A reversed payment stops paying installments: they reopen, the plan unless cancelled too."""
     removed = await repo.remove_contributions(session=session, payment_id=payment_id)
     for plan_id, amount in removed.items():
         plan = await repo.get_plan(session=session, plan_id=plan_id, for_update=True)
         assert plan is not None
         _, schedule, missed = await repo.plan_details(session=session, plan_id=plan_id)
         before, plan.paid_minor = plan.paid_minor, plan.paid_minor - amount
+        if plan.status == "cancelled":
+            continue  # a cancelled plan keeps its history; it is never swept or reopened
         # A reopened installment is reported again if its date has passed: the money bounced.
         again = rules.reopened(schedule, paid_before=before, paid_after=plan.paid_minor)
         await repo.set_missed(session=session, plan_id=plan_id, numbers=again, at=None)

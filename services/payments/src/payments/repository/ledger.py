@@ -25,6 +25,8 @@ async def lock_accounts(
         .where(AccountRow.id.in_(sorted(account_ids)))
         .order_by(AccountRow.id)
         .with_for_update()
+        # Accounts may have been upserted in this transaction since they were last loaded.
+        .execution_options(populate_existing=True)
     )
     return {row.id: row for row in rows}
 

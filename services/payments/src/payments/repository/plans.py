@@ -72,6 +72,55 @@ async def plan_details(
     return invoice_ids, schedule, {r.number for r in rows if r.missed_at is not None}
 
 
+async def plans_details(
+    *, session: AsyncSession, plan_ids: Collection[str]
+) -> dict[str, tuple[list[str], list[ScheduledInstallment], set[int]]]:
+    """plan_details for many plans in two queries."""
+    result: dict[str, tuple[list[str], list[ScheduledInstallment], set[int]]] = {
+        p: ([], [], set()) for p in plan_ids
+    }
+    if not plan_ids:
+        return result
+    ids = list(plan_ids)
+    invoices = await session.execute(
+        select(PlanInvoiceRow.plan_id, PlanInvoiceRow.invoice_id)
+        .where(PlanInvoiceRow.plan_id.in_(ids))
+        .order_by(PlanInvoiceRow.plan_id, PlanInvoiceRow.invoice_id)
+    )
+    for plan_id, invoice_id in invoices:
+        result[plan_id][0].append(invoice_id)
+    rows = await session.scalars(
+        select(InstallmentRow)
+        .where(InstallmentRow.plan_id.in_(ids))
+        .order_by(InstallmentRow.plan_id, InstallmentRow.number)
+    )
+    for r in rows:
+        _, schedule, missed = result[r.plan_id]
+        schedule.append(ScheduledInstallment(r.number, r.due_date, r.amount_minor))
+        if r.missed_at is not None:
+            missed.add(r.number)
+    return result
+
+
+async def list_plans(
+    *,
+    session: AsyncSession,
+    account_id: str | None,
+    status: str | None,
+    after_seq: int | None,
+    limit: int,
+) -> Sequence[PlanRow]:
+    """Plans in the order they were agreed, optionally of one account and one status."""
+    query = select(PlanRow).order_by(PlanRow.seq).limit(limit)
+    if account_id is not None:
+        query = query.where(PlanRow.account_id == account_id)
+    if status is not None:
+        query = query.where(PlanRow.status == status)
+    if after_seq is not None:
+        query = query.where(PlanRow.seq > after_seq)
+    return (await session.scalars(query)).all()
+
+
 async def active_plans_of_invoices(
     *, session: AsyncSession, invoice_ids: Collection[str]
 ) -> dict[str, str]:
