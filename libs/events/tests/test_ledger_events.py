@@ -18,6 +18,7 @@ FACTORIES = [
     f.payment_plan_agreed,
     f.installment_missed,
     f.payment_plan_completed,
+    f.payment_plan_cancelled,
 ]
 
 

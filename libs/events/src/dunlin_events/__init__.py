@@ -52,6 +52,7 @@ from dunlin_events.payment_plans import (
     InstallmentMissed,
     PaymentAllocated,
     PaymentPlanAgreed,
+    PaymentPlanCancelled,
     PaymentPlanCompleted,
     PaymentReversed,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "OverdueInvoice",
     "PaymentAllocated",
     "PaymentPlanAgreed",
+    "PaymentPlanCancelled",
     "PaymentPlanCompleted",
     "PaymentReceived",
     "PaymentReversed",

@@ -146,11 +146,32 @@ class PaymentPlanCompleted(Event):
         return self
 
 
+class PaymentPlanCancelled(Event):
+    """A plan ended before it was paid: its invoices are no longer held by it."""
+
+    event_name: ClassVar[str] = "PaymentPlanCancelled"
+    version: ClassVar[int] = 1
+    producer: ClassVar[str] = "payments"
+
+    plan_id: Id = Field(description="Dunlin payment plan id")
+    currency: Currency = Field(description="Plan currency (ISO 4217)")
+    total_paid: NonNegativeAmount = Field(description="Paid towards the plan before it ended")
+    reason: str = Field(min_length=1, max_length=500, description="Why, for the audit")
+    cancelled_by: str | None = Field(default=None, max_length=200, description="Who ended it")
+    cancelled_at: UtcDatetime = Field(description="When it was cancelled")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        check_scale(self.currency, {"total_paid": self.total_paid})
+        return self
+
+
 __all__ = [
     "Installment",
     "InstallmentMissed",
     "PaymentAllocated",
     "PaymentPlanAgreed",
+    "PaymentPlanCancelled",
     "PaymentPlanCompleted",
     "PaymentReversed",
     "ReversalReason",

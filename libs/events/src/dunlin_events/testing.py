@@ -16,6 +16,7 @@ from dunlin_events import (
     InvoiceSettled,
     PaymentAllocated,
     PaymentPlanAgreed,
+    PaymentPlanCancelled,
     PaymentPlanCompleted,
     PaymentReceived,
     PaymentReversed,
@@ -260,3 +261,16 @@ def payment_plan_completed(**overrides: Any) -> PaymentPlanCompleted:
         "completed_on": "2027-02-01",
     }
     return PaymentPlanCompleted.model_validate(data | overrides)
+
+
+def payment_plan_cancelled(**overrides: Any) -> PaymentPlanCancelled:
+    """A valid PaymentPlanCancelled."""
+    data: dict[str, Any] = {
+        "account_id": uid("acc"),
+        "plan_id": uid("plan"),
+        "currency": "EUR",
+        "total_paid": "1000.00",
+        "reason": "customer asked to pay in full instead",
+        "cancelled_at": "2026-12-15T10:00:00Z",
+    }
+    return PaymentPlanCancelled.model_validate(data | overrides)

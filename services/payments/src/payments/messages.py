@@ -11,6 +11,7 @@ from dunlin_events import (
     InstallmentMissed,
     PaymentAllocated,
     PaymentPlanAgreed,
+    PaymentPlanCancelled,
     PaymentPlanCompleted,
     PaymentReceived,
     PaymentReversed,
@@ -128,4 +129,19 @@ def plan_completed(plan: PlanRow, completed_on: dt.date) -> PaymentPlanCompleted
         currency=plan.currency,
         total_paid=from_minor(plan.paid_minor, plan.currency),
         completed_on=completed_on,
+    )
+
+
+def plan_cancelled(plan: PlanRow) -> PaymentPlanCancelled:
+    """A plan ended early."""
+    assert plan.cancelled_at is not None
+    assert plan.cancellation_reason
+    return PaymentPlanCancelled(
+        account_id=plan.account_id,
+        plan_id=plan.id,
+        currency=plan.currency,
+        total_paid=from_minor(plan.paid_minor, plan.currency),
+        reason=plan.cancellation_reason,
+        cancelled_by=plan.cancelled_by,
+        cancelled_at=plan.cancelled_at,
     )

@@ -8,7 +8,12 @@ from typing import Any
 
 import httpx
 
-from dunlin_events import InstallmentMissed, PaymentPlanAgreed, PaymentPlanCompleted
+from dunlin_events import (
+    InstallmentMissed,
+    PaymentPlanAgreed,
+    PaymentPlanCancelled,
+    PaymentPlanCompleted,
+)
 from dunlin_platform.clock import ManualClock
 from payments.config import PaymentsSettings
 
@@ -154,6 +159,8 @@ async def test_a_cancelled_plan_is_not_swept_and_frees_its_invoices_for_a_new_pl
     cancelled = response.json()
     assert (cancelled["status"], cancelled["cancellation_reason"]) == ("cancelled", "renegotiated")
     assert cancelled["cancelled_by"] == "Carl Collector"
+    (event,) = await published(settings, PaymentPlanCancelled, plan["id"])
+    assert (event.plan_id, event.reason, event.total_paid) == (plan["id"], "renegotiated", 0)
     again = await client.post(f"/payment-plans/{plan['id']}/cancel", json=cancel)
     assert again.status_code == 409
     assert again.json()["type"].endswith("/plan-not-active")

@@ -12,6 +12,7 @@ from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
 from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
 from dunlin_platform.http.problems import NotFoundError, problem_responses
+from payments import messages
 from payments.api.deps import RuntimeDep, invalid_cursor, minor
 from payments.db import InvoiceRow, PlanRow
 from payments.domain import plans as rules
@@ -152,11 +153,12 @@ async def list_plans(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def cancel_plan(plan_id: PlanId, body: PlanCancel, runtime: RuntimeDep) -> PlanPublic:
-    """End an active plan early; its invoices are free for a new plan (no event yet)."""
+    """End an active plan early: its invoices are free for a new plan (PaymentPlanCancelled)."""
     command = CancelPlan(plan_id=plan_id, reason=body.reason, cancelled_by=body.cancelled_by)
     async with runtime.sessionmaker() as session, session.begin():
         plan = await cancel(session=session, command=command, now=runtime.clock.now())
         if plan is None:
             raise NotFoundError(f"payment plan {plan_id} does not exist")
+        await runtime.outbox.add(session, messages.plan_cancelled(plan))
         details = await repo.plan_details(session=session, plan_id=plan_id)
     return plan_public(plan, *details)
