@@ -9,17 +9,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
+from dunlin_devstack.topics import envelope_of, read_topic
 from dunlin_events import (
     AccountOverdue,
     AccountRegistered,
     Event,
     InvoiceIssued,
     InvoiceSettled,
-    KafkaRecord,
     PaymentReceived,
-    decode,
     encode,
     new_envelope,
 )
@@ -56,21 +55,9 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, within: float = 60.
 
 
 async def events_on(bootstrap: str, topic: str, cls: type[Event], subject: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=1000):
-            for messages in batch.values():
-                for m in messages:
-                    env = decode(KafkaRecord(m.key, m.value, list(m.headers)))
-                    if env.subject == subject and isinstance(env.data, cls):
-                        found.append(env.data)
-    finally:
-        await consumer.stop()
-    return found
+    """The events of one type and account published on a topic so far."""
+    envelopes = [envelope_of(m) for m in await read_topic(bootstrap, topic)]
+    return [e.data for e in envelopes if e.subject == subject and isinstance(e.data, cls)]
 
 
 def erp_invoice(customer: str, ref: str, issued: str, due: str, net: str) -> InvoiceIssued:

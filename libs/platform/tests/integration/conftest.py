@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import Column, Identity, Integer, MetaData, String, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
+from dunlin_devstack.topics import read_topic
 from dunlin_events import AccountRegistered, Envelope, Event, KafkaRecord, encode, new_envelope
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.db import service_metadata
@@ -72,20 +73,7 @@ async def produce_raw(
 
 async def consume_all(bootstrap: str, topic: str, *, idle_s: float = 1.5) -> list[Any]:
     """Everything on a topic from the beginning, until it stays quiet."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    messages: list[Any] = []
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=int(idle_s * 1000))
-            if not batch:
-                return messages
-            for part in batch.values():
-                messages.extend(part)
-    finally:
-        await consumer.stop()
+    return await read_topic(bootstrap, topic, idle_s=idle_s, within_s=120)
 
 
 @dataclass

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
+from dunlin_devstack.topics import envelope_of as envelope_of
+from dunlin_devstack.topics import read_topic
 from dunlin_events import (
     AccountRegistered,
-    Envelope,
     Event,
     InvoiceIssued,
     InvoiceLine,
     KafkaRecord,
     PaymentTerms,
-    decode,
     encode,
     new_envelope,
 )
@@ -124,27 +123,7 @@ async def wait_for(
     within_s: float = 30.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read the topic from the beginning until `count` records match (or fail on timeout)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    found: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        async with asyncio.timeout(within_s):
-            while len(found) < count:
-                batch = await consumer.getmany(timeout_ms=200)
-                found += [m for messages in batch.values() for m in messages if match(m)]
-    finally:
-        await consumer.stop()
-    return found
-
-
-def envelope_of(message: ConsumerRecord[bytes, bytes]) -> Envelope[Event]:
-    return decode(
-        KafkaRecord(
-            key=message.key or b"", value=message.value or b"", headers=list(message.headers)
-        )
-    )
+    return await read_topic(bootstrap, topic, match, count=count, within_s=within_s)
 
 
 def body_has(*needles: str) -> Callable[[ConsumerRecord[bytes, bytes]], bool]:

@@ -10,14 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
+from dunlin_devstack.topics import envelope_of, read_topic
 from dunlin_events import (
     AccountRegistered,
     Event,
     InvoiceIssued,
     KafkaRecord,
-    decode,
     encode,
     new_envelope,
     topics,
@@ -132,27 +132,11 @@ async def wait_for(
     within_s: float = 30.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read the topic from the beginning until `count` records match (or fail on timeout)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    found: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        async with asyncio.timeout(within_s):
-            while len(found) < count:
-                batch = await consumer.getmany(timeout_ms=200)
-                found += [m for messages in batch.values() for m in messages if match(m)]
-    finally:
-        await consumer.stop()
-    return found
+    return await read_topic(bootstrap, topic, match, count=count, within_s=within_s)
 
 
 def event_of(message: ConsumerRecord[bytes, bytes]) -> Event:
-    return decode(
-        KafkaRecord(
-            key=message.key or b"", value=message.value or b"", headers=list(message.headers)
-        )
-    ).data
+    return envelope_of(message).data
 
 
 async def published(
