@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
 
 from dunlin_devstack.broker import ensure_topics, platform_topics
+from dunlin_devstack.clients import asgi_client, new_api_key
 from dunlin_platform import auth
 from dunlin_platform.clock import ManualClock
 from dunlin_platform.migrations import upgrade
@@ -51,11 +51,9 @@ async def _prepare(database_url: str, bootstrap: str) -> str:
 
     engine = create_async_engine(database_url)
     try:
-        async with async_sessionmaker(engine)() as session, session.begin():
-            _, key = await auth.create_api_key(session=session, name="e2e", scopes=["*"])
+        return await new_api_key(async_sessionmaker(engine), ["*"], name="e2e")
     finally:
         await engine.dispose()
-    return key
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -78,17 +76,10 @@ async def platform(
     }
     invoicing = invoicing_app(InvoicingSettings(**common, overdue_sweep_interval_s=0), clock=clock)
     payments = payments_app(PaymentsSettings(**common, plan_sweep_interval_s=3600), clock=clock)
-    headers = {"Authorization": f"Bearer {key}"}
     async with (
         invoicing.router.lifespan_context(invoicing),
         payments.router.lifespan_context(payments),
-        _client(invoicing, "invoicing", headers) as inv,
-        _client(payments, "payments", headers) as pay,
+        asgi_client(invoicing, "invoicing", key) as inv,
+        asgi_client(payments, "payments", key) as pay,
     ):
         yield Platform(inv, pay, clock, kafka_bootstrap_servers)
-
-
-def _client(app: FastAPI, name: str, headers: dict[str, str]) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=headers
-    )

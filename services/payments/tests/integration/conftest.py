@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_devstack.broker import ensure_topics
+from dunlin_devstack.clients import asgi_client, new_api_key
 from dunlin_events import topics
 from dunlin_platform import auth
 from dunlin_platform.clock import ManualClock
@@ -80,39 +81,23 @@ def sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
     return runtime.sessionmaker
 
 
-async def _key(sessionmaker: async_sessionmaker[AsyncSession], scopes: list[str]) -> str:
-    async with sessionmaker() as session, session.begin():
-        _, plaintext = await auth.create_api_key(
-            session=session, name=f"test-{uuid.uuid4().hex[:6]}", scopes=scopes
-        )
-    return plaintext
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def api_key(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
-    return await _key(sessionmaker, ALL_SCOPES)
+    return await new_api_key(sessionmaker, ALL_SCOPES)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def read_only_key(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
-    return await _key(sessionmaker, ["payments:read"])
+    return await new_api_key(sessionmaker, ["payments:read"])
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def client(app: FastAPI, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    headers = {"Authorization": f"Bearer {api_key}"}
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://payments", headers=headers
-    ) as client:
+    async with asgi_client(app, "payments", api_key) as client:
         yield client
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def reader(app: FastAPI, read_only_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    headers = {"Authorization": f"Bearer {read_only_key}"}
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://payments", headers=headers
-    ) as client:
+    async with asgi_client(app, "payments", read_only_key) as client:
         yield client
