@@ -2,6 +2,24 @@
 
 from dunlin_events import topics
 from dunlin_events.base import Event, UtcDatetime, all_events, event_class
+from dunlin_events.dunning import (
+    AccountHandedToAgency,
+    CaseFile,
+    Charge,
+    CollectorTaskCompleted,
+    CollectorTaskCreated,
+    ContactRecord,
+    DisputeSummary,
+    DunnedInvoice,
+    DunningCaseClosed,
+    DunningHoldChanged,
+    DunningStepExecuted,
+    NotificationRequested,
+    PromiseSummary,
+    PromiseToPayBroken,
+    PromiseToPayKept,
+    PromiseToPayRecorded,
+)
 from dunlin_events.envelope import (
     Envelope,
     KafkaRecord,
@@ -47,6 +65,11 @@ from dunlin_events.money import (
     split,
     to_minor,
 )
+from dunlin_events.notifications import (
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationSent,
+)
 from dunlin_events.payment_plans import (
     Installment,
     InstallmentMissed,
@@ -57,21 +80,40 @@ from dunlin_events.payment_plans import (
     PaymentReversed,
 )
 from dunlin_events.payments import Allocation, PaymentReceived, RemittanceLine
+from dunlin_events.risk import (
+    CreditLimitRecommended,
+    ExternalSignalReported,
+    RiskAssessed,
+    ScoreReason,
+)
 
 __all__ = [
     "AGING_THRESHOLDS",
     "CURRENCY_EXPONENTS",
+    "AccountHandedToAgency",
     "AccountOverdue",
     "AccountRegistered",
     "Allocation",
     "Amount",
+    "CaseFile",
     "ChannelConsent",
+    "Charge",
+    "CollectorTaskCompleted",
+    "CollectorTaskCreated",
     "Contact",
+    "ContactRecord",
+    "CreditLimitRecommended",
     "Currency",
     "DisputeResolved",
+    "DisputeSummary",
+    "DunnedInvoice",
+    "DunningCaseClosed",
+    "DunningHoldChanged",
+    "DunningStepExecuted",
     "EarlyPaymentDiscount",
     "Envelope",
     "Event",
+    "ExternalSignalReported",
     "Installment",
     "InstallmentMissed",
     "InvalidMessage",
@@ -84,6 +126,10 @@ __all__ = [
     "MalformedMessage",
     "MoneyError",
     "NonNegativeAmount",
+    "NotificationDelivered",
+    "NotificationFailed",
+    "NotificationRequested",
+    "NotificationSent",
     "OverdueInvoice",
     "PaymentAllocated",
     "PaymentPlanAgreed",
@@ -93,8 +139,14 @@ __all__ = [
     "PaymentReversed",
     "PaymentTerms",
     "PostalAddress",
+    "PromiseSummary",
+    "PromiseToPayBroken",
+    "PromiseToPayKept",
+    "PromiseToPayRecorded",
     "RemittanceLine",
+    "RiskAssessed",
     "SchemaViolation",
+    "ScoreReason",
     "UnknownEventType",
     "UtcDatetime",
     "all_events",

@@ -19,13 +19,19 @@ PRODUCES: Mapping[str, tuple[str, ...]] = {
     "dunning": (t.DUNNING_EVENTS,),
     "risk": (t.RISK_EVENTS,),
     "notifications": (t.NOTIFICATIONS_EVENTS,),
-    "erp": (t.ERP_INVOICES, t.ERP_PAYMENTS),
+    "erp": (t.ERP_INVOICES, t.ERP_PAYMENTS, t.RISK_SIGNALS),
 }
 CONSUMES: Mapping[str, tuple[str, ...]] = {
     "invoicing": (t.PAYMENTS_EVENTS, t.ERP_INVOICES),
     "payments": (t.INVOICING_EVENTS, t.ERP_PAYMENTS),
     "dunning": (t.INVOICING_EVENTS, t.PAYMENTS_EVENTS, t.RISK_EVENTS, t.NOTIFICATIONS_EVENTS),
-    "risk": (t.INVOICING_EVENTS, t.PAYMENTS_EVENTS, t.DUNNING_EVENTS),
+    "risk": (
+        t.INVOICING_EVENTS,
+        t.PAYMENTS_EVENTS,
+        t.DUNNING_EVENTS,
+        t.NOTIFICATIONS_EVENTS,
+        t.RISK_SIGNALS,
+    ),
     "notifications": (t.DUNNING_EVENTS,),
 }
 

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from dunlin_events.base import Event
 from dunlin_events.invoicing import AccountRegistered, InvoiceIssued
 from dunlin_events.payments import PaymentReceived
+from dunlin_events.risk import RISK_SIGNALS_TOPIC, ExternalSignalReported
 
 INVOICING_EVENTS = "invoicing.events"
 PAYMENTS_EVENTS = "payments.events"
@@ -16,6 +17,8 @@ RISK_EVENTS = "risk.events"
 NOTIFICATIONS_EVENTS = "notifications.events"
 ERP_INVOICES = "erp.invoices"
 ERP_PAYMENTS = "erp.payments"
+RISK_SIGNALS = RISK_SIGNALS_TOPIC
+"""External risk signals (news, bureaus, ERP credit-terms requests) for the risk service."""
 
 
 def dlq_topic(topic: str) -> str:
@@ -31,6 +34,7 @@ SOURCE_TOPICS: tuple[str, ...] = (
     NOTIFICATIONS_EVENTS,
     ERP_INVOICES,
     ERP_PAYMENTS,
+    RISK_SIGNALS,
 )
 
 ALL_TOPICS: tuple[str, ...] = SOURCE_TOPICS + tuple(dlq_topic(t) for t in SOURCE_TOPICS)
@@ -39,6 +43,7 @@ ERP_TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
     {
         ERP_INVOICES: (InvoiceIssued, AccountRegistered),
         ERP_PAYMENTS: (PaymentReceived,),
+        RISK_SIGNALS: (ExternalSignalReported,),
     }
 )
 """Event types an ERP may publish inbound, keyed by its own ids (see InvoiceIssued)."""

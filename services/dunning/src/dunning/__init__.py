@@ -1,0 +1,1 @@
+"""Dunlin dunning service."""
