@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
 from sqlalchemy import BigInteger, Table, any_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
@@ -24,6 +26,7 @@ from dunlin_platform.config import ServiceSettings
 from dunlin_platform.errors import Backoff, is_transient
 from dunlin_platform.kafka import ProducerHolder
 from dunlin_platform.outbox import notify_channel, outbox_backlog
+from dunlin_platform.spans import event_attributes
 from dunlin_platform.telemetry import context_from_traceparent, current_traceparent, tracer
 
 log = logging.getLogger(__name__)
@@ -206,6 +209,7 @@ class OutboxRelay:
                 "messaging.message.id": row.id,
                 "dunlin.account_id": row.aggregateid,
                 "dunlin.event_type": row.type,
+                **_payload_attributes(row.payload),
             },
         ):
             return _encode_row(row, current_traceparent() or row.tracingspancontext)
@@ -230,6 +234,14 @@ class OutboxRelay:
         t = self._table
         async with self._engine.begin() as conn:
             await conn.execute(delete(t).where(t.c.published_at < cutoff))
+
+
+def _payload_attributes(payload: str) -> dict[str, AttributeValue]:
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return {}
+    return event_attributes(data) if isinstance(data, dict) else {}
 
 
 def _encode_row(row: Any, traceparent: str | None) -> KafkaRecord:

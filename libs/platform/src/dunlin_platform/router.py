@@ -10,6 +10,7 @@ from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import Envelope, Event
+from dunlin_platform.spans import event_attributes
 from dunlin_platform.telemetry import context_from_traceparent, tracer
 
 E = TypeVar("E", bound=Event)
@@ -28,6 +29,7 @@ def processing_span(envelope: Envelope[Event]) -> Iterator[trace.Span]:
             "messaging.message.id": envelope.id,
             "dunlin.event_type": envelope.type,
             "dunlin.account_id": envelope.subject,
+            **event_attributes(envelope.data),
         },
     ) as span:
         yield span
