@@ -1,0 +1,1 @@
+"""Pure risk domain: facts, per-account features, models and decisions (no I/O)."""

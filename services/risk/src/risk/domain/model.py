@@ -1,0 +1,137 @@
+"""The transparent default model: a points card over the signals, with tiers and actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from risk.domain.signals import Measures
+
+MODEL_VERSION = "transparent-v1"
+BASE_POINTS = 5.0
+TIER_CUTOFFS = (("critical", 75), ("high", 55), ("medium", 30))
+MATERIAL_MOVE = 5
+
+
+def _scaled(full_at: float, start: float = 0.0, floor: float = 0.0) -> Callable[[float], float]:
+    """Linear from `start` (0) to `full_at` (1), clipped to [floor, 1]."""
+
+    def norm(value: float) -> float:
+        return max(floor, min(1.0, (value - start) / (full_at - start)))
+
+    return norm
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One line of the points card: a signal, its label, its weight in points, its scale."""
+
+    code: str
+    label: str
+    weight: float
+    norm: Callable[[float], float]
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("LATE_SHARE", "Share of invoices paid late", 20, _scaled(1.0)),
+    Rule("AVG_DAYS_LATE", "Average days paid late", 15, _scaled(30.0)),
+    Rule("LATE_TREND", "Recent lateness against own history (days)", 10, _scaled(15.0, floor=-0.5)),
+    Rule("CREDIT_TERMS_REQUESTS", "Requests for longer credit terms (180 days)", 8, _scaled(2.0)),
+    Rule("ORDER_DROP", "Drop in invoiced value against own baseline", 8, _scaled(0.8, 0.3)),
+    Rule("ORDER_SPIKE", "Invoiced value against own baseline (spike)", 4, _scaled(4.0, 2.0)),
+    Rule("NEGATIVE_NEWS", "Negative news (severity, decayed)", 10, _scaled(1.0)),
+    Rule("BUREAU_DOWNGRADE", "Credit bureau downgrade (severity, decayed)", 15, _scaled(1.0)),
+    Rule("BUREAU_UPGRADE", "Credit bureau upgrade (severity, decayed)", -8, _scaled(1.0)),
+    Rule("INSOLVENCY_NOTICE", "Insolvency notice (severity, decayed)", 45, _scaled(0.6)),
+    Rule("BROKEN_PROMISES", "Broken promises to pay (365 days)", 12, _scaled(3.0)),
+    Rule("DISPUTES_OPENED", "Disputes opened (180 days)", 6, _scaled(3.0)),
+    Rule("PARTIAL_PAYMENTS", "Open invoices paid only in part", 6, _scaled(3.0)),
+    Rule("MISSED_INSTALLMENTS", "Missed plan installments (365 days)", 10, _scaled(2.0)),
+    Rule("PAYMENT_REVERSALS", "Reversed payments (180 days)", 6, _scaled(2.0)),
+    Rule("CREDIT_UTILISATION", "Open balance over credit limit", 10, _scaled(1.2, 0.6)),
+    Rule("OVERDUE_DAYS", "Days overdue of the oldest unpaid invoice", 22, _scaled(90.0)),
+    Rule("OVERDUE_SHARE", "Share of the open balance that is overdue", 6, _scaled(1.0)),
+    Rule("AGENCY_HANDOFF", "Handed to a collection agency (365 days)", 30, _scaled(1.0)),
+)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A signal's part in one score."""
+
+    code: str
+    label: str
+    value: float
+    weight: float
+    contribution: float
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A score with its tier, reasons (biggest first) and recommended actions."""
+
+    score: int
+    tier: str
+    reasons: tuple[Reason, ...]
+    actions: tuple[str, ...]
+    model_version: str
+
+
+def tier_of(score: int) -> str:
+    """low < 30 <= medium < 55 <= high < 75 <= critical."""
+    for tier, cutoff in TIER_CUTOFFS:
+        if score >= cutoff:
+            return tier
+    return "low"
+
+
+def recommended_actions(
+    tier: str, measures: Measures, reasons: tuple[Reason, ...]
+) -> tuple[str, ...]:
+    """What a credit manager should do about an account in this tier with these reasons."""
+    lateness = sum(
+        r.contribution for r in reasons if r.code in ("LATE_SHARE", "AVG_DAYS_LATE", "LATE_TREND")
+    )
+    stretched = measures.get("CREDIT_UTILISATION", 0.0) >= 0.8
+    actions: list[str] = []
+    if tier == "critical":
+        actions += ["require_prepayment", "lower_credit_limit", "review_account"]
+    elif tier == "high":
+        actions += ["require_collateral", "contact_more_often"]
+        if stretched:
+            actions.append("lower_credit_limit")
+    elif tier == "medium":
+        actions.append("contact_more_often")
+    if tier in ("medium", "high") and lateness >= 5:
+        actions.append("offer_early_payment_discount")
+    if tier == "low" and stretched:
+        actions.append("review_account")
+    return tuple(actions)
+
+
+def assess(measures: Measures) -> Assessment:
+    """Score the measures with the points card; pure and deterministic."""
+    reasons = []
+    for rule in RULES:
+        value = measures.get(rule.code, 0.0)
+        contribution = round(rule.weight * rule.norm(value), 2)
+        if contribution != 0:
+            reasons.append(
+                Reason(rule.code, rule.label, round(value, 4), rule.weight, contribution)
+            )
+    reasons.sort(key=lambda r: (-abs(r.contribution), r.code))
+    score = max(0, min(100, round(BASE_POINTS + sum(r.contribution for r in reasons))))
+    tier = tier_of(score)
+    ordered = tuple(reasons)
+    return Assessment(
+        score, tier, ordered, recommended_actions(tier, measures, ordered), MODEL_VERSION
+    )
+
+
+def is_material(
+    assessment: Assessment, *, previous_score: int | None, previous_tier: str | None
+) -> bool:
+    """Publish on a first score, a tier change, or a move of MATERIAL_MOVE points or more."""
+    if previous_score is None or previous_tier != assessment.tier:
+        return True
+    return abs(assessment.score - previous_score) >= MATERIAL_MOVE

@@ -1,0 +1,123 @@
+"""The raw value of every early-warning signal of an account, as of a date."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from risk.domain.state import AccountState, month_of
+
+RECENT_SETTLEMENTS = 5
+MIN_SETTLEMENTS_FOR_SHARE = 3
+MIN_SETTLEMENTS_FOR_TREND = 8
+TERMS_WINDOW_DAYS = 180
+EVENT_WINDOW_DAYS = 365
+DISPUTE_WINDOW_DAYS = 180
+NEWS_HALF_LIFE_DAYS = 90.0
+INSOLVENCY_HALF_LIFE_DAYS = 365.0
+ORDER_RECENT_MONTHS = 3
+ORDER_BASELINE_MONTHS = 6
+NEGATIVE_KINDS = ("negative_news", "other")
+
+Measures = dict[str, float]
+
+
+def _avg_late(days: list[int]) -> float:
+    return sum(max(0, d) for d in days) / len(days) if days else 0.0
+
+
+def _decayed(state: AccountState, kinds: tuple[str, ...], as_of: int, half_life: float) -> float:
+    total = 0.0
+    for kind, severity, on, _ in state.signals.values():
+        if kind in kinds and 0 <= as_of - on <= EVENT_WINDOW_DAYS * 2:
+            total += severity / 5 * 0.5 ** ((as_of - on) / half_life)
+    return total
+
+
+def _within(dates: Iterable[int], as_of: int, days: int) -> int:
+    return sum(1 for on in dates if on and 0 <= as_of - on <= days)
+
+
+def late_payment(state: AccountState) -> tuple[float, float, float]:
+    """Share paid late, average days late, and the recent window's trend against history."""
+    count = state.settled_count
+    share = state.late_count / count if count >= MIN_SETTLEMENTS_FOR_SHARE else 0.0
+    average = state.days_late_sum / count if count else 0.0
+    trend = 0.0
+    if count >= MIN_SETTLEMENTS_FOR_TREND:
+        recent = [d for _, d, _ in state.settlements[-RECENT_SETTLEMENTS:]]
+        recent_sum = sum(max(0, d) for d in recent)
+        history = (state.days_late_sum - recent_sum) / (count - len(recent))
+        trend = _avg_late(recent) - history
+    return share, average, trend
+
+
+def ordering_change(state: AccountState, as_of: int) -> float:
+    """Invoiced value of the last 3 months over the 6 before (per 3 months); 1.0 = as usual."""
+    if not state.monthly or not as_of:
+        return 1.0
+    current = month_of(as_of)
+    recent = sum(state.monthly.get(current - i, [0, 0])[1] for i in range(ORDER_RECENT_MONTHS))
+    months = range(ORDER_RECENT_MONTHS, ORDER_RECENT_MONTHS + ORDER_BASELINE_MONTHS)
+    baseline_months = [state.monthly.get(current - i, [0, 0])[1] for i in months]
+    if sum(1 for v in baseline_months if v > 0) < 3:
+        return 1.0  # too little history to know the account's usual pattern
+    baseline = sum(baseline_months) * ORDER_RECENT_MONTHS / ORDER_BASELINE_MONTHS
+    return recent / baseline
+
+
+def exposure(state: AccountState, as_of: int) -> tuple[float, float, float, int]:
+    """Credit-limit utilisation, overdue share of the open balance, oldest overdue age, partials."""
+    open_balance = overdue = partial = 0
+    oldest_due: int | None = None
+    for invoice in state.invoices.values():
+        if invoice.total is None:
+            continue
+        balance = invoice.balance
+        open_balance += balance
+        if 0 < invoice.paid < invoice.total:
+            partial += 1
+        if balance > 0 and invoice.due < as_of:
+            overdue += balance
+            oldest_due = invoice.due if oldest_due is None else min(oldest_due, invoice.due)
+    limit = state.credit_limit
+    utilisation = open_balance / limit if limit else 0.0
+    share = overdue / open_balance if open_balance else 0.0
+    days = as_of - oldest_due if oldest_due is not None else 0
+    return utilisation, share, float(days), partial
+
+
+def measure(state: AccountState, as_of: int | None = None) -> Measures:
+    """Every signal's raw value; as_of defaults to the account's latest business date."""
+    day = max(state.as_of, as_of or 0)
+    share, average, trend = late_payment(state)
+    utilisation, overdue_share, overdue_days, partial = exposure(state, day)
+    signals = state.signals.values()
+    terms = [on for kind, _, on, _ in signals if kind == "credit_terms_request"]
+    ratio = ordering_change(state, day)
+    return {
+        "LATE_SHARE": share,
+        "AVG_DAYS_LATE": average,
+        "LATE_TREND": trend,
+        "CREDIT_TERMS_REQUESTS": float(_within(terms, day, TERMS_WINDOW_DAYS)),
+        "ORDER_DROP": max(0.0, 1.0 - ratio),
+        "ORDER_SPIKE": ratio,
+        "NEGATIVE_NEWS": _decayed(state, NEGATIVE_KINDS, day, NEWS_HALF_LIFE_DAYS),
+        "BUREAU_DOWNGRADE": _decayed(state, ("bureau_downgrade",), day, NEWS_HALF_LIFE_DAYS),
+        "BUREAU_UPGRADE": _decayed(state, ("bureau_upgrade",), day, NEWS_HALF_LIFE_DAYS),
+        "INSOLVENCY_NOTICE": _decayed(
+            state, ("insolvency_notice",), day, INSOLVENCY_HALF_LIFE_DAYS
+        ),
+        "BROKEN_PROMISES": float(_within(list(state.broken.values()), day, EVENT_WINDOW_DAYS)),
+        "DISPUTES_OPENED": float(
+            _within([d[0] for d in state.disputes.values()], day, DISPUTE_WINDOW_DAYS)
+        ),
+        "PARTIAL_PAYMENTS": float(partial),
+        "MISSED_INSTALLMENTS": float(_within(list(state.missed.values()), day, EVENT_WINDOW_DAYS)),
+        "PAYMENT_REVERSALS": float(
+            _within(list(state.reversals.values()), day, DISPUTE_WINDOW_DAYS)
+        ),
+        "CREDIT_UTILISATION": utilisation,
+        "OVERDUE_DAYS": overdue_days,
+        "OVERDUE_SHARE": overdue_share,
+        "AGENCY_HANDOFF": 1.0 if state.agency_on and day - state.agency_on <= 365 else 0.0,
+    }

@@ -1,0 +1,122 @@
+"""Scorers and the step shared by the consumer, the API and rescoring: assess, decide, publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from dunlin_events import CreditLimitRecommended, Event, RiskAssessed, ScoreReason, from_minor
+from risk.db import AccountRow
+from risk.domain import model
+from risk.domain.decisions import recommend_limit
+from risk.domain.model import Assessment, is_material
+from risk.domain.signals import measure
+from risk.domain.state import AccountState
+
+
+class Scorer(Protocol):
+    """Anything that turns signal measures into an assessment."""
+
+    def assess(self, measures: dict[str, float]) -> Assessment: ...
+
+
+class PointsCard:
+    """The transparent default model."""
+
+    version = model.MODEL_VERSION
+
+    def assess(self, measures: dict[str, float]) -> Assessment:
+        """Score with the documented points card."""
+        return model.assess(measures)
+
+
+@dataclass
+class Outcome:
+    """What one pass over some accounts produced: rows to write and events to publish."""
+
+    account_rows: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+def reasons_json(assessment: Assessment) -> list[dict[str, Any]]:
+    """Reasons as stored and served."""
+    return [asdict(r) for r in assessment.reasons]
+
+
+def score_account(
+    row: AccountRow,
+    state: AccountState,
+    *,
+    scorer: Scorer,
+    now: dt.datetime,
+    outcome: Outcome,
+    as_of: int | None = None,
+) -> None:
+    """Assess one account; stage its row, and its events when the change is material."""
+    values: dict[str, Any] = {"account_id": row.account_id, "updated_at": now}
+    values.update(state=state.to_json(), registered=state.registered, external_id=state.external_id)
+    if not state.registered:
+        outcome.account_rows.append(values)
+        return
+    measures = measure(state, as_of)
+    assessment = scorer.assess(measures)
+    values.update(
+        score=assessment.score,
+        tier=assessment.tier,
+        reasons=reasons_json(assessment),
+        actions=list(assessment.actions),
+        model_version=assessment.model_version,
+        scored_at=now,
+    )
+    if is_material(
+        assessment, previous_score=row.published_score, previous_tier=row.published_tier
+    ):
+        outcome.events.append(_assessed(row, assessment, now))
+        outcome.history.append(
+            {
+                "account_id": row.account_id,
+                "score": assessment.score,
+                "tier": assessment.tier,
+                "previous_score": row.published_score,
+                "reasons": values["reasons"],
+                "measures": {k: round(v, 4) for k, v in measures.items()},
+                "model_version": assessment.model_version,
+                "as_of": dt.date.fromordinal(max(state.as_of, as_of or 0, 1)),
+                "assessed_at": now,
+            }
+        )
+        values.update(published_score=assessment.score, published_tier=assessment.tier)
+    advice = recommend_limit(state, tier=assessment.tier, score=assessment.score, measures=measures)
+    if advice is not None and advice.limit_minor != row.recommended_limit_minor:
+        currency = state.currency
+        outcome.events.append(
+            CreditLimitRecommended(
+                account_id=row.account_id,
+                currency=currency,
+                current_limit=from_minor(state.credit_limit or 0, currency),
+                recommended_limit=from_minor(advice.limit_minor, currency),
+                tier=assessment.tier,
+                reason=advice.reason,
+                recommended_at=now,
+            )
+        )
+        values["recommended_limit_minor"] = advice.limit_minor
+    outcome.account_rows.append(values)
+
+
+def _assessed(row: AccountRow, assessment: Assessment, now: dt.datetime) -> RiskAssessed:
+    return RiskAssessed.model_validate(
+        {
+            "account_id": row.account_id,
+            "score": assessment.score,
+            "tier": assessment.tier,
+            "previous_score": row.published_score,
+            "previous_tier": row.published_tier,
+            "reasons": [ScoreReason(**asdict(r)) for r in assessment.reasons],
+            "recommended_actions": list(assessment.actions),
+            "model_version": assessment.model_version,
+            "assessed_at": now,
+        }
+    )

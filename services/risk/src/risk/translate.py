@@ -1,0 +1,111 @@
+"""Events in, domain facts out: the only place that knows the event contracts' shapes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from dunlin_events import (
+    AccountHandedToAgency,
+    AccountOverdue,
+    AccountRegistered,
+    Allocation,
+    DisputeResolved,
+    Event,
+    ExternalSignalReported,
+    InstallmentMissed,
+    InvoiceAdjusted,
+    InvoiceDisputed,
+    InvoiceIssued,
+    InvoiceSettled,
+    PaymentReceived,
+    PaymentReversed,
+    PromiseToPayBroken,
+    PromiseToPayKept,
+    to_minor,
+)
+from risk.domain import facts as f
+
+_CLOSED = ("cancelled", "written_off")
+
+
+def _minor(amount: Decimal, currency: str) -> int:
+    return to_minor(amount, currency)
+
+
+def _allocations(allocations: Sequence[Allocation], currency: str) -> f.Allocations:
+    return tuple((a.invoice_id, _minor(a.amount, currency)) for a in allocations)
+
+
+def _day(moment: dt.datetime) -> int:
+    return moment.date().toordinal()
+
+
+def signal_fact(event: ExternalSignalReported) -> f.Signal:
+    """The fact of an external signal or credit-terms request."""
+    return f.Signal(
+        event.signal_id,
+        event.kind,
+        event.severity,
+        event.observed_on.toordinal(),
+        event.requested_terms_days,
+    )
+
+
+def to_fact(event: Event) -> f.Fact | None:
+    """The fact an event carries for risk, or None when risk does not use it."""
+    match event:
+        case AccountRegistered():
+            limit = event.credit_limit
+            return f.Registered(
+                event.external_id,
+                event.currency,
+                _minor(limit, event.currency) if limit is not None else None,
+            )
+        case InvoiceIssued():
+            due = event.due_date or event.issue_date
+            return f.Invoiced(
+                event.invoice_id,
+                _minor(event.total, event.currency),
+                event.issue_date.toordinal(),
+                due.toordinal(),
+            )
+        case InvoiceAdjusted():
+            return f.Adjusted(
+                event.invoice_id,
+                _minor(event.total, event.currency),
+                event.due_date.toordinal(),
+                event.status in _CLOSED,
+                event.effective_date.toordinal(),
+            )
+        case PaymentReceived():
+            allocations = _allocations(event.allocations, event.currency)
+            return f.Paid(event.payment_id, allocations, event.received_on.toordinal())
+        case PaymentReversed():
+            allocations = _allocations(event.allocations, event.currency)
+            return f.Reversed(event.reversal_id, allocations, event.reversed_on.toordinal())
+        case InvoiceSettled():
+            return f.Settled(event.invoice_id, event.settled_on.toordinal(), event.days_late)
+        case AccountOverdue():
+            invoices = tuple(
+                (i.invoice_id, i.due_date.toordinal(), _minor(i.balance, event.currency))
+                for i in event.invoices
+            )
+            return f.Overdue(_day(event.as_of), invoices)
+        case InvoiceDisputed():
+            return f.Disputed(event.dispute_id, _day(event.opened_at))
+        case DisputeResolved():
+            return f.DisputeClosed(event.dispute_id, _day(event.resolved_at))
+        case PromiseToPayBroken():
+            return f.PromiseBroken(event.promise_id, event.broken_on.toordinal())
+        case PromiseToPayKept():
+            return f.PromiseKept(event.promise_id, event.kept_on.toordinal())
+        case InstallmentMissed():
+            key = f"{event.plan_id}:{event.installment_number}"
+            return f.InstallmentMissed(key, event.due_date.toordinal())
+        case AccountHandedToAgency():
+            return f.HandedToAgency(_day(event.handed_at))
+        case ExternalSignalReported():
+            return signal_fact(event)
+    return None
