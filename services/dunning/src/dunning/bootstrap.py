@@ -10,7 +10,9 @@ from dunlin_platform.clock import Clock, SystemClock
 from dunlin_platform.runtime import ServiceRuntime
 from dunning.api import routers
 from dunning.config import DunningSettings
+from dunning.consumers import consumer_specs
 from dunning.db import PLATFORM_TABLES
+from dunning.sweep import add_sweep_loop
 
 
 @dataclass(frozen=True)
@@ -24,4 +26,7 @@ class Service:
 def bootstrap(settings: DunningSettings, *, clock: Clock | None = None) -> Service:
     """Wire the dunning service."""
     runtime = ServiceRuntime(settings, tables=PLATFORM_TABLES, clock=clock or SystemClock())
+    for spec in consumer_specs(settings=settings, outbox=runtime.outbox, clock=runtime.clock):
+        runtime.add_consumer(spec)
+    add_sweep_loop(runtime, settings=settings)
     return Service(runtime=runtime, routers=routers())

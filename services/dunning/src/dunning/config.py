@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from pydantic import Field
 
+from dunlin_events import topics
 from dunlin_platform.config import ServiceSettings
 
 
@@ -14,6 +15,14 @@ class DunningSettings(ServiceSettings):
 
     service_name: str = "dunning"
     http_port: int = Field(default=8003, ge=1, le=65535)
+    invoicing_events_topic: str = Field(default=topics.INVOICING_EVENTS)
+    payments_events_topic: str = Field(default=topics.PAYMENTS_EVENTS)
+    risk_events_topic: str = Field(default=topics.RISK_EVENTS)
+    notifications_events_topic: str = Field(default=topics.NOTIFICATIONS_EVENTS)
+    sweep_interval_s: float = Field(default=30.0, gt=0, description="How often due cases run.")
+    sweep_batch_size: int = Field(
+        default=1000, ge=1, le=20_000, description="Cases per transaction."
+    )
 
 
 @lru_cache

@@ -1,0 +1,1 @@
+"""Pure dunning domain: facts, policies and the case engine (no I/O)."""

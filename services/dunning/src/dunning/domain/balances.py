@@ -1,0 +1,86 @@
+"""The dunned balance: open invoices less payments and open disputes, per invoice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from dunning.domain.state import AccountState
+
+_OPEN = ("open", "partially_paid")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One open invoice with what is owed on it and what of that is dunned."""
+
+    invoice_id: str
+    number: str
+    due_date: dt.date
+    outstanding: int
+    disputed: int
+
+    @property
+    def dunned(self) -> int:
+        """Outstanding less the open disputes on it."""
+        return max(0, self.outstanding - self.disputed)
+
+
+@dataclass(frozen=True)
+class Balances:
+    """The account's open lines (oldest first) and totals, in one currency."""
+
+    currency: str
+    lines: tuple[Line, ...]
+    paid_total: int
+
+    @property
+    def outstanding(self) -> int:
+        """Everything still owed, disputed or not."""
+        return sum(line.outstanding for line in self.lines)
+
+    @property
+    def dunned_lines(self) -> tuple[Line, ...]:
+        """Lines with a dunned balance, oldest first."""
+        return tuple(line for line in self.lines if line.dunned > 0)
+
+    @property
+    def dunned(self) -> int:
+        """Sum of the dunned balances."""
+        return sum(line.dunned for line in self.lines)
+
+
+def balances(state: AccountState) -> Balances:
+    """Compute the balances from the facts; a pure function of the state."""
+    paid: dict[str, int] = defaultdict(int)
+    reversed_on: set[str] = set()
+    paid_total = 0
+    for alloc in state.allocations.values():
+        if alloc.payment_id in state.reversed_payments:
+            reversed_on.add(alloc.invoice_id)
+            continue
+        paid[alloc.invoice_id] += alloc.amount
+        paid_total += alloc.amount
+    disputed: dict[str, int] = defaultdict(int)
+    for dispute in state.disputes.values():
+        if dispute.resolved_at is None:
+            disputed[dispute.invoice_id] += dispute.amount
+    currency = state.account.currency or next(
+        (inv.currency for inv in state.invoices.values() if inv.currency), "EUR"
+    )
+    lines: list[Line] = []
+    for invoice_id, inv in state.invoices.items():
+        if inv.due_date is None or inv.issued_at is None or inv.status not in _OPEN:
+            continue
+        if inv.currency != currency:
+            continue
+        outstanding = max(0, inv.total - paid[invoice_id])
+        if inv.settled_at is not None and invoice_id not in reversed_on:
+            outstanding = 0
+        if outstanding > 0:
+            lines.append(
+                Line(invoice_id, inv.number, inv.due_date, outstanding, disputed[invoice_id])
+            )
+    lines.sort(key=lambda line: (line.due_date, line.invoice_id))
+    return Balances(currency=currency, lines=tuple(lines), paid_total=paid_total)

@@ -1,0 +1,224 @@
+"""The case engine: a pure function of an account's facts, its policy and the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from dunlin_events import to_minor
+from dunning.domain.balances import Balances, Line, balances
+from dunning.domain.contact import local_midnight
+from dunning.domain.policy import Policy, Step
+from dunning.domain.state import AccountState
+
+STOP_TAGS = frozenset({"do_not_contact", "legal", "litigation"})
+FINAL_REMINDER_KEY = "final_reminder"
+
+
+@dataclass(frozen=True)
+class StepAction:
+    """A step to record now: executed, or skipped with the reason."""
+
+    index: int
+    key: str
+    outcome: Literal["executed", "skipped"]
+    step: Step | None
+    reason: str | None = None
+    lines: tuple[Line, ...] = ()
+
+
+@dataclass(frozen=True)
+class PromiseOutcome:
+    """A promise that was kept or broken at this evaluation."""
+
+    promise_id: str
+    outcome: Literal["kept", "broken"]
+    paid: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What should happen now and when to look again."""
+
+    balances: Balances
+    actions: tuple[StepAction, ...] = ()
+    promises: tuple[PromiseOutcome, ...] = ()
+    expired_holds: tuple[str, ...] = ()
+    close: Literal["paid", "credited"] | None = None
+    pause: str | None = None
+    next_action_at: dt.datetime | None = None
+    wakeups: list[dt.datetime] = field(default_factory=list)
+
+
+def promise_deadline(state: AccountState, promise_id: str) -> dt.datetime:
+    """Midnight after the promised date plus grace, in the account's zone."""
+    p = state.promises[promise_id]
+    day = p.promised_date + dt.timedelta(days=p.grace_days + 1)
+    return local_midnight(day, time_zone=state.account.time_zone)
+
+
+def _promises(state: AccountState, b: Balances, now: dt.datetime) -> list[PromiseOutcome]:
+    outcomes = []
+    for pid, p in sorted(state.promises.items()):
+        if p.status != "open":
+            continue
+        paid = b.paid_total - p.paid_baseline
+        if paid >= p.amount or b.outstanding == 0:
+            outcomes.append(PromiseOutcome(pid, "kept", max(paid, 0)))
+        elif now >= promise_deadline(state, pid):
+            outcomes.append(PromiseOutcome(pid, "broken", max(paid, 0)))
+    return outcomes
+
+
+def _pause(
+    state: AccountState, now: dt.datetime, resolved: set[str], wakeups: list[dt.datetime]
+) -> str | None:
+    stop = STOP_TAGS.intersection(state.account.tags)
+    if stop:
+        return f"tagged {sorted(stop)[0]}"
+    reasons = []
+    for hold in state.holds.values():
+        if hold.ended_at is None and (hold.until is None or hold.until > now):
+            reasons.append(f"on hold: {hold.reason}")
+            if hold.until is not None:
+                wakeups.append(hold.until)
+    if any(plan.status == "active" for plan in state.plans.values()):
+        reasons.append("payment plan on track")
+    for pid, p in state.promises.items():
+        if p.status == "open" and pid not in resolved:
+            reasons.append("promise to pay")
+            wakeups.append(promise_deadline(state, pid))
+    return reasons[0] if reasons else None
+
+
+def days_overdue(due: dt.date, now: dt.datetime, time_zone: str) -> int:
+    """Whole days past due on the account's calendar."""
+    return (now.astimezone(ZoneInfo(time_zone)).date() - due).days
+
+
+def _unmet(
+    step: Step, state: AccountState, b: Balances, policy: Policy, now: dt.datetime
+) -> str | None:
+    cond = step.conditions
+    tags = set(state.account.tags)
+    if cond.min_balance is not None and b.dunned < to_minor(cond.min_balance, b.currency):
+        return f"dunned balance below {cond.min_balance}"
+    if cond.risk_tiers is not None and (state.risk_tier or "medium") not in cond.risk_tiers:
+        return f"risk tier {state.risk_tier or 'unknown'} not in {cond.risk_tiers}"
+    if cond.tags_any is not None and not tags.intersection(cond.tags_any):
+        return f"not tagged any of {cond.tags_any}"
+    if cond.tags_none is not None and tags.intersection(cond.tags_none):
+        return f"tagged one of {cond.tags_none}"
+    if "agency" in step.channels:
+        agency = policy.body.agency
+        oldest = b.dunned_lines[0]
+        if b.dunned < to_minor(agency.min_balance, b.currency):
+            return f"not eligible for agency: balance below {agency.min_balance}"
+        if days_overdue(oldest.due_date, now, state.account.time_zone) < agency.min_age_days:
+            return f"not eligible for agency: less than {agency.min_age_days} days overdue"
+        if any(line.disputed > 0 for line in b.lines):
+            return "not eligible for agency: open dispute"
+    return None
+
+
+def _concerned(b: Balances, offset: int, now: dt.datetime, tz: str) -> tuple[Line, ...]:
+    lines = b.dunned_lines
+    mine = tuple(
+        line
+        for line in lines
+        if local_midnight(line.due_date + dt.timedelta(days=offset), time_zone=tz) <= now
+    )
+    return mine or lines[:1]
+
+
+def _ladder(
+    state: AccountState, policy: Policy, b: Balances, now: dt.datetime, escalate: bool
+) -> tuple[list[StepAction], dt.datetime | None]:
+    progress, tz = state.progress, state.account.time_zone
+    steps = policy.body.steps
+    offsets = policy.offsets(state.risk_tier)
+    anchor = b.dunned_lines[0].due_date
+
+    def due(i: int) -> dt.datetime:
+        return local_midnight(anchor + dt.timedelta(days=offsets[i]), time_zone=tz)
+
+    gap = dt.timedelta(days=policy.body.contact_rules.min_days_between_contacts)
+    actions: list[StepAction] = []
+    nxt = progress.last_index + 1
+    last_contact = progress.last_contact_at
+    escalate_at = progress.escalate_at or (now if escalate else None)
+    if progress.status == "idle":
+        passed = [i for i in range(len(steps)) if due(i) <= now]
+        if passed and escalate_at is None:
+            nxt = passed[-1]
+            actions += [
+                StepAction(
+                    i,
+                    steps[i].key,
+                    "skipped",
+                    steps[i],
+                    "already past this step when the case opened",
+                )
+                for i in range(nxt)
+            ]
+    while nxt < len(steps):
+        at = due(nxt)
+        if escalate_at is not None:
+            at = min(at, escalate_at)
+        if last_contact is not None:
+            at = max(at, last_contact + gap)
+        if at > now:
+            return actions, at
+        step = steps[nxt]
+        unmet = _unmet(step, state, b, policy, now)
+        if unmet is not None:
+            actions.append(StepAction(nxt, step.key, "skipped", step, unmet))
+        else:
+            lines = _concerned(b, offsets[nxt], now, tz)
+            actions.append(StepAction(nxt, step.key, "executed", step, None, lines))
+            if "agency" in step.channels:
+                return actions, None
+            last_contact, escalate_at = now, None
+        nxt += 1
+    final = policy.body.final_reminder
+    if final is None or last_contact is None:
+        return actions, None
+    at = last_contact + dt.timedelta(days=final.every_days)
+    if at > now:
+        return actions, at
+    index = len(steps) + progress.repeats
+    actions.append(StepAction(index, FINAL_REMINDER_KEY, "executed", None, None, b.dunned_lines))
+    return actions, now + dt.timedelta(days=final.every_days)
+
+
+def evaluate(state: AccountState, policy: Policy, now: dt.datetime) -> Decision:
+    """Decide what the account's case needs now; never mutates the state."""
+    b = balances(state)
+    progress = state.progress
+    promises = _promises(state, b, now)
+    expired = tuple(
+        hid
+        for hid, h in sorted(state.holds.items())
+        if h.ended_at is None and h.until is not None and h.until <= now
+    )
+    base = Decision(balances=b, promises=tuple(promises), expired_holds=expired)
+    if progress.status == "handed":
+        return _with(base, pause="handed to agency")
+    if progress.status == "open" and b.outstanding == 0:
+        return _with(base, close="paid")
+    if not b.dunned_lines:
+        return _with(base, pause="disputed" if b.lines else None)
+    wakeups: list[dt.datetime] = []
+    resolved = {p.promise_id for p in promises}
+    pause = _pause(state, now, resolved, wakeups)
+    if pause is not None:
+        return _with(base, pause=pause, next_action_at=min(wakeups, default=None))
+    broken = any(p.outcome == "broken" for p in promises)
+    actions, at = _ladder(state, policy, b, now, broken)
+    return _with(base, actions=tuple(actions), next_action_at=at)
+
+
+def _with(base: Decision, **changes: object) -> Decision:
+    return replace(base, **changes)  # type: ignore[arg-type]

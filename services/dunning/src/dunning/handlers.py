@@ -1,0 +1,86 @@
+"""Use cases: fold consumed events into cases, sweep due cases, change one account's case."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunlin_events import Envelope, Event
+from dunlin_platform.outbox import Outbox
+from dunlin_platform.router import processing_span
+from dunning import repository as repo
+from dunning.domain.assignment import PolicyBook
+from dunning.domain.case import AuditEntry, Effects, advance
+from dunning.domain.facts import apply
+from dunning.domain.state import AccountState
+
+
+async def _persist(
+    *,
+    session: AsyncSession,
+    outbox: Outbox,
+    results: Sequence[tuple[AccountState, Effects]],
+    now: dt.datetime,
+) -> None:
+    await repo.save_states(
+        session=session, saved=[(s, fx.next_action_at) for s, fx in results], now=now
+    )
+    await repo.add_audits(
+        session=session, entries=[(s.account_id, a) for s, fx in results for a in fx.audit]
+    )
+    await repo.add_tasks(
+        session=session, created=[t for _, fx in results for t in fx.tasks], now=now
+    )
+    await repo.cancel_open_tasks(
+        session=session, case_ids=[fx.closed_case for _, fx in results if fx.closed_case], now=now
+    )
+    await outbox.add(session, *[e for _, fx in results for e in fx.events], occurred_at=now)
+
+
+async def apply_events(
+    *, session: AsyncSession, outbox: Outbox, envelopes: Sequence[Envelope[Event]], now: dt.datetime
+) -> None:
+    """Fold a batch of events into the accounts' facts; close paid cases at once."""
+    states = await repo.lock_states(
+        session=session, account_ids=[e.data.account_id for e in envelopes]
+    )
+    for envelope in envelopes:
+        with processing_span(envelope):
+            apply(
+                states[envelope.data.account_id],
+                envelope.data,
+                event_id=envelope.id,
+                at=envelope.time,
+            )
+    book = await repo.policy_book(session=session)
+    results = [(s, advance(s, book.for_account(s), now, execute=False)) for s in states.values()]
+    await _persist(session=session, outbox=outbox, results=results, now=now)
+
+
+async def sweep_batch(
+    *, session: AsyncSession, outbox: Outbox, book: PolicyBook, now: dt.datetime, limit: int
+) -> int:
+    """Execute the due steps of up to `limit` cases; returns how many cases were claimed."""
+    states = await repo.claim_due(session=session, now=now, limit=limit)
+    results = [(s, advance(s, book.for_account(s), now, execute=True)) for s in states]
+    await _persist(session=session, outbox=outbox, results=results, now=now)
+    return len(states)
+
+
+Change = Callable[[AccountState], tuple[list[Event], list[AuditEntry]]]
+
+
+async def change_account(
+    *, session: AsyncSession, outbox: Outbox, account_id: str, change: Change, now: dt.datetime
+) -> AccountState:
+    """Apply a command to one account's case under its lock, then re-plan the case."""
+    state = (await repo.lock_states(session=session, account_ids=[account_id]))[account_id]
+    events, entries = change(state)
+    book = await repo.policy_book(session=session)
+    fx = advance(state, book.for_account(state), now, execute=False)
+    fx.events[:0] = events
+    fx.audit[:0] = entries
+    await _persist(session=session, outbox=outbox, results=[(state, fx)], now=now)
+    return state

@@ -1,0 +1,179 @@
+"""Persistence of cases, policies, audit records and collector tasks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunlin_events import CollectorTaskCreated, to_minor
+from dunning.db import assignments, audit, cases, policies, tasks
+from dunning.domain.assignment import PolicyBook
+from dunning.domain.case import AuditEntry
+from dunning.domain.policy import Policy, PolicyBody
+from dunning.domain.state import AccountState
+
+
+async def policy_book(*, session: AsyncSession) -> PolicyBook:
+    """The built-in policies overlaid with every stored version and assignment rule."""
+    book = PolicyBook.built_in()
+    for row in await session.execute(
+        select(policies.c.policy_id, policies.c.version, policies.c.body)
+    ):
+        book.add(
+            Policy(
+                policy_id=row.policy_id,
+                version=row.version,
+                body=PolicyBody.model_validate(row.body),
+            )
+        )
+    for row in await session.execute(select(assignments)):
+        (book.by_tag if row.kind == "tag" else book.by_tier)[row.value] = row.policy_id
+    return book
+
+
+def _decode(account_id: str, raw: str | None) -> AccountState:
+    return AccountState.model_validate_json(raw) if raw else AccountState(account_id=account_id)
+
+
+async def lock_states(
+    *, session: AsyncSession, account_ids: Sequence[str]
+) -> dict[str, AccountState]:
+    """The accounts' states, locked in id order (new accounts get an empty state)."""
+    ids = sorted(set(account_ids))
+    rows = await session.execute(
+        select(cases.c.account_id, cases.c.state)
+        .where(cases.c.account_id.in_(ids))
+        .order_by(cases.c.account_id)
+        .with_for_update()
+    )
+    found = {row.account_id: _decode(row.account_id, row.state) for row in rows}
+    return {i: found.get(i) or AccountState(account_id=i) for i in ids}
+
+
+async def get_state(*, session: AsyncSession, account_id: str) -> AccountState | None:
+    """One account's state, unlocked, or None if dunning has never heard of it."""
+    raw = await session.scalar(select(cases.c.state).where(cases.c.account_id == account_id))
+    return _decode(account_id, raw) if raw else None
+
+
+async def claim_due(*, session: AsyncSession, now: dt.datetime, limit: int) -> list[AccountState]:
+    """Up to `limit` due cases, locked; rows another replica holds are skipped."""
+    rows = await session.execute(
+        select(cases.c.account_id, cases.c.state)
+        .where(cases.c.next_action_at <= now)
+        .order_by(cases.c.next_action_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_decode(row.account_id, row.state) for row in rows]
+
+
+async def save_states(
+    *,
+    session: AsyncSession,
+    saved: Sequence[tuple[AccountState, dt.datetime | None]],
+    now: dt.datetime,
+) -> None:
+    """Upsert the states with their next action time."""
+    if not saved:
+        return
+    rows = [
+        {
+            "account_id": state.account_id,
+            "case_id": state.progress.case_id,
+            "status": state.progress.status,
+            "next_action_at": next_at,
+            "state": state.model_dump_json(exclude_defaults=True),
+            "updated_at": now,
+        }
+        for state, next_at in saved
+    ]
+    stmt = insert(cases)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[cases.c.account_id],
+        set_={
+            c: stmt.excluded[c]
+            for c in ("case_id", "status", "next_action_at", "state", "updated_at")
+        },
+    )
+    await session.execute(stmt, rows)
+
+
+async def add_audit(
+    *, session: AsyncSession, account_id: str, entries: Sequence[AuditEntry]
+) -> None:
+    """Append immutable audit records."""
+    await add_audits(session=session, entries=[(account_id, e) for e in entries])
+
+
+async def add_audits(*, session: AsyncSession, entries: Sequence[tuple[str, AuditEntry]]) -> None:
+    """Append immutable audit records of several accounts."""
+    if not entries:
+        return
+    await session.execute(
+        insert(audit),
+        [
+            {
+                "account_id": account_id,
+                "case_id": e.case_id,
+                "action": e.action,
+                "step_key": e.step_key,
+                "actor": e.actor,
+                "reason": e.reason,
+                "at": e.at,
+                "detail": e.detail,
+            }
+            for account_id, e in entries
+        ],
+    )
+
+
+async def add_tasks(
+    *, session: AsyncSession, created: Sequence[CollectorTaskCreated], now: dt.datetime
+) -> None:
+    """Put call tasks on the worklist (a re-run finds them there already)."""
+    if not created:
+        return
+    rows = [
+        {
+            "task_id": t.task_id,
+            "account_id": t.account_id,
+            "case_id": t.case_id,
+            "step_key": t.step_key,
+            "status": "open",
+            "priority": t.priority,
+            "due_at": t.due_at,
+            "contact_id": t.contact_id,
+            "currency": t.currency,
+            "dunned_balance_minor": to_minor(t.dunned_balance, t.currency),
+            "invoice_ids": list(t.invoice_ids),
+            "created_at": now,
+        }
+        for t in created
+    ]
+    await session.execute(
+        insert(tasks).on_conflict_do_nothing(index_elements=[tasks.c.task_id]), rows
+    )
+
+
+async def cancel_open_tasks(
+    *, session: AsyncSession, case_ids: Sequence[str], now: dt.datetime
+) -> None:
+    """Closed cases need no more calls."""
+    if case_ids:
+        await session.execute(
+            update(tasks)
+            .where(tasks.c.case_id.in_(case_ids), tasks.c.status == "open")
+            .values(status="cancelled", completed_at=now, completed_by="system")
+        )
+
+
+def as_json(value: Any) -> str:
+    """JSON text for JsonText columns."""
+    return json.dumps(value, default=str)
