@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from dunlin_events.testing import invoice_disputed, risk_assessed
 from dunlin_platform.clock import ManualClock
 from dunning.config import DunningSettings
+
 from .support import Scenario, of_type, steps
 
 LADDER = ["courtesy", "reminder", "firm_reminder", "call", "demand", "final_notice", "agency"]

@@ -35,6 +35,7 @@ class Account:
         self.book = PolicyBook.built_in()
         self.now = START
         self.effects: list[Effects] = []
+        self.fed: list[tuple[Event, str, dt.datetime]] = []
         contacts = [
             {
                 "contact_id": "ap",
@@ -63,7 +64,8 @@ class Account:
         self.feed(account_registered(**fields))
 
     def feed(self, event: Event, *, event_id: str | None = None) -> None:
-        apply(self.state, event, event_id=event_id or uid("ev"), at=self.now)
+        self.fed.append((event, event_id or uid("ev"), self.now))
+        apply(self.state, event, event_id=self.fed[-1][1], at=self.now)
         self.effects.append(advance(self.state, self.policy(), self.now, execute=False))
 
     def policy(self) -> Any:
