@@ -1,4 +1,4 @@
-"""`python -m risk serve|migrate`."""
+"""`python -m risk serve|migrate|model ...|rescore`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.service_cli import run_service_cli
+from risk import cli
 from risk.app import create_app
 from risk.config import RiskSettings
 
@@ -24,6 +25,9 @@ def _app(settings: ServiceSettings) -> FastAPI:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the risk service's command line."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in cli.COMMANDS:
+        return cli.main(args)
     return run_service_cli(
         argv, settings_factory=RiskSettings, app_factory=_app, alembic_ini=ALEMBIC_INI
     )

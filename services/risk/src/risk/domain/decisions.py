@@ -51,7 +51,7 @@ def recommend_limit(
 
 def expected_delay_days(state: AccountState) -> float:
     """Days after the due date this account usually pays: its recent habit, shrunk to a prior."""
-    recent = [days for _, days, _ in state.settlements[-DELAY_WINDOW:]]
+    recent = [s[1] for s in state.settlements[-DELAY_WINDOW:]]
     return (sum(recent) + PRIOR_WEIGHT * PRIOR_DELAY_DAYS) / (len(recent) + PRIOR_WEIGHT)
 
 

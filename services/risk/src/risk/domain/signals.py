@@ -44,7 +44,7 @@ def late_payment(state: AccountState) -> tuple[float, float, float]:
     average = state.days_late_sum / count if count else 0.0
     trend = 0.0
     if count >= MIN_SETTLEMENTS_FOR_TREND:
-        recent = [d for _, d, _ in state.settlements[-RECENT_SETTLEMENTS:]]
+        recent = [s[1] for s in state.settlements[-RECENT_SETTLEMENTS:]]
         recent_sum = sum(max(0, d) for d in recent)
         history = (state.days_late_sum - recent_sum) / (count - len(recent))
         trend = _avg_late(recent) - history
@@ -52,12 +52,13 @@ def late_payment(state: AccountState) -> tuple[float, float, float]:
 
 
 def ordering_change(state: AccountState, as_of: int) -> float:
-    """Invoiced value of the last 3 months over the 6 before (per 3 months); 1.0 = as usual."""
+    """Invoiced value of the last 3 complete months over the 6 before; 1.0 = as usual."""
     if not state.monthly or not as_of:
         return 1.0
-    current = month_of(as_of)
-    recent = sum(state.monthly.get(current - i, [0, 0])[1] for i in range(ORDER_RECENT_MONTHS))
-    months = range(ORDER_RECENT_MONTHS, ORDER_RECENT_MONTHS + ORDER_BASELINE_MONTHS)
+    current = month_of(as_of)  # still running: it counts from next month on
+    recent_months = range(1, ORDER_RECENT_MONTHS + 1)
+    recent = sum(state.monthly.get(current - i, [0, 0])[1] for i in recent_months)
+    months = range(ORDER_RECENT_MONTHS + 1, ORDER_RECENT_MONTHS + ORDER_BASELINE_MONTHS + 1)
     baseline_months = [state.monthly.get(current - i, [0, 0])[1] for i in months]
     if sum(1 for v in baseline_months if v > 0) < 3:
         return 1.0  # too little history to know the account's usual pattern

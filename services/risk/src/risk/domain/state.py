@@ -43,8 +43,9 @@ class AccountState:
     settled_count: int = 0
     late_count: int = 0
     days_late_sum: int = 0
-    # (settled_on, days_late, invoice_id), oldest first: the most recent SETTLEMENTS_KEPT.
-    settlements: list[tuple[int, int, str]] = field(default_factory=list)
+    # (settled_on, days_late, invoice_id, issue counted 0/1), oldest first: the most recent
+    # SETTLEMENTS_KEPT; the flag lets an InvoiceIssued seen after its settlement count once.
+    settlements: list[tuple[int, int, str, int]] = field(default_factory=list)
     # Month index (year * 12 + month - 1) -> [invoice count, invoiced minor units].
     monthly: dict[int, list[int]] = field(default_factory=dict)
     # signal_id -> (kind, severity, observed_on, requested_days or 0)
@@ -94,7 +95,7 @@ class AccountState:
             settled_count=count,
             late_count=late,
             days_late_sum=days,
-            settlements=[(s[0], s[1], s[2]) for s in raw["s"]],
+            settlements=[(s[0], s[1], s[2], s[3]) for s in raw["s"]],
             monthly={int(k): v for k, v in raw["m"].items()},
             signals={k: (v[0], v[1], v[2], v[3]) for k, v in raw["g"].items()},
             broken=raw["b"],
@@ -194,12 +195,21 @@ def _invoiced(state: AccountState, fact: f.Invoiced) -> None:
     known = state.invoices.get(fact.invoice_id)
     if known is not None and known.total is not None:
         return
-    if fact.invoice_id in _settled_ids(state):
-        return
+    for i, (on, days, invoice_id, counted) in enumerate(state.settlements):
+        if invoice_id == fact.invoice_id:
+            if counted:
+                return
+            state.settlements[i] = (on, days, invoice_id, 1)
+            _count_order(state, fact)
+            return
     if known is None:
         state.invoices[fact.invoice_id] = OpenInvoice(fact.total_minor, 0, fact.issue, fact.due)
     else:  # a payment for it came first, through another topic
         known.total, known.issue, known.due = fact.total_minor, fact.issue, fact.due
+    _count_order(state, fact)
+
+
+def _count_order(state: AccountState, fact: f.Invoiced) -> None:
     month = state.monthly.setdefault(month_of(fact.issue), [0, 0])
     month[0] += 1
     month[1] += fact.total_minor
@@ -224,14 +234,15 @@ def _allocate(state: AccountState, fact: f.Paid | f.Reversed) -> None:
 
 
 def _settled(state: AccountState, fact: f.Settled) -> None:
-    state.invoices.pop(fact.invoice_id, None)
+    invoice = state.invoices.pop(fact.invoice_id, None)
     if fact.invoice_id in _settled_ids(state):
         return
+    counted = int(invoice is not None and invoice.total is not None)
     state.settled_count += 1
     if fact.days_late > 0:
         state.late_count += 1
         state.days_late_sum += fact.days_late
-    state.settlements.append((fact.settled, fact.days_late, fact.invoice_id))
+    state.settlements.append((fact.settled, fact.days_late, fact.invoice_id, counted))
     state.settlements.sort()
     del state.settlements[:-SETTLEMENTS_KEPT]
 
