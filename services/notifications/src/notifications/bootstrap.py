@@ -8,9 +8,13 @@ from fastapi import APIRouter
 
 from dunlin_platform.clock import Clock, SystemClock
 from dunlin_platform.runtime import ServiceRuntime
-from notifications.api import routers
+from notifications.api import callback_routers, routers
+from notifications.channels.registry import build_adapters
 from notifications.config import NotificationsSettings
+from notifications.consumers import consumer_specs
 from notifications.db import PLATFORM_TABLES
+from notifications.handlers.worker import DeliveryWorker
+from notifications.loops import delivery_loop
 
 
 @dataclass(frozen=True)
@@ -18,10 +22,22 @@ class Service:
     """Everything the app needs; nothing here has connected yet."""
 
     runtime: ServiceRuntime
+    worker: DeliveryWorker
     routers: list[APIRouter]
+    public_routers: list[APIRouter]
 
 
-def bootstrap(settings: NotificationsSettings, *, clock: Clock | None = None) -> Service:
+def bootstrap(
+    settings: NotificationsSettings, *, clock: Clock | None = None, run_worker: bool = True
+) -> Service:
     """Wire the notifications service."""
     runtime = ServiceRuntime(settings, tables=PLATFORM_TABLES, clock=clock or SystemClock())
-    return Service(runtime=runtime, routers=routers())
+    adapters, close = build_adapters(settings, clock=runtime.clock)
+    worker = DeliveryWorker(runtime, settings, adapters)
+    for spec in consumer_specs(settings=settings, clock=runtime.clock, wake=worker.wake):
+        runtime.add_consumer(spec)
+    if run_worker:
+        runtime.add_loop("delivery-worker", delivery_loop(runtime, worker, settings, close=close))
+    return Service(
+        runtime=runtime, worker=worker, routers=routers(), public_routers=callback_routers()
+    )

@@ -2,7 +2,14 @@
 
 from fastapi import APIRouter
 
+from notifications.api import callbacks, deliveries, templates
+
 
 def routers() -> list[APIRouter]:
-    """Every router of the service."""
-    return []
+    """Routers behind API keys."""
+    return [deliveries.router, templates.router]
+
+
+def callback_routers() -> list[APIRouter]:
+    """Routers providers call, authenticated by their signatures."""
+    return [callbacks.router]

@@ -1,0 +1,1 @@
+"""Channel adapters: one interface, one adapter per way a message leaves."""

@@ -1,0 +1,117 @@
+"""E-mail over SMTP with a small pool of reused connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+import aiosmtplib
+
+from notifications.channels.base import (
+    Outgoing,
+    PermanentFailure,
+    Receipt,
+    TransientFailure,
+)
+from notifications.config import NotificationsSettings
+
+
+def build_email(message: Outgoing, *, sender: str, message_id: str) -> EmailMessage:
+    """A multipart/alternative text + HTML e-mail with the attachments and reply-to."""
+    request, rendered = message.request, message.rendered
+    assert rendered is not None
+    assert request.recipient.email is not None
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = formataddr((request.recipient.name, request.recipient.email))
+    mail["Subject"] = rendered["subject"]
+    mail["Message-ID"] = message_id
+    mail["X-Dunlin-Notification"] = request.notification_id
+    if request.reply_to:
+        mail["Reply-To"] = request.reply_to
+    mail.set_content(rendered["text"])
+    mail.add_alternative(rendered["html"], subtype="html")
+    for attachment in message.attachments:
+        maintype, subtype = attachment.mime.split("/", 1)
+        mail.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
+    return mail
+
+
+class SmtpPool:
+    """Up to `size` open SMTP connections, each used by one send at a time."""
+
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self._settings = settings
+        self._idle: asyncio.LifoQueue[aiosmtplib.SMTP] = asyncio.LifoQueue()
+        self._slots = asyncio.Semaphore(settings.smtp_pool_size)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self._settings
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            timeout=s.smtp_timeout_s,
+            use_tls=s.smtp_use_tls,
+            start_tls=s.smtp_starttls,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+        )
+        await client.connect()
+        return client
+
+    async def send(self, mail: EmailMessage) -> None:
+        """Send on an idle connection (or a new one); a broken connection is dropped."""
+        async with self._slots:
+            client = self._idle.get_nowait() if not self._idle.empty() else None
+            if client is None or not client.is_connected:
+                client = await self._connect()
+            try:
+                await client.send_message(mail)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    client.close()
+                raise
+            self._idle.put_nowait(client)
+
+    async def close(self) -> None:
+        """Say QUIT on every idle connection."""
+        while not self._idle.empty():
+            client = self._idle.get_nowait()
+            with contextlib.suppress(Exception):
+                await client.quit()
+
+
+class EmailAdapter:
+    """SMTP has no idempotency key: an interrupted send is reviewed, never resent blindly."""
+
+    provider = "smtp"
+    idempotent = False
+
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self._sender = settings.email_from
+        self._pool = SmtpPool(settings)
+
+    async def send(self, message: Outgoing) -> Receipt:
+        message_id = make_msgid(idstring=message.idempotency_key, domain="dunlin")
+        mail = build_email(message, sender=self._sender, message_id=message_id)
+        try:
+            await self._pool.send(mail)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [err.code for err in exc.recipients]
+            if all(code >= 500 for code in codes):
+                raise PermanentFailure("bounced", f"recipient refused ({codes[0]})") from exc
+            raise TransientFailure(f"recipient deferred ({codes[0]})") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code >= 500:
+                raise PermanentFailure("rejected", f"SMTP {exc.code}") from exc
+            raise TransientFailure(f"SMTP {exc.code}") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise TransientFailure(f"SMTP unavailable: {type(exc).__name__}") from exc
+        return Receipt(provider=self.provider, message_id=message_id)
+
+    async def close(self) -> None:
+        await self._pool.close()

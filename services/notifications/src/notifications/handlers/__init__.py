@@ -1,0 +1,1 @@
+"""One function per command or event; the worker, callbacks and intake live here."""

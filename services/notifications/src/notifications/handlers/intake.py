@@ -1,0 +1,59 @@
+"""Recording requests and account preferences as they arrive."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunlin_events import AccountRegistered, NotificationRequested
+from notifications.repository import deliveries as repo
+from notifications.repository import prefs as prefs_repo
+
+
+def delivery_values(request: NotificationRequested, *, now: dt.datetime) -> dict[str, Any]:
+    """The delivery row a request becomes: queued on its first channel, due now."""
+    return {
+        "id": str(uuid.uuid4()),
+        "notification_id": request.notification_id,
+        "account_id": request.account_id,
+        "case_id": request.case_id,
+        "step_key": request.step_key,
+        "template_key": request.template_key,
+        "locale": request.locale,
+        "channels": [request.channel, *request.fallback_channels],
+        "channel_index": 0,
+        "channel": request.channel,
+        "status": "queued",
+        "attempt": 0,
+        "next_attempt_at": now,
+        "request": request.model_dump(mode="json"),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def notifications_requested(
+    *, session: AsyncSession, requests: Sequence[NotificationRequested], now: dt.datetime
+) -> int:
+    """Record the intent first; a notification id already known is ignored."""
+    unique = {r.notification_id: r for r in requests}
+    rows = [delivery_values(r, now=now) for r in unique.values()]
+    return await repo.record_requests(session=session, rows=rows)
+
+
+async def account_registered(
+    *, session: AsyncSession, event: AccountRegistered, now: dt.datetime
+) -> None:
+    """Keep the account's tags (do_not_contact ...) and each contact's consent."""
+    consents = {c.contact_id: c.consent.model_dump() for c in event.contacts}
+    await prefs_repo.save(
+        session=session,
+        account_id=event.account_id,
+        tags=list(event.tags),
+        consents=consents,
+        now=now,
+    )

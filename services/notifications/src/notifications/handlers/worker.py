@@ -1,0 +1,231 @@
+"""The delivery worker: prepare (one transaction), send (none), record (one transaction)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from dunlin_events import Event
+from dunlin_platform.runtime import ServiceRuntime
+from notifications import metrics
+from notifications.channels.base import (
+    Attachment,
+    ChannelAdapter,
+    Outgoing,
+    PermanentFailure,
+    Receipt,
+    TransientFailure,
+)
+from notifications.config import NotificationsSettings
+from notifications.db import DeliveryRow, DocumentRow
+from notifications.domain.delivery import Retry, after_transient_failure
+from notifications.domain.rules import ContactPolicy
+from notifications.handlers.outcomes import delivered, fail, sent
+from notifications.handlers.prepare import Job, Prepared, prepare
+from notifications.pdf import Letterhead, render_letter, render_statement
+from notifications.repository import deliveries as repo
+
+log = logging.getLogger(__name__)
+
+Outcome = Receipt | PermanentFailure | TransientFailure
+
+
+@dataclass(frozen=True)
+class Done:
+    """What became of one job, with the documents it produced."""
+
+    job: Job
+    outcome: Outcome
+    attachments: Sequence[Attachment]
+
+
+def policy_of(settings: NotificationsSettings) -> ContactPolicy:
+    """The contact rules from the settings."""
+    return ContactPolicy(
+        quiet_start=settings.quiet_hours_start,
+        quiet_end=settings.quiet_hours_end,
+        quiet_channels=frozenset(settings.quiet_hours_channels),
+        max_per_account=settings.max_per_account,
+        window=dt.timedelta(hours=settings.frequency_window_h),
+        do_not_contact_tags=frozenset(settings.do_not_contact_tags),
+    )
+
+
+class DeliveryWorker:
+    """Sends what is due; safe to run in several replicas (rows are claimed SKIP LOCKED)."""
+
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        settings: NotificationsSettings,
+        adapters: Mapping[str, ChannelAdapter],
+    ) -> None:
+        self._runtime = runtime
+        self._settings = settings
+        self._adapters = adapters
+        self._policy = policy_of(settings)
+        self._head = Letterhead(settings.creditor_name, settings.creditor_address)
+        self._sending = asyncio.Semaphore(max(settings.smtp_pool_size * 4, 16))
+        self.wake = asyncio.Event()
+
+    async def run_once(self) -> int:
+        """One round: returns how many due deliveries it claimed."""
+        prepared = await self.claim()
+        if prepared.jobs:
+            done = await asyncio.gather(*(self.send(job) for job in prepared.jobs))
+            await self.record(done)
+        return prepared.claimed
+
+    async def claim(self) -> Prepared:
+        """Phase one, committed: due rows decided, rendered and marked `sending`."""
+        now = self._runtime.clock.now()
+        async with self._runtime.sessionmaker() as session, session.begin():
+            prepared = await prepare(
+                session=session,
+                adapters=self._adapters,
+                policy=self._policy,
+                creditor_name=self._settings.creditor_name,
+                now=now,
+                limit=self._settings.worker_batch_size,
+            )
+            await self._runtime.outbox.add(session, *prepared.events, occurred_at=now)
+        return prepared
+
+    async def send(self, job: Job) -> Done:
+        """Phase two, outside any transaction: documents, then the provider."""
+        now = self._runtime.clock.now()
+        attachments: list[Attachment] = []
+        outcome: Outcome
+        try:
+            attachments = await self._documents(job, now)
+            message = Outgoing(
+                delivery_id=job.delivery_id,
+                channel=job.channel,
+                idempotency_key=job.idempotency_key,
+                request=job.request,
+                rendered=job.rendered,
+                attachments=attachments,
+            )
+            async with self._sending:
+                outcome = await self._adapters[job.channel].send(message)
+        except (PermanentFailure, TransientFailure) as exc:
+            outcome = exc
+        except Exception as exc:  # an adapter bug must not lose the row: retry later
+            log.exception("adapter %s failed unexpectedly", job.channel)
+            outcome = TransientFailure(f"unexpected {type(exc).__name__}")
+        return Done(job, outcome, attachments)
+
+    async def _documents(self, job: Job, now: dt.datetime) -> list[Attachment]:
+        request, rendered = job.request, job.rendered
+        today = now.date()
+        if job.channel == "letter" and rendered is not None:
+            pdf = await asyncio.to_thread(
+                render_letter, request, rendered, head=self._head, today=today
+            )
+            return [Attachment(f"{job.delivery_id}-{job.number}.pdf", pdf)]
+        if (
+            job.channel == "email"
+            and request.step_key in self._settings.email_attach_statement_steps
+        ):
+            pdf = await asyncio.to_thread(render_statement, request, head=self._head, today=today)
+            return [Attachment("statement.pdf", pdf)]
+        return []
+
+    async def record(self, done: Sequence[Done]) -> None:
+        """Phase three: what happened, and the events, in one transaction."""
+        now = self._runtime.clock.now()
+        events: list[Event] = []
+        async with self._runtime.sessionmaker() as session, session.begin():
+            ids = [d.job.delivery_id for d in done]
+            rows = {r.id: r for r in await repo.lock_deliveries(session=session, ids=ids)}
+            attempts = await repo.open_attempts(session=session, delivery_ids=ids)
+            for item in done:
+                row, attempt = rows[item.job.delivery_id], attempts.get(item.job.delivery_id)
+                if attempt is None or row.status != "sending" or attempt.number != item.job.number:
+                    continue  # reconciled meanwhile (a very slow provider): leave it as it is
+                attempt.finished_at = now
+                outcome = item.outcome
+                if isinstance(outcome, Receipt):
+                    attempt.status = "delivered" if outcome.delivered else "sent"
+                    attempt.provider, attempt.provider_message_id = (
+                        outcome.provider,
+                        outcome.message_id,
+                    )
+                    events.append(
+                        sent(row, provider=outcome.provider, message_id=outcome.message_id, now=now)
+                    )
+                    if outcome.delivered:
+                        events.append(delivered(row, provider=outcome.provider, now=now))
+                    for doc in item.attachments:
+                        session.add(_document(row, doc, now))
+                    metrics.delivery_outcomes.add(1, {"channel": row.channel, "status": "sent"})
+                else:
+                    attempt.status, attempt.error = "failed", str(outcome)[:2000]
+                    events += self._failure(row, outcome, now)
+            await self._runtime.outbox.add(session, *events, occurred_at=now)
+
+    def _failure(
+        self, row: DeliveryRow, failure: PermanentFailure | TransientFailure, now: dt.datetime
+    ) -> list[Event]:
+        metrics.delivery_outcomes.add(1, {"channel": row.channel, "status": "failed"})
+        if isinstance(failure, PermanentFailure):
+            return [fail(row, reason=failure.reason, detail=failure.detail, fallback=True, now=now)]
+        nxt = after_transient_failure(
+            channels=row.channels,
+            index=row.channel_index,
+            attempt=row.attempt,
+            max_attempts=self._settings.max_attempts,
+            now=now,
+            base_s=self._settings.retry_base_s,
+            max_s=self._settings.retry_max_s,
+        )
+        if isinstance(nxt, Retry):
+            row.status, row.next_attempt_at, row.detail, row.updated_at = (
+                "queued",
+                nxt.at,
+                str(failure),
+                now,
+            )
+            return []
+        return [fail(row, reason="provider_error", detail=str(failure), fallback=True, now=now)]
+
+    async def reconcile(self) -> int:
+        """Attempts interrupted mid-send: resend with the same key where the provider dedupes,
+        else hold the delivery for review rather than risk a second message."""
+        now = self._runtime.clock.now()
+        lease = dt.timedelta(seconds=self._settings.sending_lease_s)
+        async with self._runtime.sessionmaker() as session, session.begin():
+            found = await repo.interrupted_attempts(session=session, started_before=now - lease)
+            for attempt, row in found:
+                adapter = self._adapters.get(attempt.channel)
+                attempt.finished_at = now
+                if adapter is not None and adapter.idempotent:
+                    attempt.status = "interrupted"
+                    # The next claim numbers the attempt the same, so its key is the same.
+                    row.attempt = attempt.number - 1
+                    row.status, row.next_attempt_at, row.updated_at = "queued", now, now
+                    row.detail = "interrupted; resent with the same idempotency key"
+                else:
+                    attempt.status = "review"
+                    row.status, row.updated_at = "review", now
+                    row.detail = "interrupted mid-send; the provider cannot dedupe: needs review"
+                metrics.delivery_outcomes.add(
+                    1, {"channel": attempt.channel, "status": attempt.status}
+                )
+        return len(found)
+
+
+def _document(row: DeliveryRow, doc: Attachment, now: dt.datetime) -> DocumentRow:
+    kind = "letter" if row.channel == "letter" else "statement"
+    return DocumentRow(
+        id=str(uuid.uuid4()),
+        delivery_id=row.id,
+        kind=kind,
+        filename=doc.filename,
+        content=doc.content,
+        created_at=now,
+    )

@@ -1,0 +1,1 @@
+"""Persistence of deliveries, attempts, documents, templates and account preferences."""

@@ -1,0 +1,149 @@
+"""Deliveries and their attempts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications.db import AttemptRow, DeliveryRow, DocumentRow
+
+
+async def record_requests(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert new deliveries; a notification id seen before is ignored. Returns rows added."""
+    if not rows:
+        return 0
+    statement = (
+        insert(DeliveryRow)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=["notification_id"])
+        .returning(DeliveryRow.id)
+    )
+    return len((await session.execute(statement)).all())
+
+
+async def claim_due(*, session: AsyncSession, now: dt.datetime, limit: int) -> list[DeliveryRow]:
+    """Lock queued deliveries that are due; other workers skip them."""
+    query = (
+        select(DeliveryRow)
+        .where(DeliveryRow.status == "queued", DeliveryRow.next_attempt_at <= now)
+        .order_by(DeliveryRow.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def sent_counts(
+    *, session: AsyncSession, account_ids: Collection[str], since: dt.datetime
+) -> dict[str, int]:
+    """Messages sent per account since a moment (for the frequency cap)."""
+    if not account_ids:
+        return {}
+    query = (
+        select(DeliveryRow.account_id, func.count())
+        .where(DeliveryRow.account_id.in_(account_ids), DeliveryRow.sent_at >= since)
+        .group_by(DeliveryRow.account_id)
+    )
+    return {account: int(n) for account, n in (await session.execute(query)).all()}
+
+
+async def interrupted_attempts(
+    *, session: AsyncSession, started_before: dt.datetime, limit: int = 500
+) -> list[tuple[AttemptRow, DeliveryRow]]:
+    """Attempts left in `sending` longer than the lease: the process died mid-send."""
+    query = (
+        select(AttemptRow, DeliveryRow)
+        .join(DeliveryRow, DeliveryRow.id == AttemptRow.delivery_id)
+        .where(AttemptRow.status == "sending", AttemptRow.started_at < started_before)
+        .order_by(AttemptRow.started_at)
+        .limit(limit)
+        .with_for_update(of=DeliveryRow, skip_locked=True)
+    )
+    return [(a, d) for a, d in (await session.execute(query)).all()]
+
+
+async def lock_deliveries(*, session: AsyncSession, ids: Collection[str]) -> list[DeliveryRow]:
+    """Lock deliveries by id (to record what happened to their attempts)."""
+    if not ids:
+        return []
+    query = select(DeliveryRow).where(DeliveryRow.id.in_(ids)).with_for_update()
+    return list((await session.scalars(query)).all())
+
+
+async def open_attempts(
+    *, session: AsyncSession, delivery_ids: Collection[str]
+) -> dict[str, AttemptRow]:
+    """The `sending` attempt of each delivery."""
+    query = select(AttemptRow).where(
+        AttemptRow.delivery_id.in_(delivery_ids), AttemptRow.status == "sending"
+    )
+    return {a.delivery_id: a for a in (await session.scalars(query)).all()}
+
+
+async def find_attempt_by_message(
+    *, session: AsyncSession, provider: str, message_id: str
+) -> tuple[AttemptRow, DeliveryRow] | None:
+    """The attempt a provider knows by this id, with its delivery locked."""
+    query = (
+        select(AttemptRow, DeliveryRow)
+        .join(DeliveryRow, DeliveryRow.id == AttemptRow.delivery_id)
+        .where(AttemptRow.provider == provider, AttemptRow.provider_message_id == message_id)
+        .with_for_update(of=DeliveryRow)
+    )
+    found = (await session.execute(query)).first()
+    return None if found is None else (found[0], found[1])
+
+
+async def list_for_log(
+    *,
+    session: AsyncSession,
+    account_id: str | None,
+    status: str | None,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> list[DeliveryRow]:
+    """Deliveries newest first, keyset-paginated on (created_at, id)."""
+    query = select(DeliveryRow)
+    if account_id is not None:
+        query = query.where(DeliveryRow.account_id == account_id)
+    if status is not None:
+        query = query.where(DeliveryRow.status == status)
+    if after is not None:
+        created = dt.datetime.fromisoformat(after[0])
+        query = query.where(
+            (DeliveryRow.created_at < created)
+            | ((DeliveryRow.created_at == created) & (DeliveryRow.id < after[1]))
+        )
+    query = query.order_by(DeliveryRow.created_at.desc(), DeliveryRow.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def get(*, session: AsyncSession, delivery_id: str) -> DeliveryRow | None:
+    """One delivery by id."""
+    return await session.get(DeliveryRow, delivery_id)
+
+
+async def attempts_of(*, session: AsyncSession, delivery_ids: Collection[str]) -> list[AttemptRow]:
+    """Every attempt of these deliveries, oldest first."""
+    if not delivery_ids:
+        return []
+    query = (
+        select(AttemptRow).where(AttemptRow.delivery_id.in_(delivery_ids)).order_by(AttemptRow.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def documents_of(*, session: AsyncSession, delivery_id: str) -> list[DocumentRow]:
+    """The archived documents of a delivery, without loading their content twice."""
+    query = select(DocumentRow).where(DocumentRow.delivery_id == delivery_id)
+    return list((await session.scalars(query)).all())
+
+
+async def document(*, session: AsyncSession, document_id: str) -> DocumentRow | None:
+    """One archived document."""
+    return await session.get(DocumentRow, document_id)

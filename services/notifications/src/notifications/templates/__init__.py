@@ -1,0 +1,1 @@
+"""Jinja2 templates per step, channel and locale, formatted with Babel."""
