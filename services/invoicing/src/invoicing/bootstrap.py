@@ -16,6 +16,7 @@ from invoicing.db import PLATFORM_TABLES
 from invoicing.issuer import InvoiceIssuer, invoice_issuer
 from invoicing.ledger.payments import PaymentsLedger
 from invoicing.overdue import OverdueSweeper
+from invoicing.reporting.gauges import add_gauge_loop
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def bootstrap(settings: InvoicingSettings, *, clock: Clock | None = None) -> Ser
             PaymentsLedger(outbox=runtime.outbox, clock=clock),
         )
     )
+    add_gauge_loop(runtime, interval_s=settings.ar_metrics_interval_s)
     sweeper = OverdueSweeper(
         runtime,
         interval_s=settings.overdue_sweep_interval_s,

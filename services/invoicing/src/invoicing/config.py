@@ -26,6 +26,11 @@ class InvoicingSettings(ServiceSettings):
     overdue_sweep_interval_s: float = Field(
         default=60.0, ge=0, description="Seconds between overdue sweeps; 0 turns the loop off."
     )
+    ar_metrics_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds between refreshes of the AR aging and DSO gauges; 0 turns it off.",
+    )
     overdue_sweep_batch_size: int = Field(
         default=5000, ge=1, le=50_000, description="Invoices locked and announced per transaction."
     )
