@@ -35,8 +35,9 @@ typecheck: setup
 
 pytest: setup
 	$(RUN) pytest $(PYTEST_ARGS)
-	@# The end-to-end suite runs the services together on the platform topics: its own session.
+	@# Suites that run the services together on the fixed platform topics: each its own session.
 	$(RUN) pytest tests/e2e $(PYTEST_ARGS)
+	$(RUN) pytest tests/ops $(PYTEST_ARGS)
 
 format: setup  ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
