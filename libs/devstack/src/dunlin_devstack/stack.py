@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dunlin_devstack import apikey, broker, services
+from dunlin_devstack.fakeproviders import FakeProviders
 from dunlin_devstack.launcher import ServiceError, ServiceProcess
+from dunlin_devstack.mailsink import MailSink
 from dunlin_devstack.paths import dunlin_home, port_is_free
 from dunlin_devstack.postgres import EmbeddedPostgres
 
@@ -46,6 +48,8 @@ class Stack:
     bootstrap: str = ""
     api_key: str | None = None
     specs: list[services.ServiceSpec] | None = None  # None: every installed service
+    mailsink: MailSink | None = None
+    fakes: FakeProviders | None = None
 
     async def start(self) -> None:
         """Bring everything up; raise StartupError with a clear message on failure."""
@@ -53,6 +57,7 @@ class Stack:
         self.database_url = await self._database()
         self.bootstrap = await self._broker()
         await self._topics()
+        await self._providers()
         env = self._service_env()
         specs = self.specs if self.specs is not None else services.available_services()
         busy = [s for s in specs if not port_is_free(s.port)]
@@ -113,6 +118,15 @@ class Stack:
         await broker.ensure_topics(self.bootstrap, topics, partitions=6)
         say(f"{len(topics)} topics ready (6 partitions each)")
 
+    async def _providers(self) -> None:
+        """The SMTP sink (.dunlin/mail/*.eml) and fake SMS/voice/print/agency providers."""
+        self.mailsink = MailSink(folder=self.home / "mail", keep_in_memory=False)
+        await self.mailsink.start()
+        self.fakes = FakeProviders(folder=self.home / "providers")
+        await self.fakes.start()
+        say(f"SMTP sink on port {self.mailsink.port} (e-mails in {self.home / 'mail'})")
+        say(f"fake SMS/voice/print/agency providers on {self.fakes.base_url}")
+
     async def _api_key(self, env: dict[str, str]) -> None:
         # In a thread: finding the module imports its parent packages, which takes seconds.
         if not await asyncio.to_thread(services.is_module_available, apikey.AUTH_CLI):
@@ -132,6 +146,13 @@ class Stack:
         env.setdefault("LOG_LEVEL", "INFO")
         # Logs are read by people here, not by a log shipper.
         env.setdefault("LOG_FORMAT", "text")
+        if self.mailsink is not None and self.fakes is not None:
+            env.setdefault("SMTP_HOST", "127.0.0.1")
+            env.setdefault("SMTP_PORT", str(self.mailsink.port))
+            env.setdefault("SMS_API_URL", self.fakes.sms_api_url)
+            env.setdefault("VOICE_API_URL", self.fakes.sms_api_url)
+            env.setdefault("AGENCY_API_URL", self.fakes.agency_api_url)
+            env.setdefault("LETTERS_DIR", str(self.home / "letters"))
         return env
 
     async def supervise(self, stop: asyncio.Event) -> int:
@@ -151,6 +172,10 @@ class Stack:
     async def shutdown(self) -> None:
         """Stop services, then the broker, then PostgreSQL; report but survive each failure."""
         await asyncio.gather(*(p.stop() for p in self.running), return_exceptions=True)
+        for provider in (self.fakes, self.mailsink):
+            if provider is not None:
+                with contextlib.suppress(Exception):
+                    await provider.stop()
         if self.broker is not None:
             await asyncio.to_thread(self.broker.stop)
         if self.postgres is not None:
