@@ -78,6 +78,7 @@ class ChannelConsent(Part):
     sms: bool = Field(default=False, description="May receive SMS (opt-in)")
     phone: bool = Field(default=False, description="May be called (opt-in)")
     letter: bool = Field(default=True, description="May receive postal letters")
+    voice: bool = Field(default=False, description="May receive automated calls (opt-in)")
 
 
 class Contact(Part):
