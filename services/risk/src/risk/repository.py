@@ -64,7 +64,7 @@ async def accounts_by_external_id(
             AccountRow.external_id.in_(list(external_ids)), AccountRow.registered
         )
     )
-    return {str(x): a for x, a in rows.tuples()}
+    return {str(x): a for x, a in rows}
 
 
 async def save_accounts(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
