@@ -53,8 +53,8 @@ async def send(settings: RiskSettings, *events: Event) -> None:
 async def eventually(check: Callable[[], Awaitable[bool]], *, within_s: float = 20.0) -> None:
     """Poll until the check holds (the consumer works asynchronously)."""
     async with asyncio.timeout(within_s):
-        while not await check():
-            await asyncio.sleep(0.1)  # noqa: ASYNC110 - the state is in another process's tables
+        while not await check():  # noqa: ASYNC110 - the state lives in the database
+            await asyncio.sleep(0.1)
 
 
 def account(**overrides: Any) -> Event:
