@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dunlin_events import Envelope, Event
 from dunlin_platform.outbox import Outbox
 from dunlin_platform.router import processing_span
+from dunlin_platform.telemetry import current_traceparent
 from dunning import repository as repo
 from dunning.domain.assignment import PolicyBook
 from dunning.domain.case import AuditEntry, Effects, advance
 from dunning.domain.facts import apply
 from dunning.domain.state import AccountState
+from dunning.tracing import step_span
 
 
 async def _persist(
@@ -23,7 +25,13 @@ async def _persist(
     outbox: Outbox,
     results: Sequence[tuple[AccountState, Effects]],
     now: dt.datetime,
+    traceparents: dict[str, str | None] | None = None,
 ) -> None:
+    """Write states, audit, tasks and events in the caller's transaction.
+
+    An event keeps the traceparent of the step that produced it; otherwise it takes the
+    account's entry in `traceparents` (the message that caused it), else the active span's.
+    """
     await repo.save_states(
         session=session, saved=[(s, fx.next_action_at) for s, fx in results], now=now
     )
@@ -36,7 +44,16 @@ async def _persist(
     await repo.cancel_open_tasks(
         session=session, case_ids=[fx.closed_case for _, fx in results if fx.closed_case], now=now
     )
-    await outbox.add(session, *[e for _, fx in results for e in fx.events], occurred_at=now)
+    default = current_traceparent()
+    known = traceparents or {}
+    await outbox.add(
+        session,
+        *[e for _, fx in results for e in fx.events],
+        occurred_at=now,
+        traceparents=[
+            tp for s, fx in results for tp in fx.traceparents(known.get(s.account_id, default))
+        ],
+    )
 
 
 async def apply_events(
@@ -46,17 +63,23 @@ async def apply_events(
     states = await repo.lock_states(
         session=session, account_ids=[e.data.account_id for e in envelopes]
     )
+    # What an account emits now (a case closed on payment...) continues the trace of the
+    # last message applied to it.
+    caused_by: dict[str, str | None] = {}
     for envelope in envelopes:
+        account_id = envelope.data.account_id
         with processing_span(envelope):
             apply(
-                states[envelope.data.account_id],
+                states[account_id],
                 envelope.data,
                 event_id=envelope.id,
                 at=envelope.time,
+                traceparent=envelope.traceparent,
             )
+            caused_by[account_id] = current_traceparent()
     book = await repo.policy_book(session=session)
     results = [(s, advance(s, book.for_account(s), now, execute=False)) for s in states.values()]
-    await _persist(session=session, outbox=outbox, results=results, now=now)
+    await _persist(session=session, outbox=outbox, results=results, now=now, traceparents=caused_by)
 
 
 async def sweep_batch(
@@ -64,7 +87,10 @@ async def sweep_batch(
 ) -> int:
     """Execute the due steps of up to `limit` cases; returns how many cases were claimed."""
     states = await repo.claim_due(session=session, now=now, limit=limit)
-    results = [(s, advance(s, book.for_account(s), now, execute=True)) for s in states]
+    results = [
+        (s, advance(s, book.for_account(s), now, execute=True, trace_step=step_span))
+        for s in states
+    ]
     await _persist(session=session, outbox=outbox, results=results, now=now)
     return len(states)
 

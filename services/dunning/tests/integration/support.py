@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
@@ -13,7 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_devstack.topics import envelope_of, read_topic
-from dunlin_events import Event, InvoiceIssued, PaymentReceived, encode, new_envelope, topics
+from dunlin_events import (
+    Envelope,
+    Event,
+    InvoiceIssued,
+    PaymentReceived,
+    encode,
+    new_envelope,
+    topics,
+)
 from dunlin_events.testing import account_registered, invoice_issued, payment_received
 from dunlin_platform.clock import ManualClock
 from dunning.config import DunningSettings
@@ -105,10 +114,19 @@ class Scenario:
             unapplied_amount="0",
         )
 
-    async def send(self, topic: str, *events: Event, ids: list[str] | None = None) -> list[str]:
+    async def send(
+        self,
+        topic: str,
+        *events: Event,
+        ids: list[str] | None = None,
+        traceparent: str | None = None,
+    ) -> list[str]:
         """Publish and wait until dunning's consumer has applied every message."""
         envelopes = [
-            new_envelope(e, source="/dunlin/test", id=(ids[i] if ids else None))
+            dataclasses.replace(
+                new_envelope(e, source="/dunlin/test", id=(ids[i] if ids else None)),
+                traceparent=traceparent,
+            )
             for i, e in enumerate(events)
         ]
         producer = AIOKafkaProducer(
@@ -159,6 +177,10 @@ class Scenario:
 
     async def published(self) -> list[Event]:
         """What dunning published for this account, read back from dunning.events."""
+        return [e.data for e in await self.published_envelopes()]
+
+    async def published_envelopes(self) -> list[Envelope[Event]]:
+        """The envelopes (with their trace context) dunning published for this account."""
         outbox = PLATFORM_TABLES.outbox
         async with self.sessionmaker() as session:
             count = await session.scalar(
@@ -171,7 +193,7 @@ class Scenario:
             lambda m: m.key == key,
             count=count or 0,
         )
-        return [envelope_of(r).data for r in records]
+        return [envelope_of(r) for r in records]
 
 
 def steps(events: list[Event]) -> list[tuple[str, str]]:

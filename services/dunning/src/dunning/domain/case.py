@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +53,30 @@ class Effects:
     tasks: list[CollectorTaskCreated] = field(default_factory=list)
     closed_case: str | None = None
     next_action_at: dt.datetime | None = None
+    # Index in `events` -> the traceparent of the step that produced it (see StepTrace).
+    traced: dict[int, str | None] = field(default_factory=dict)
+
+    def traceparents(self, default: str | None) -> list[str | None]:
+        """One traceparent per event: its step's, else `default`."""
+        if not self.traced:
+            return [default] * len(self.events)
+        return [self.traced.get(i, default) for i in range(len(self.events))]
+
+
+@dataclass(frozen=True)
+class StepTrace:
+    """What a step span needs: ids only (never names or addresses) and the parent context."""
+
+    account_id: str
+    case_id: str
+    step_key: str
+    channels: tuple[str, ...]
+    invoice_ids: tuple[str, ...]
+    parent: str | None  # the traceparent of the oldest invoice concerned
+
+
+# Opens a span around one step and yields its traceparent (None when there is none).
+StepTracer = Callable[[StepTrace], AbstractContextManager[str | None]]
 
 
 def current_case_id(state: AccountState) -> str:
@@ -58,8 +84,19 @@ def current_case_id(state: AccountState) -> str:
     return state.progress.case_id or case_id_of(state.account_id, state.progress.cycle)
 
 
-def advance(state: AccountState, policy: Policy, now: dt.datetime, *, execute: bool) -> Effects:
-    """Evaluate and apply: closes, promise outcomes, expired holds and (if execute) due steps."""
+def advance(
+    state: AccountState,
+    policy: Policy,
+    now: dt.datetime,
+    *,
+    execute: bool,
+    trace_step: StepTracer | None = None,
+) -> Effects:
+    """Evaluate and apply: closes, promise outcomes, expired holds and (if execute) due steps.
+
+    With `trace_step`, each executed or skipped step runs inside the context it returns, and
+    the step's events carry the traceparent it yields.
+    """
     decision = evaluate(state, policy, now)
     effects = Effects()
     case_id = current_case_id(state)
@@ -73,7 +110,10 @@ def advance(state: AccountState, policy: Policy, now: dt.datetime, *, execute: b
         effects.next_action_at = now
         return effects
     for action in decision.actions:
-        _record(state, policy, decision, action, now, effects)
+        if trace_step is None:
+            _record(state, policy, decision, action, now, effects)
+        else:
+            _traced_record(state, policy, decision, action, now, effects, trace_step)
     effects.next_action_at = None if state.progress.status == "handed" else decision.next_action_at
     return effects
 
@@ -189,6 +229,37 @@ def _open(state: AccountState, policy: Policy, now: dt.datetime, fx: Effects) ->
         )
     assert progress.case_id is not None
     return progress.case_id
+
+
+def _traced_record(
+    state: AccountState,
+    policy: Policy,
+    d: Decision,
+    action: StepAction,
+    now: dt.datetime,
+    fx: Effects,
+    trace_step: StepTracer,
+) -> None:
+    lines = action.lines or d.balances.dunned_lines[:1]
+    invoices = state.invoices
+    parent = next(
+        (tp for line in lines if (tp := invoices[line.invoice_id].traceparent) is not None), None
+    )
+    final = policy.body.final_reminder
+    channels = action.step.channels if action.step else (final.channels if final else [])
+    trace = StepTrace(
+        account_id=state.account_id,
+        case_id=current_case_id(state),
+        step_key=action.key,
+        channels=tuple(channels),
+        invoice_ids=tuple(line.invoice_id for line in lines),
+        parent=parent,
+    )
+    with trace_step(trace) as traceparent:
+        start = len(fx.events)
+        _record(state, policy, d, action, now, fx)
+        for i in range(start, len(fx.events)):
+            fx.traced[i] = traceparent
 
 
 def _record(

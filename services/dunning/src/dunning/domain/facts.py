@@ -41,11 +41,26 @@ def _newer(current: dt.datetime | None, candidate: dt.datetime) -> bool:
     return current is None or candidate >= current
 
 
-def apply(state: AccountState, event: Event, *, event_id: str, at: dt.datetime) -> None:
-    """Fold one event into the state; `at` is the event's time, `event_id` its CloudEvents id."""
+def apply(
+    state: AccountState,
+    event: Event,
+    *,
+    event_id: str,
+    at: dt.datetime,
+    traceparent: str | None = None,
+) -> None:
+    """Fold one event into the state; `at` is the event's time, `event_id` its CloudEvents id.
+
+    The traceparent of an invoice's first InvoiceIssued is kept, so that the steps dunning
+    later takes for that invoice continue the invoice's trace.
+    """
     handler = _HANDLERS.get(type(event))
     if handler is not None:
         handler(state, event, event_id, at)
+    if traceparent and isinstance(event, InvoiceIssued):
+        inv = state.invoices[event.invoice_id]
+        if inv.traceparent is None:
+            inv.traceparent = traceparent
 
 
 def _account_registered(state: AccountState, e: Event, _: str, at: dt.datetime) -> None:

@@ -43,6 +43,7 @@ class InvoiceFacts(_Model):
     status: InvoiceStatus = "open"
     adjusted_at: dt.datetime | None = None
     settled_at: dt.datetime | None = None
+    traceparent: str | None = None  # of the first InvoiceIssued seen: its steps join that trace
 
 
 class AllocationFact(_Model):
