@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from risk.db import AccountRow, PredictionRow, ScoreHistoryRow, SignalRow
+from risk.db import AccountRow, Base, PredictionRow, ScoreHistoryRow, SignalRow
 from risk.domain.state import AccountState
 
-_EMPTY_STATE = AccountState().to_json()
+_EMPTY_STATE_JSON = json.dumps(AccountState().to_json())
 
 
 async def lock_external_ids(*, session: AsyncSession, external_ids: Collection[str]) -> None:
@@ -24,33 +26,70 @@ async def lock_external_ids(*, session: AsyncSession, external_ids: Collection[s
         )
 
 
+def _table(model: type[Base]) -> Table:
+    """The Core table of a mapped class: executemany without the ORM's per-row work."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAccount:
+    """What scoring needs of a stored account."""
+
+    account_id: str
+    state: dict[str, Any]
+    published_score: int | None
+    published_tier: str | None
+    recommended_limit_minor: int | None
+
+
+_COLUMNS = (
+    AccountRow.account_id,
+    AccountRow.state,
+    AccountRow.published_score,
+    AccountRow.published_tier,
+    AccountRow.recommended_limit_minor,
+)
+
+
 async def lock_accounts(
     *, session: AsyncSession, account_ids: Collection[str], now: dt.datetime
-) -> dict[str, AccountRow]:
+) -> dict[str, StoredAccount]:
     """Create missing accounts, then lock and load them all in id order (no deadlocks)."""
     ids = sorted(set(account_ids))
     if not ids:
         return {}
-    rows = [
-        {
-            "account_id": i,
-            "registered": False,
-            "state": _EMPTY_STATE,
-            "reasons": [],
-            "actions": [],
-            "updated_at": now,
-        }
-        for i in ids
-    ]
-    await session.execute(pg_insert(AccountRow).values(rows).on_conflict_do_nothing())
-    result = await session.scalars(
-        select(AccountRow)
+    await session.execute(
+        text(
+            "INSERT INTO risk.accounts"
+            " (account_id, registered, state, reasons, actions, updated_at)"
+            " SELECT id, false, CAST(:state AS jsonb), '[]', '[]', :now"
+            " FROM unnest(CAST(:ids AS text[])) AS id ORDER BY id ON CONFLICT DO NOTHING"
+        ),
+        {"ids": ids, "state": _EMPTY_STATE_JSON, "now": now},
+    )
+    result = await session.execute(
+        select(*_COLUMNS)
         .where(AccountRow.account_id.in_(ids))
         .order_by(AccountRow.account_id)
         .with_for_update()
-        .execution_options(populate_existing=True)
     )
-    return {row.account_id: row for row in result}
+    return {row[0]: StoredAccount(*row) for row in result}
+
+
+async def lock_registered_after(
+    *, session: AsyncSession, after: str, limit: int
+) -> list[StoredAccount]:
+    """The next `limit` registered accounts after an id, locked, in id order."""
+    result = await session.execute(
+        select(*_COLUMNS)
+        .where(AccountRow.registered, AccountRow.account_id > after)
+        .order_by(AccountRow.account_id)
+        .limit(limit)
+        .with_for_update()
+    )
+    return [StoredAccount(*row) for row in result]
 
 
 async def accounts_by_external_id(
@@ -67,10 +106,39 @@ async def accounts_by_external_id(
     return {str(x): a for x, a in rows}
 
 
+_SAVE = text(
+    """
+    UPDATE risk.accounts a SET
+        state = COALESCE(CAST(s.state AS jsonb), a.state),
+        registered = s.registered, external_id = s.external_id, score = s.score,
+        tier = s.tier, reasons = CAST(s.reasons AS jsonb), actions = CAST(s.actions AS jsonb),
+        model_version = s.model_version, published_score = s.published_score,
+        published_tier = s.published_tier, recommended_limit_minor = s.recommended_limit_minor,
+        scored_at = s.scored_at, updated_at = s.updated_at
+    FROM unnest(
+        CAST(:account_id AS text[]), CAST(:state AS text[]), CAST(:registered AS boolean[]),
+        CAST(:external_id AS text[]), CAST(:score AS integer[]), CAST(:tier AS text[]),
+        CAST(:reasons AS text[]), CAST(:actions AS text[]), CAST(:model_version AS text[]),
+        CAST(:published_score AS integer[]), CAST(:published_tier AS text[]),
+        CAST(:recommended_limit_minor AS bigint[]), CAST(:scored_at AS timestamptz[]),
+        CAST(:updated_at AS timestamptz[])
+    ) AS s(account_id, state, registered, external_id, score, tier, reasons, actions,
+           model_version, published_score, published_tier, recommended_limit_minor,
+           scored_at, updated_at)
+    WHERE a.account_id = s.account_id
+    """
+)
+SAVED_COLUMNS = (
+    "account_id", "state", "registered", "external_id", "score", "tier", "reasons", "actions",
+    "model_version", "published_score", "published_tier", "recommended_limit_minor",
+    "scored_at", "updated_at",
+)  # fmt: skip
+
+
 async def save_accounts(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Write back changed accounts by primary key, in one executemany."""
+    """Write back accounts in one statement (state None keeps the stored state)."""
     if rows:
-        await session.execute(update(AccountRow), list(rows))
+        await session.execute(_SAVE, {c: [r[c] for r in rows] for c in SAVED_COLUMNS})
 
 
 async def insert_signals(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
@@ -78,10 +146,7 @@ async def insert_signals(*, session: AsyncSession, rows: Sequence[dict[str, Any]
     if not rows:
         return set()
     result = await session.execute(
-        pg_insert(SignalRow)
-        .values(list(rows))
-        .on_conflict_do_nothing()
-        .returning(SignalRow.signal_id)
+        pg_insert(SignalRow).on_conflict_do_nothing().returning(SignalRow.signal_id), list(rows)
     )
     return set(result.scalars())
 
@@ -105,13 +170,13 @@ async def claim_waiting_signals(
 async def add_history(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Append published assessments."""
     if rows:
-        await session.execute(pg_insert(ScoreHistoryRow).values(list(rows)))
+        await session.execute(insert(_table(ScoreHistoryRow)), list(rows))
 
 
 async def add_predictions(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Record first predictions of new invoices (a re-sent invoice keeps its first one)."""
     if rows:
-        await session.execute(pg_insert(PredictionRow).values(list(rows)).on_conflict_do_nothing())
+        await session.execute(pg_insert(_table(PredictionRow)).on_conflict_do_nothing(), list(rows))
 
 
 async def settle_predictions(

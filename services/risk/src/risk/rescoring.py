@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_platform.outbox import Outbox
 from risk import repository as repo
-from risk.db import AccountRow
 from risk.domain.state import AccountState
 from risk.scoring import Outcome, Scorer, score_account
 
@@ -33,22 +31,15 @@ async def rescore_chunk(
     as_of: dt.date | None,
 ) -> tuple[Outcome, str | None, int]:
     """Rescore the next `limit` registered accounts after `after` (locked, in id order)."""
-    rows = (
-        await session.scalars(
-            select(AccountRow)
-            .where(AccountRow.registered, AccountRow.account_id > after)
-            .order_by(AccountRow.account_id)
-            .limit(limit)
-            .with_for_update()
-        )
-    ).all()
+    rows = await repo.lock_registered_after(session=session, after=after, limit=limit)
     outcome = Outcome()
     day = as_of.toordinal() if as_of else None
     for row in rows:
         state = AccountState.from_json(row.state)
-        score_account(row, state, scorer=scorer, now=now, outcome=outcome, as_of=day)
-    for values in outcome.account_rows:
-        del values["state"]  # unchanged: do not rewrite the largest column
+        # The state is unchanged: it is not rewritten (the largest column).
+        score_account(
+            row, state, scorer=scorer, now=now, outcome=outcome, as_of=day, keep_state=True
+        )
     await repo.save_accounts(session=session, rows=outcome.account_rows)
     await repo.add_history(session=session, rows=outcome.history)
     return outcome, rows[-1].account_id if rows else None, len(rows)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dunlin_events import CreditLimitRecommended, Event, RiskAssessed, ScoreReason, from_minor
-from risk.db import AccountRow
+from dunlin_events import CreditLimitRecommended, Event, RiskAssessed, from_minor
 from risk.domain import model
 from risk.domain.decisions import recommend_limit
 from risk.domain.model import Assessment, is_material
 from risk.domain.signals import measure
 from risk.domain.state import AccountState
+from risk.repository import StoredAccount
 
 
 class Scorer(Protocol):
@@ -42,31 +43,56 @@ class Outcome:
 
 def reasons_json(assessment: Assessment) -> list[dict[str, Any]]:
     """Reasons as stored and served."""
-    return [asdict(r) for r in assessment.reasons]
+    return [
+        {
+            "code": r.code,
+            "label": r.label,
+            "value": r.value,
+            "weight": r.weight,
+            "contribution": r.contribution,
+        }
+        for r in assessment.reasons
+    ]
 
 
 def score_account(
-    row: AccountRow,
+    row: StoredAccount,
     state: AccountState,
     *,
     scorer: Scorer,
     now: dt.datetime,
     outcome: Outcome,
     as_of: int | None = None,
+    keep_state: bool = False,
 ) -> None:
     """Assess one account; stage its row, and its events when the change is material."""
-    values: dict[str, Any] = {"account_id": row.account_id, "updated_at": now}
-    values.update(state=state.to_json(), registered=state.registered, external_id=state.external_id)
+    values: dict[str, Any] = {
+        "account_id": row.account_id,
+        "state": None if keep_state else json.dumps(state.to_json(), separators=(",", ":")),
+        "registered": state.registered,
+        "external_id": state.external_id,
+        "score": None,
+        "tier": None,
+        "reasons": "[]",
+        "actions": "[]",
+        "model_version": None,
+        "published_score": row.published_score,
+        "published_tier": row.published_tier,
+        "recommended_limit_minor": row.recommended_limit_minor,
+        "scored_at": None,
+        "updated_at": now,
+    }
     if not state.registered:
         outcome.account_rows.append(values)
         return
     measures = measure(state, as_of)
     assessment = scorer.assess(measures)
+    reasons = reasons_json(assessment)
     values.update(
         score=assessment.score,
         tier=assessment.tier,
-        reasons=reasons_json(assessment),
-        actions=list(assessment.actions),
+        reasons=json.dumps(reasons),
+        actions=json.dumps(list(assessment.actions)),
         model_version=assessment.model_version,
         scored_at=now,
     )
@@ -80,7 +106,7 @@ def score_account(
                 "score": assessment.score,
                 "tier": assessment.tier,
                 "previous_score": row.published_score,
-                "reasons": values["reasons"],
+                "reasons": reasons,
                 "measures": {k: round(v, 4) for k, v in measures.items()},
                 "model_version": assessment.model_version,
                 "as_of": dt.date.fromordinal(max(state.as_of, as_of or 0, 1)),
@@ -106,7 +132,7 @@ def score_account(
     outcome.account_rows.append(values)
 
 
-def _assessed(row: AccountRow, assessment: Assessment, now: dt.datetime) -> RiskAssessed:
+def _assessed(row: StoredAccount, assessment: Assessment, now: dt.datetime) -> RiskAssessed:
     return RiskAssessed.model_validate(
         {
             "account_id": row.account_id,
@@ -114,7 +140,7 @@ def _assessed(row: AccountRow, assessment: Assessment, now: dt.datetime) -> Risk
             "tier": assessment.tier,
             "previous_score": row.published_score,
             "previous_tier": row.published_tier,
-            "reasons": [ScoreReason(**asdict(r)) for r in assessment.reasons],
+            "reasons": reasons_json(assessment),
             "recommended_actions": list(assessment.actions),
             "model_version": assessment.model_version,
             "assessed_at": now,
