@@ -12,6 +12,7 @@ from dunning.api import routers
 from dunning.config import DunningSettings
 from dunning.consumers import consumer_specs
 from dunning.db import PLATFORM_TABLES
+from dunning.metrics import add_metric_loops
 from dunning.sweep import add_sweep_loop
 
 
@@ -29,4 +30,5 @@ def bootstrap(settings: DunningSettings, *, clock: Clock | None = None) -> Servi
     for spec in consumer_specs(settings=settings, outbox=runtime.outbox, clock=runtime.clock):
         runtime.add_consumer(spec)
     add_sweep_loop(runtime, settings=settings)
+    add_metric_loops(runtime, interval_s=settings.cases_gauge_interval_s)
     return Service(runtime=runtime, routers=routers())

@@ -20,6 +20,9 @@ class DunningSettings(ServiceSettings):
     risk_events_topic: str = Field(default=topics.RISK_EVENTS)
     notifications_events_topic: str = Field(default=topics.NOTIFICATIONS_EVENTS)
     sweep_interval_s: float = Field(default=30.0, gt=0, description="How often due cases run.")
+    cases_gauge_interval_s: float = Field(
+        default=60.0, ge=0, description="How often open cases are counted by step (0: never)."
+    )
     sweep_batch_size: int = Field(
         default=1000, ge=1, le=20_000, description="Cases per transaction."
     )

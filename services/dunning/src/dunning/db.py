@@ -43,6 +43,7 @@ cases = Table(
     Column("next_action_at", DateTime(timezone=True)),
     Column("state", JsonText(), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("step_key", String(50)),  # the last step of an open case (the funnel gauge)
 )
 # The sweep reads only what is due, through this index: its cost grows with the work due.
 Index(
@@ -50,6 +51,9 @@ Index(
     cases.c.next_action_at,
     postgresql_where=cases.c.next_action_at.isnot(None),
 )
+
+# The funnel gauge counts open cases by step from this index alone.
+Index("ix_cases_open_step_key", cases.c.step_key, postgresql_where=cases.c.status == "open")
 
 policies = Table(
     "policies",

@@ -16,6 +16,7 @@ from dunning.domain.assignment import PolicyBook
 from dunning.domain.case import AuditEntry, Effects, advance
 from dunning.domain.facts import apply
 from dunning.domain.state import AccountState
+from dunning.metrics import count_promises_after_commit
 from dunning.tracing import step_span
 
 
@@ -44,6 +45,7 @@ async def _persist(
     await repo.cancel_open_tasks(
         session=session, case_ids=[fx.closed_case for _, fx in results if fx.closed_case], now=now
     )
+    count_promises_after_commit(session, [e for _, fx in results for e in fx.events])
     default = current_traceparent()
     known = traceparents or {}
     await outbox.add(

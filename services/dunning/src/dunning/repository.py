@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,6 +74,21 @@ async def claim_due(*, session: AsyncSession, now: dt.datetime, limit: int) -> l
     return [_decode(row.account_id, row.state) for row in rows]
 
 
+def _step_key(state: AccountState) -> str | None:
+    progress = state.progress
+    return progress.steps[-1].key if progress.status == "open" and progress.steps else None
+
+
+async def open_cases_by_step(*, session: AsyncSession) -> dict[str, int]:
+    """How many open cases stand at each step (an index-only grouped count)."""
+    rows = await session.execute(
+        select(cases.c.step_key, func.count())
+        .where(cases.c.status == "open")
+        .group_by(cases.c.step_key)
+    )
+    return {step or "none": int(n) for step, n in rows}
+
+
 async def save_states(
     *,
     session: AsyncSession,
@@ -91,6 +106,7 @@ async def save_states(
             "next_action_at": next_at,
             "state": state.model_dump_json(exclude_defaults=True),
             "updated_at": now,
+            "step_key": _step_key(state),
         }
         for state, next_at in saved
     ]
@@ -99,7 +115,7 @@ async def save_states(
         index_elements=[cases.c.account_id],
         set_={
             c: stmt.excluded[c]
-            for c in ("case_id", "status", "next_action_at", "state", "updated_at")
+            for c in ("case_id", "status", "next_action_at", "state", "updated_at", "step_key")
         },
     )
     await session.execute(stmt, rows)
