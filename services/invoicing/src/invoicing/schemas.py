@@ -37,6 +37,7 @@ class ConsentBody(Schema):
     sms: bool = False
     phone: bool = False
     letter: bool = True
+    voice: bool = Field(default=False, description="Automated reminder calls (opt-in)")
 
 
 class PostalAddressBody(Schema):
