@@ -65,8 +65,16 @@ def create_service_app(
 
 
 def _instrument(runtime: ServiceRuntime) -> None:
-    """Trace SQL only when spans are exported (HTTP is traced by FastAPI itself)."""
+    """Trace SQL and outgoing HTTP only when spans are exported (FastAPI traces itself)."""
     if runtime.settings.otel_traces_exporter != "none":
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
         from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-        SQLAlchemyInstrumentor().instrument(engine=runtime.engine.sync_engine)
+        # The instrumentation's declared range stops before SQLAlchemy 2.1, whose engine
+        # events it uses are unchanged: skip the version check rather than lose SQL spans.
+        SQLAlchemyInstrumentor().instrument(
+            engine=runtime.engine.sync_engine, skip_dep_check=True
+        )
+        httpx_instrumentor = HTTPXClientInstrumentor()
+        if not httpx_instrumentor.is_instrumented_by_opentelemetry:
+            httpx_instrumentor.instrument()
