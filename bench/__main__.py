@@ -10,11 +10,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import consumer, http_api, memory, relay
+from bench import consumer, dunning, http_api, memory, notifications, relay, risk
 from bench.infra import servers
 from bench.results import Result, render, write_json
 
-BENCHMARKS = ("consumer", "relay", "http", "memory")
+BENCHMARKS = ("consumer", "relay", "http", "memory", "dunning", "notifications", "risk")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -54,6 +54,15 @@ async def main(args: argparse.Namespace) -> list[Result]:
         if "memory" in chosen:
             say("idle memory ...")
             results += await memory.run(infra)
+        if "dunning" in chosen:
+            say("dunning: event handling, due sweep, idle sweep ...")
+            results += await dunning.run(infra)
+        if "notifications" in chosen:
+            say("notifications: e-mails, letters, memory over many deliveries ...")
+            results += await notifications.run(infra)
+        if "risk" in chosen:
+            say("risk: incremental scoring, full rescoring ...")
+            results += await risk.run(infra)
     return results
 
 
