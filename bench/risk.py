@@ -157,7 +157,7 @@ async def incremental(infra: Infra, *, events: int, accounts: int, batch_size: i
     return Result("risk.incremental", total / seconds, "events/s", 5_000, "min", note)
 
 
-async def full_rescore(infra: Infra, *, accounts: int, chunk: int) -> Result:
+async def full_rescore(infra: Infra, *, accounts: int, chunk: int) -> list[Result]:
     """Seed `accounts` registered accounts with synthetic states, then time a full rescoring."""
     settings = RiskSettings(
         database_url=infra.database_url, kafka_bootstrap_servers=infra.bootstrap
@@ -183,22 +183,31 @@ async def full_rescore(infra: Infra, *, accounts: int, chunk: int) -> Result:
             ]
             async with runtime.sessionmaker() as session, session.begin():
                 await session.execute(insert(AccountRow), rows)
-        started = time.perf_counter()
-        report = await rescore_all(
-            sessionmaker=runtime.sessionmaker,
-            outbox=runtime.outbox,
-            scorer=PointsCard(),
-            now=NOW,
-            chunk=chunk,
-        )
-        seconds = time.perf_counter() - started
+        timings = []
+        for _ in range(2):  # first scores (all published), then a steady-state rescoring
+            started = time.perf_counter()
+            report = await rescore_all(
+                sessionmaker=runtime.sessionmaker,
+                outbox=runtime.outbox,
+                scorer=PointsCard(),
+                now=NOW,
+                chunk=chunk,
+            )
+            timings.append((time.perf_counter() - started, report))
     finally:
         await runtime.stop()
-    note = (
-        f"{report.accounts:,} accounts in chunks of {chunk}; {report.published:,} RiskAssessed"
-        " staged in the outbox (first scores)"
-    )
-    return Result("risk.full_rescore", seconds, "s", 30, "max", note)
+    return [
+        Result(
+            f"risk.full_rescore.{label}",
+            seconds,
+            "s",
+            30,
+            "max",
+            f"{report.accounts:,} accounts in chunks of {chunk};"
+            f" {report.published:,} RiskAssessed staged in the outbox",
+        )
+        for label, (seconds, report) in zip(("first", "again"), timings, strict=True)
+    ]
 
 
 async def run(
@@ -212,8 +221,7 @@ async def run(
     """Both risk benchmarks on a freshly migrated risk schema."""
     await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=infra.database_url)
     results = [await incremental(infra, events=events, accounts=accounts, batch_size=batch_size)]
-    print(render(results), flush=True)
-    results.append(await full_rescore(infra, accounts=rescore_accounts, chunk=chunk))
+    results += await full_rescore(infra, accounts=rescore_accounts, chunk=chunk)
     return results
 
 
