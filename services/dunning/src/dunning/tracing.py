@@ -7,10 +7,20 @@ from contextlib import contextmanager
 
 from opentelemetry import trace
 
-from dunlin_platform.telemetry import context_from_traceparent, current_traceparent, tracer
+from dunlin_platform.telemetry import context_from_traceparent, tracer
 from dunning.domain.case import StepTrace
 
 _MAX_INVOICE_IDS = 50  # as dunlin_platform.spans.event_attributes
+# A proxy until telemetry is set up, then the real tracer: looked up once, not per step.
+_tracer = tracer()
+
+
+def traceparent_of(span: trace.Span) -> str | None:
+    """The W3C traceparent of a span (what the propagator would inject with it current)."""
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
+        return None
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
 
 
 @contextmanager
@@ -20,7 +30,7 @@ def step_span(step: StepTrace) -> Iterator[str | None]:
     Yields the span's traceparent for the step's outbox events. Attributes are ids only and
     are built only when the span records (unsampled spans still carry their ids onward).
     """
-    span = tracer().start_span(
+    span = _tracer.start_span(
         f"dunning step {step.step_key}",
         context=context_from_traceparent(step.parent),
         kind=trace.SpanKind.INTERNAL,
@@ -36,4 +46,4 @@ def step_span(step: StepTrace) -> Iterator[str | None]:
             }
         )
     with trace.use_span(span, end_on_exit=True):
-        yield current_traceparent()
+        yield traceparent_of(span)

@@ -175,3 +175,19 @@ def test_the_same_step_rerun_gets_the_same_notification_id() -> None:
         for a in (one, two)
     ]
     assert ids[0] == ids[1]
+
+
+def test_stable_ids_are_uuid5_of_the_parts() -> None:
+    import uuid
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from dunning.domain import ids
+
+    @given(st.lists(st.one_of(st.text(), st.integers()), min_size=1, max_size=4))
+    def check(parts: list[object]) -> None:
+        name = ":".join(str(p) for p in parts)
+        assert ids.stable_id(*parts) == str(uuid.uuid5(ids._NAMESPACE, name))
+
+    check()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.trace import NonRecordingSpan, SpanContext
 
 from dunlin_events import DunningStepExecuted
+from dunlin_platform.telemetry import current_traceparent
 from dunning import tracing
 from dunning.domain.case import advance
 from dunning.domain.facts import apply
@@ -22,7 +25,7 @@ def _provider(monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> InMemorySpan
     exporter = InMemorySpanExporter()
     provider = TracerProvider(**kwargs)  # type: ignore[arg-type]
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(tracing, "tracer", lambda: provider.get_tracer("test"))
+    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("test"))
     return exporter
 
 
@@ -83,4 +86,7 @@ def test_unsampled_steps_record_nothing_but_still_pass_the_trace_on(
     assert exporter.get_finished_spans() == ()
     parents = fx.traceparents(None)
     assert parents
+    # The same header the propagator writes for the span when it is current.
+    with trace.use_span(NonRecordingSpan(SpanContext(7, 9, is_remote=False))) as span:
+        assert tracing.traceparent_of(span) == current_traceparent()
     assert all(p is not None and p.split("-")[1] == trace_id for p in parents)

@@ -20,6 +20,7 @@ from dunlin_events import (
     from_minor,
 )
 from dunning.domain import messages
+from dunning.domain.build import build
 from dunning.domain.contact import send_window
 from dunning.domain.engine import Decision, StepAction, days_overdue, evaluate
 from dunning.domain.ids import case_id as case_id_of
@@ -166,7 +167,8 @@ def _close(state: AccountState, reason: str, now: dt.datetime, fx: Effects) -> N
     last = next((s.key for s in reversed(progress.steps) if s.outcome == "executed"), None)
     assert progress.case_id is not None
     fx.events.append(
-        DunningCaseClosed(
+        build(
+            DunningCaseClosed,
             account_id=state.account_id,
             case_id=progress.case_id,
             reason=reason,
@@ -283,7 +285,8 @@ def _record(
     extra = messages.charges(lines, currency)
     channels = list(step.channels) if step else list(policy.body.final_reminder.channels)  # type: ignore[union-attr]
     fx.events.append(
-        DunningStepExecuted(
+        build(
+            DunningStepExecuted,
             account_id=state.account_id,
             case_id=case_id,
             policy_id=policy.policy_id,
@@ -408,7 +411,8 @@ def _task(
     dunned = sum(line.dunned for line in action.lines)
     age = max(days_overdue(line.due_date, now, tz) for line in action.lines)
     weight = RISK_WEIGHT.get(state.risk_tier or "medium", 1.5)
-    task = CollectorTaskCreated(
+    task = build(
+        CollectorTaskCreated,
         account_id=state.account_id,
         task_id=stable_id("task", case_id, action.index),
         case_id=case_id,
@@ -447,7 +451,8 @@ def _hand_off(
         "role": "other",
     }
     fx.events.append(
-        AccountHandedToAgency(
+        build(
+            AccountHandedToAgency,
             account_id=state.account_id,
             handoff_id=stable_id("handoff", case_id),
             case_id=case_id,
@@ -486,7 +491,8 @@ def _close_handed(state: AccountState, action: StepAction, now: dt.datetime, fx:
     progress = state.progress
     assert progress.case_id is not None
     fx.events.append(
-        DunningCaseClosed(
+        build(
+            DunningCaseClosed,
             account_id=state.account_id,
             case_id=progress.case_id,
             reason="handed_to_agency",

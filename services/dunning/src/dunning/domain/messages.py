@@ -15,6 +15,7 @@ from dunlin_events import (
 )
 from dunlin_events.dunning import DisputeSummary, PromiseSummary
 from dunning.domain.balances import Line
+from dunning.domain.build import build
 from dunning.domain.charges import ChargeLine, fee_amount, interest
 from dunning.domain.contact import reachable, recipient, send_window
 from dunning.domain.engine import days_overdue
@@ -30,7 +31,8 @@ def dunned_invoices(
 ) -> list[DunnedInvoice]:
     """The invoices a step concerns as the event lists them."""
     return [
-        DunnedInvoice(
+        build(
+            DunnedInvoice,
             invoice_id=line.invoice_id,
             invoice_number=line.number or line.invoice_id,
             due_date=line.due_date,
@@ -75,7 +77,8 @@ def charge_lines(
 def charges(lines: list[ChargeLine], currency: str) -> list[Charge]:
     """Charge lines as the events carry them."""
     return [
-        Charge(
+        build(
+            Charge,
             kind=c.kind,
             description=c.description,
             amount=from_minor(c.amount, currency),
@@ -92,7 +95,8 @@ def case_file(
     total = sum((i.balance for i in invoices), from_minor(0, currency)) + sum(
         (c.amount for c in extra), from_minor(0, currency)
     )
-    return CaseFile(
+    return build(
+        CaseFile,
         account_name=state.account.name or state.account_id,
         legal_name=state.account.legal_name,
         currency=currency,
@@ -155,7 +159,8 @@ def notification(
     local_today = now.astimezone(
         send_window(now, time_zone=tz, rules=policy.body.contact_rules).tzinfo
     ).date()
-    return NotificationRequested(
+    return build(
+        NotificationRequested,
         account_id=state.account_id,
         notification_id=stable_id("notification", case_id, index, channel),
         case_id=case_id,
