@@ -204,7 +204,7 @@ async def full_rescore(infra: Infra, *, accounts: int, chunk: int) -> list[Resul
             30,
             "max",
             f"{report.accounts:,} accounts in chunks of {chunk};"
-            f" {report.published:,} RiskAssessed staged in the outbox",
+            f" {report.published:,} events (RiskAssessed, CreditLimitRecommended) staged",
         )
         for label, (seconds, report) in zip(("first", "again"), timings, strict=True)
     ]
