@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter
@@ -25,6 +27,8 @@ class Service:
     worker: DeliveryWorker
     routers: list[APIRouter]
     public_routers: list[APIRouter]
+    close: Callable[[], Awaitable[None]]
+    """Closes the adapters and stops the PDF workers (the delivery loop calls it at its end)."""
 
 
 def bootstrap(
@@ -32,12 +36,21 @@ def bootstrap(
 ) -> Service:
     """Wire the notifications service."""
     runtime = ServiceRuntime(settings, tables=PLATFORM_TABLES, clock=clock or SystemClock())
-    adapters, close = build_adapters(settings, clock=runtime.clock)
+    adapters, close_adapters = build_adapters(settings, clock=runtime.clock)
     worker = DeliveryWorker(runtime, settings, adapters)
+
+    async def close() -> None:
+        await close_adapters()
+        await asyncio.to_thread(worker.documents.close)
+
     for spec in consumer_specs(settings=settings, clock=runtime.clock, wake=worker.wake):
         runtime.add_consumer(spec)
     if run_worker:
         runtime.add_loop("delivery-worker", delivery_loop(runtime, worker, settings, close=close))
     return Service(
-        runtime=runtime, worker=worker, routers=routers(), public_routers=callback_routers()
+        runtime=runtime,
+        worker=worker,
+        routers=routers(),
+        public_routers=callback_routers(),
+        close=close,
     )

@@ -32,6 +32,10 @@ class NotificationsSettings(ServiceSettings):
         default=300.0, gt=0, description="A 'sending' attempt older than this was interrupted."
     )
 
+    pdf_workers: int = Field(
+        default=2, ge=0, le=32, description="Processes rendering PDFs (0: a thread of the service)"
+    )
+
     # Contact rules (the last line; dunning applies them first)
     quiet_hours_start: int = Field(default=20, ge=0, le=23, description="Local hour, inclusive.")
     quiet_hours_end: int = Field(default=8, ge=0, le=23, description="Local hour; = start: off.")

@@ -8,17 +8,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from io import BytesIO
 from pathlib import Path
 
 from babel.dates import format_date
 from babel.numbers import format_currency
-from fontTools import ttLib  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
 
 from dunlin_events import NotificationRequested
+from notifications import fontcache
 from notifications.templates.engine import Rendered, supported_locale
 
 FONT_DIR = Path(__file__).parent / "fonts"
@@ -60,32 +59,40 @@ class Letterhead:
 
 
 @cache
-def _parsed_fonts() -> dict[str, tuple[TTFFont, bytes]]:
+def _parsed_fonts() -> dict[str, TTFFont]:
     # Parsing a TTF takes tens of milliseconds: parse once, copy per document.
     proto = FPDF()
     for style, path in _FONTS.items():
         proto.add_font(FAMILY, style, str(path))
-    return {
-        key: (font, Path(str(font.ttffile)).read_bytes())
-        for key, font in proto.fonts.items()
-        if isinstance(font, TTFFont)
-    }
+    return {key: font for key, font in proto.fonts.items() if isinstance(font, TTFFont)}
 
 
 def _new_pdf() -> FPDF:
     pdf = FPDF(format="A4")
-    for key, (font, data) in _parsed_fonts().items():
-        # Each document needs its own glyph subset and its own fontTools object, because
-        # subsetting at output changes that object in place.
+    for key, font in _parsed_fonts().items():
+        # Each document needs its own glyph map and descriptor (output writes object ids into
+        # the descriptor, and documents render in parallel threads); the parsed metrics are
+        # shared read-only. The fontTools object is replaced by a stand-in whose subset comes
+        # from the cache (see fontcache).
         own = copy.copy(font)
         own.i = len(pdf.fonts) + 1
+        own.desc = copy.copy(font.desc)
         own.subset = SubsetMap(own)
         own.missing_glyphs = []
-        own.ttfont = ttLib.TTFont(BytesIO(data), recalcTimestamp=False, lazy=True)
+        own.ttfont = fontcache.DocumentFont(Path(str(font.ttffile)))
         pdf.fonts[key] = own
     pdf.set_margins(20, 20, 20)
     pdf.set_auto_page_break(auto=True, margin=20)
     return pdf
+
+
+def warm_up() -> None:
+    """Parse the fonts now (a process's first document would otherwise pay for it)."""
+    _parsed_fonts()
+
+
+def _output(pdf: FPDF) -> bytes:
+    return bytes(pdf.output(output_producer_class=fontcache.CachedSubsetOutput))
 
 
 def _labels(locale: str) -> Mapping[str, str]:
@@ -170,7 +177,7 @@ def render_letter(
         pdf.ln(8)
     pdf.set_font(FAMILY, "", 11)
     pdf.multi_cell(0, 5.5, rendered["closing"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    return bytes(pdf.output())
+    return _output(pdf)
 
 
 def render_statement(request: NotificationRequested, *, head: Letterhead, today: dt.date) -> bytes:
@@ -189,4 +196,4 @@ def render_statement(request: NotificationRequested, *, head: Letterhead, today:
     )
     pdf.ln(10)
     _invoice_table(pdf, request, locale)
-    return bytes(pdf.output())
+    return _output(pdf)

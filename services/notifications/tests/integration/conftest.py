@@ -92,6 +92,7 @@ async def settings(
         voice_api_url=fakes.sms_api_url,
         agency_api_url=fakes.agency_api_url,
         letters_dir=tmp_path_factory.mktemp("letters"),
+        pdf_workers=0,
         public_base_url="http://notifications",
         retry_base_s=60,
     )

@@ -128,6 +128,10 @@ async def test_a_voice_call_reads_the_rendered_text(
     fakes: FakeProviders,
 ) -> None:
     req = request(channel="voice", step_key="call", template_key="call")
+    consent = req.recipient.consent.model_copy(update={"voice": True})
+    req = req.model_copy(
+        update={"recipient": req.recipient.model_copy(update={"consent": consent})}
+    )
     delivery = await submit(settings, client, worker, req)
     [call] = [c for c in fakes.received.of("call") if c["sid"] == delivery["provider_message_id"]]
     assert "<Say" in call["Twiml"]

@@ -74,16 +74,63 @@ def test_early_morning_is_quiet_until_eight_the_same_day() -> None:
     )
 
 
-def test_the_frequency_cap_refuses_the_fourth_message_of_the_day() -> None:
+def test_the_frequency_cap_defers_the_fourth_message_until_the_window_allows_it() -> None:
+    hour = dt.timedelta(hours=1)
+    sent = [NOON_BERLIN - 20 * hour, NOON_BERLIN - 5 * hour, NOON_BERLIN - hour]
     decision = decide(
         request=notification_requested(),
         channel="email",
         now=NOON_BERLIN,
         policy=POLICY,
-        sent_in_window=3,
+        sent_in_window=sent,
     )
-    assert isinstance(decision, Refuse)
-    assert decision.reason == "frequency_limit"
+    # The oldest of the three leaves the 24 h window 4 hours from now.
+    assert decision == Defer(NOON_BERLIN + 4 * hour, "frequency_limit")
+
+
+def test_sends_older_than_the_window_do_not_count() -> None:
+    day = dt.timedelta(hours=24)
+    sent = [NOON_BERLIN - day, NOON_BERLIN - day, NOON_BERLIN - dt.timedelta(hours=1)]
+    decision = decide(
+        request=notification_requested(),
+        channel="email",
+        now=NOON_BERLIN,
+        policy=POLICY,
+        sent_in_window=sent,
+    )
+    assert decision == Send()
+
+
+def test_the_agency_hand_off_is_not_capped() -> None:
+    sent = [NOON_BERLIN - dt.timedelta(minutes=n) for n in range(5)]
+    decision = decide(
+        request=notification_requested(),
+        channel="agency",
+        now=NOON_BERLIN,
+        policy=POLICY,
+        sent_in_window=sent,
+    )
+    assert not isinstance(decision, Defer)
+
+
+def test_automated_calls_need_the_voice_opt_in_not_the_phone_consent() -> None:
+    req = notification_requested(channel="voice", fallback_channels=[])
+    phone_only = req.recipient.consent.model_copy(update={"phone": True, "voice": False})
+    voice_only = req.recipient.consent.model_copy(update={"phone": False, "voice": True})
+
+    def decision(consent: object) -> object:
+        recipient = req.recipient.model_copy(update={"consent": consent})
+        return decide(
+            request=req.model_copy(update={"recipient": recipient}),
+            channel="voice",
+            now=NOON_BERLIN,
+            policy=POLICY,
+        )
+
+    refused = decision(phone_only)
+    assert isinstance(refused, Refuse)
+    assert refused.reason == "no_consent"
+    assert decision(voice_only) == Send()
 
 
 def test_not_before_defers() -> None:

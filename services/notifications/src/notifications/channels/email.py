@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from collections.abc import Sequence
+from email.utils import formatdate, make_msgid, parseaddr
 
 import aiosmtplib
 
+from notifications.channels import mime
 from notifications.channels.base import (
     Outgoing,
     PermanentFailure,
@@ -17,28 +18,33 @@ from notifications.channels.base import (
 )
 from notifications.config import NotificationsSettings
 
+NOTIFICATION_HEADER = "X-Dunlin-Notification"
 
-def build_email(message: Outgoing, *, sender: str, message_id: str) -> EmailMessage:
+
+def build_email(message: Outgoing, *, sender: str, message_id: str, date: str) -> bytes:
     """A multipart/alternative text + HTML e-mail with the attachments and reply-to."""
     request, rendered = message.request, message.rendered
     assert rendered is not None
     assert request.recipient.email is not None
-    mail = EmailMessage()
-    mail["From"] = sender
-    mail["To"] = formataddr((request.recipient.name, request.recipient.email))
-    mail["Subject"] = rendered["subject"]
-    mail["Message-ID"] = message_id
-    mail["X-Dunlin-Notification"] = request.notification_id
+    headers = [
+        ("From", mime.address(sender)),
+        ("To", mime.mailbox(request.recipient.name, request.recipient.email)),
+        ("Subject", mime.header_text(rendered["subject"], "Subject")),
+        ("Date", date),
+        ("Message-ID", message_id),
+        (
+            "X-Dunlin-Notification",
+            mime.header_text(request.notification_id, "X-Dunlin-Notification"),
+        ),
+    ]
     if request.reply_to:
-        mail["Reply-To"] = request.reply_to
-    mail.set_content(rendered["text"])
-    mail.add_alternative(rendered["html"], subtype="html")
-    for attachment in message.attachments:
-        maintype, subtype = attachment.mime.split("/", 1)
-        mail.add_attachment(
-            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
-        )
-    return mail
+        headers.append(("Reply-To", mime.address(request.reply_to)))
+    return mime.build(
+        headers=headers,
+        text=rendered["text"],
+        html=rendered["html"],
+        attachments=message.attachments,
+    )
 
 
 class SmtpPool:
@@ -63,14 +69,14 @@ class SmtpPool:
         await client.connect()
         return client
 
-    async def send(self, mail: EmailMessage) -> None:
+    async def send(self, sender: str, recipients: Sequence[str], mail: bytes) -> None:
         """Send on an idle connection (or a new one); a broken connection is dropped."""
         async with self._slots:
             client = self._idle.get_nowait() if not self._idle.empty() else None
             if client is None or not client.is_connected:
                 client = await self._connect()
             try:
-                await client.send_message(mail)
+                await client.sendmail(sender, recipients, mail)
             except BaseException:
                 with contextlib.suppress(Exception):
                     client.close()
@@ -93,13 +99,17 @@ class EmailAdapter:
 
     def __init__(self, settings: NotificationsSettings) -> None:
         self._sender = settings.email_from
+        self._envelope_from = parseaddr(settings.email_from)[1]
         self._pool = SmtpPool(settings)
 
     async def send(self, message: Outgoing) -> Receipt:
         message_id = make_msgid(idstring=message.idempotency_key, domain="dunlin")
-        mail = build_email(message, sender=self._sender, message_id=message_id)
+        date = formatdate(usegmt=True)
+        mail = build_email(message, sender=self._sender, message_id=message_id, date=date)
+        recipient = message.request.recipient.email
+        assert recipient is not None
         try:
-            await self._pool.send(mail)
+            await self._pool.send(self._envelope_from, [recipient], mail)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [err.code for err in exc.recipients]
             if all(code >= 500 for code in codes):

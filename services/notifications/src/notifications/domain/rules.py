@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ from dunlin_events.notifications import FailureReason
 _CONSENT_OF = {
     "email": "email",
     "sms": "sms",
-    "voice": "phone",
+    "voice": "voice",  # automated calls have their own opt-in, not the phone consent
     "phone": "phone",
     "letter": "letter",
 }
@@ -38,7 +38,7 @@ class Send:
 
 @dataclass(frozen=True)
 class Defer:
-    """Not now: try again at `until` (quiet hours, not_before)."""
+    """Not now: try again at `until` (not_before, quiet hours, frequency cap)."""
 
     until: dt.datetime
     why: str
@@ -105,9 +105,12 @@ def decide(
     policy: ContactPolicy,
     tags: Collection[str] = (),
     registered_consents: Mapping[str, Mapping[str, bool]] | None = None,
-    sent_in_window: int = 0,
+    sent_in_window: Sequence[dt.datetime] = (),
 ) -> Decision:
-    """May this request go out on this channel now?"""
+    """May this request go out on this channel now?
+
+    `sent_in_window` are the times messages went to the account within the frequency window.
+    """
     blocked = policy.do_not_contact_tags.intersection(tags)
     if blocked and channel != "agency":
         return Refuse("do_not_contact", f"account tagged {sorted(blocked)[0]}", fallback=False)
@@ -121,7 +124,20 @@ def decide(
         wake = quiet_until(now, request.time_zone, policy)
         if wake is not None:
             return Defer(wake, "quiet_hours")
-    if channel != "agency" and sent_in_window >= policy.max_per_account:
-        detail = f"{sent_in_window} messages in the last {policy.window}"
-        return Refuse("frequency_limit", detail, fallback=False)
+    if channel != "agency":
+        wake = frequency_allows_at(sent_in_window, now, policy)
+        if wake is not None:
+            return Defer(wake, "frequency_limit")
     return Send()
+
+
+def frequency_allows_at(
+    sent: Sequence[dt.datetime], now: dt.datetime, policy: ContactPolicy
+) -> dt.datetime | None:
+    """When the cap allows the next message (None: now): once enough sends left the window."""
+    recent = sorted(t for t in sent if t > now - policy.window)
+    excess = len(recent) - policy.max_per_account
+    if excess < 0:
+        return None
+    # After recent[excess] leaves the window, max_per_account - 1 remain in it.
+    return max(recent[excess] + policy.window, now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -64,8 +64,9 @@ async def prepare(
         return Prepared([], [], 0)
     accounts = {r.account_id for r in rows}
     prefs = await prefs_repo.load(session=session, account_ids=accounts)
-    counts = Counter(
-        await repo.sent_counts(session=session, account_ids=accounts, since=now - policy.window)
+    sent = defaultdict(
+        list,
+        await repo.sent_times(session=session, account_ids=accounts, since=now - policy.window),
     )
     wanted = {(r.template_key, r.channel, r.locale) for r in rows if r.channel in TEMPLATE_CHANNELS}
     templates = await resolve(session=session, wanted=wanted)
@@ -85,7 +86,7 @@ async def prepare(
             policy=policy,
             tags=pref.tags if pref else (),
             registered_consents=pref.consents if pref else None,
-            sent_in_window=counts[row.account_id],
+            sent_in_window=sent[row.account_id],
         )
         if isinstance(decision, Defer):
             row.next_attempt_at, row.detail, row.updated_at = decision.until, decision.why, now
@@ -123,7 +124,7 @@ async def prepare(
                     fail(row, reason="template_error", detail=detail, fallback=True, now=now)
                 )
                 continue
-        counts[row.account_id] += 1
+        sent[row.account_id].append(now)
         jobs.append(_start_attempt(session, row, request, rendered, now))
     return Prepared(jobs, events, len(rows))
 

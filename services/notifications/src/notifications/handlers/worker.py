@@ -22,11 +22,12 @@ from notifications.channels.base import (
 )
 from notifications.config import NotificationsSettings
 from notifications.db import DeliveryRow, DocumentRow
+from notifications.documents import DocumentRenderer
 from notifications.domain.delivery import Retry, after_transient_failure
 from notifications.domain.rules import ContactPolicy
 from notifications.handlers.outcomes import delivered, fail, sent
 from notifications.handlers.prepare import Job, Prepared, prepare
-from notifications.pdf import Letterhead, render_letter, render_statement
+from notifications.pdf import Letterhead
 from notifications.repository import deliveries as repo
 
 log = logging.getLogger(__name__)
@@ -63,12 +64,16 @@ class DeliveryWorker:
         runtime: ServiceRuntime,
         settings: NotificationsSettings,
         adapters: Mapping[str, ChannelAdapter],
+        documents: DocumentRenderer | None = None,
     ) -> None:
         self._runtime = runtime
         self._settings = settings
         self._adapters = adapters
         self._policy = policy_of(settings)
-        self._head = Letterhead(settings.creditor_name, settings.creditor_address)
+        self.documents = documents or DocumentRenderer(
+            Letterhead(settings.creditor_name, settings.creditor_address),
+            workers=settings.pdf_workers,
+        )
         self._sending = asyncio.Semaphore(max(settings.smtp_pool_size * 4, 16))
         self.wake = asyncio.Event()
 
@@ -123,15 +128,13 @@ class DeliveryWorker:
         request, rendered = job.request, job.rendered
         today = now.date()
         if job.channel == "letter" and rendered is not None:
-            pdf = await asyncio.to_thread(
-                render_letter, request, rendered, head=self._head, today=today
-            )
+            pdf = await self.documents.letter(request, rendered, today=today)
             return [Attachment(f"{job.delivery_id}-{job.number}.pdf", pdf)]
         if (
             job.channel == "email"
             and request.step_key in self._settings.email_attach_statement_steps
         ):
-            pdf = await asyncio.to_thread(render_statement, request, head=self._head, today=today)
+            pdf = await self.documents.statement(request, today=today)
             return [Attachment("statement.pdf", pdf)]
         return []
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,18 +38,20 @@ async def claim_due(*, session: AsyncSession, now: dt.datetime, limit: int) -> l
     return list((await session.scalars(query)).all())
 
 
-async def sent_counts(
+async def sent_times(
     *, session: AsyncSession, account_ids: Collection[str], since: dt.datetime
-) -> dict[str, int]:
-    """Messages sent per account since a moment (for the frequency cap)."""
+) -> dict[str, list[dt.datetime]]:
+    """When messages went to each account after a moment (for the frequency cap)."""
     if not account_ids:
         return {}
-    query = (
-        select(DeliveryRow.account_id, func.count())
-        .where(DeliveryRow.account_id.in_(account_ids), DeliveryRow.sent_at >= since)
-        .group_by(DeliveryRow.account_id)
+    query = select(DeliveryRow.account_id, DeliveryRow.sent_at).where(
+        DeliveryRow.account_id.in_(account_ids), DeliveryRow.sent_at > since
     )
-    return {account: int(n) for account, n in (await session.execute(query)).all()}
+    times: dict[str, list[dt.datetime]] = {}
+    for account, sent_at in (await session.execute(query)).all():
+        if sent_at is not None:
+            times.setdefault(account, []).append(sent_at)
+    return times
 
 
 async def interrupted_attempts(
