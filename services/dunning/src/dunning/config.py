@@ -26,6 +26,9 @@ class DunningSettings(ServiceSettings):
     sweep_batch_size: int = Field(
         default=1000, ge=1, le=20_000, description="Cases per transaction."
     )
+    sweep_workers: int = Field(
+        default=2, ge=1, le=16, description="Batches in flight at once (SKIP LOCKED)."
+    )
 
 
 @lru_cache

@@ -17,6 +17,7 @@ from dunning.domain.case import AuditEntry, Effects, advance
 from dunning.domain.facts import apply
 from dunning.domain.state import AccountState
 from dunning.metrics import count_promises_after_commit
+from dunning.outbox_bulk import add_events
 from dunning.tracing import step_span
 
 
@@ -48,9 +49,10 @@ async def _persist(
     count_promises_after_commit(session, [e for _, fx in results for e in fx.events])
     default = current_traceparent()
     known = traceparents or {}
-    await outbox.add(
+    await add_events(
+        outbox,
         session,
-        *[e for _, fx in results for e in fx.events],
+        [e for _, fx in results for e in fx.events],
         occurred_at=now,
         traceparents=[
             tp for s, fx in results for tp in fx.traceparents(known.get(s.account_id, default))

@@ -7,12 +7,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import CollectorTaskCreated, to_minor
-from dunning.db import assignments, audit, cases, policies, tasks
+from dunning.db import assignments, cases, policies, tasks
 from dunning.domain.assignment import PolicyBook
 from dunning.domain.case import AuditEntry
 from dunning.domain.policy import Policy, PolicyBody
@@ -98,27 +98,38 @@ async def save_states(
     """Upsert the states with their next action time."""
     if not saved:
         return
-    rows = [
+    # One statement per batch, whatever its size: columns travel as arrays (unnest), so
+    # neither SQLAlchemy nor the driver handles rows one by one.
+    await session.execute(
+        _UPSERT_CASES,
         {
-            "account_id": state.account_id,
-            "case_id": state.progress.case_id,
-            "status": state.progress.status,
-            "next_action_at": next_at,
-            "state": state.model_dump_json(exclude_defaults=True),
+            "account_id": [state.account_id for state, _ in saved],
+            "case_id": [state.progress.case_id for state, _ in saved],
+            "status": [state.progress.status for state, _ in saved],
+            "next_action_at": [next_at for _, next_at in saved],
+            "state": [state.model_dump_json(exclude_defaults=True) for state, _ in saved],
+            "step_key": [_step_key(state) for state, _ in saved],
             "updated_at": now,
-            "step_key": _step_key(state),
-        }
-        for state, next_at in saved
-    ]
-    stmt = insert(cases)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[cases.c.account_id],
-        set_={
-            c: stmt.excluded[c]
-            for c in ("case_id", "status", "next_action_at", "state", "updated_at", "step_key")
         },
     )
-    await session.execute(stmt, rows)
+
+
+_UPSERT_CASES = text(
+    """
+    INSERT INTO dunning.cases
+        (account_id, case_id, status, next_action_at, state, step_key, updated_at)
+    SELECT u.account_id, u.case_id, u.status, u.next_action_at, u.state, u.step_key,
+        CAST(:updated_at AS timestamptz)
+    FROM unnest(
+        CAST(:account_id AS text[]), CAST(:case_id AS text[]), CAST(:status AS text[]),
+        CAST(:next_action_at AS timestamptz[]), CAST(:state AS text[]), CAST(:step_key AS text[])
+    ) AS u(account_id, case_id, status, next_action_at, state, step_key)
+    ON CONFLICT (account_id) DO UPDATE SET
+        case_id = excluded.case_id, status = excluded.status,
+        next_action_at = excluded.next_action_at, state = excluded.state,
+        step_key = excluded.step_key, updated_at = excluded.updated_at
+    """
+)
 
 
 async def add_audit(
@@ -133,21 +144,33 @@ async def add_audits(*, session: AsyncSession, entries: Sequence[tuple[str, Audi
     if not entries:
         return
     await session.execute(
-        insert(audit),
-        [
-            {
-                "account_id": account_id,
-                "case_id": e.case_id,
-                "action": e.action,
-                "step_key": e.step_key,
-                "actor": e.actor,
-                "reason": e.reason,
-                "at": e.at,
-                "detail": e.detail,
-            }
-            for account_id, e in entries
-        ],
+        _INSERT_AUDIT,
+        {
+            "account_id": [account_id for account_id, _ in entries],
+            "case_id": [e.case_id for _, e in entries],
+            "action": [e.action for _, e in entries],
+            "step_key": [e.step_key for _, e in entries],
+            "actor": [e.actor for _, e in entries],
+            "reason": [e.reason for _, e in entries],
+            "at": [e.at for _, e in entries],
+            "detail": [json.dumps(e.detail, default=str) for _, e in entries],
+        },
     )
+
+
+_INSERT_AUDIT = text(
+    """
+    INSERT INTO dunning.audit (account_id, case_id, action, step_key, actor, reason, at, detail)
+    SELECT u.account_id, u.case_id, u.action, u.step_key, u.actor, u.reason, u.at,
+        CAST(u.detail AS jsonb)
+    FROM unnest(
+        CAST(:account_id AS text[]), CAST(:case_id AS text[]), CAST(:action AS text[]),
+        CAST(:step_key AS text[]), CAST(:actor AS text[]), CAST(:reason AS text[]),
+        CAST(:at AS timestamptz[]), CAST(:detail AS text[])
+    ) WITH ORDINALITY AS u(account_id, case_id, action, step_key, actor, reason, at, detail, n)
+    ORDER BY u.n
+    """
+)
 
 
 async def add_tasks(

@@ -18,4 +18,7 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 )
 async def dunning_sweep(runtime: RuntimeDep, settings: SettingsDep) -> SweepResult:
     """Execute every step due by the service clock's now (the background loop does this too)."""
-    return SweepResult(cases=await sweep_once(runtime, batch_size=settings.sweep_batch_size))
+    cases = await sweep_once(
+        runtime, batch_size=settings.sweep_batch_size, workers=settings.sweep_workers
+    )
+    return SweepResult(cases=cases)

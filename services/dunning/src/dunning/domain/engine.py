@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -95,7 +96,12 @@ def _pause(
 
 def days_overdue(due: dt.date, now: dt.datetime, time_zone: str) -> int:
     """Whole days past due on the account's calendar."""
-    return (now.astimezone(ZoneInfo(time_zone)).date() - due).days
+    return (_local_date(now, time_zone) - due).days
+
+
+@lru_cache(maxsize=1024)
+def _local_date(now: dt.datetime, time_zone: str) -> dt.date:
+    return now.astimezone(ZoneInfo(time_zone)).date()
 
 
 def _unmet(
