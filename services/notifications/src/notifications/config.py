@@ -25,6 +25,9 @@ class NotificationsSettings(ServiceSettings):
     # Delivery worker
     worker_interval_s: float = Field(default=0.5, gt=0, description="Idle poll of due rows.")
     worker_batch_size: int = Field(default=200, ge=1, le=5_000)
+    worker_lanes: int = Field(
+        default=2, ge=1, le=16, description="Rounds in flight: one claims while others send"
+    )
     max_attempts: int = Field(default=5, ge=1, le=50, description="Per channel, transient.")
     retry_base_s: float = Field(default=30.0, gt=0, description="First retry delay; doubles.")
     retry_max_s: float = Field(default=3600.0, gt=0)
@@ -59,7 +62,9 @@ class NotificationsSettings(ServiceSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_use_tls: bool = False
-    smtp_pool_size: int = Field(default=4, ge=1, le=64)
+    smtp_pool_size: int = Field(
+        default=16, ge=1, le=64, description="Open SMTP connections (sends in parallel)"
+    )
     smtp_timeout_s: float = Field(default=15.0, gt=0)
     email_webhook_secret: SecretStr = SecretStr("dev-email-webhook-secret")
 

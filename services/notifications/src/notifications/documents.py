@@ -54,6 +54,13 @@ class DocumentRenderer:
             )
         return self._pool
 
+    async def start(self) -> None:
+        """Start the worker processes now rather than with the first document."""
+        pool = self._executor()
+        if pool is not None:
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(pool, _warm) for _ in range(self._workers)))
+
     async def letter(
         self, request: NotificationRequested, rendered: Rendered, *, today: dt.date
     ) -> bytes:

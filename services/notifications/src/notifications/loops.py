@@ -24,7 +24,7 @@ def delivery_loop(
 ) -> Callable[[], Awaitable[None]]:
     """Reconcile at start and now and then, send due rows; close the adapters at the end."""
 
-    async def loop() -> None:
+    async def lane(number: int) -> None:
         stop = runtime.stop_requested
         reconcile_every = max(settings.sending_lease_s / 4, 1.0)
         last_reconcile = -1e9
@@ -32,7 +32,7 @@ def delivery_loop(
         while not stop.is_set():
             claimed = 0
             try:
-                if loop_time() - last_reconcile >= reconcile_every:
+                if number == 0 and loop_time() - last_reconcile >= reconcile_every:
                     await worker.reconcile()
                     last_reconcile = loop_time()
                 claimed = await worker.run_once()
@@ -47,7 +47,13 @@ def delivery_loop(
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(settings.worker_interval_s):
                     await _first(stop, worker.wake)
-        await close()
+
+    async def loop() -> None:
+        # Several lanes: while one round sends, the next claims (claims take turns).
+        try:
+            await asyncio.gather(*(lane(n) for n in range(settings.worker_lanes)))
+        finally:
+            await close()
 
     return loop
 

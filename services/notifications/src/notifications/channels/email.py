@@ -22,12 +22,15 @@ NOTIFICATION_HEADER = "X-Dunlin-Notification"
 
 
 def build_email(message: Outgoing, *, sender: str, message_id: str, date: str) -> bytes:
-    """A multipart/alternative text + HTML e-mail with the attachments and reply-to."""
+    """A multipart/alternative text + HTML e-mail with the attachments and reply-to.
+
+    `sender` is the From header value as made by `mime.address`.
+    """
     request, rendered = message.request, message.rendered
     assert rendered is not None
     assert request.recipient.email is not None
     headers = [
-        ("From", mime.address(sender)),
+        ("From", sender),
         ("To", mime.mailbox(request.recipient.name, request.recipient.email)),
         ("Subject", mime.header_text(rendered["subject"], "Subject")),
         ("Date", date),
@@ -98,7 +101,7 @@ class EmailAdapter:
     idempotent = False
 
     def __init__(self, settings: NotificationsSettings) -> None:
-        self._sender = settings.email_from
+        self._sender = mime.address(settings.email_from)
         self._envelope_from = parseaddr(settings.email_from)[1]
         self._pool = SmtpPool(settings)
 

@@ -20,8 +20,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Iterable, Sequence
-from email.header import Header
-from email.utils import encode_rfc2231, formataddr, getaddresses
+from email.utils import encode_rfc2231, getaddresses
 
 from notifications.channels.base import Attachment
 
@@ -33,12 +32,31 @@ def _clean(value: str) -> str:
     return " ".join(value.splitlines()) if ("\n" in value or "\r" in value) else value
 
 
+def encoded_words(value: str) -> str:
+    """RFC 2047 base64 encoded-words, each within 75 characters, folded onto lines."""
+    words: list[str] = []
+    chunk = ""
+    for char in value:
+        # 45 bytes of UTF-8 make 60 base64 characters: "=?utf-8?b?" + 60 + "?=" = 72.
+        if len((chunk + char).encode()) > 45:
+            words.append(chunk)
+            chunk = ""
+        chunk += char
+    words.append(chunk)
+    return (CRLF + " ").join(
+        f"=?utf-8?b?{base64.b64encode(word.encode()).decode('ascii')}?=" for word in words
+    )
+
+
 def header_text(value: str, name: str) -> str:
-    """An unstructured header value (Subject ...): as is when ASCII, else RFC 2047."""
+    """An unstructured header value (Subject ...): as is when short ASCII, else RFC 2047."""
     value = _clean(value)
     if value.isascii() and len(name) + len(value) < 76:
         return value
-    return Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
+    return encoded_words(value)
+
+
+_SPECIALS = frozenset('()<>[]:;@\\,."')
 
 
 def address(value: str) -> str:
@@ -49,7 +67,15 @@ def address(value: str) -> str:
 
 def mailbox(name: str | None, addr: str) -> str:
     """ "Name <addr>" with the name quoted or encoded as needed."""
-    return formataddr((_clean(name or ""), _clean(addr)), charset="utf-8")
+    name, addr = _clean(name or ""), _clean(addr)
+    if not name:
+        return addr
+    if not name.isascii():
+        return f"{encoded_words(name)} <{addr}>"
+    if _SPECIALS.intersection(name):
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{addr}>'
+    return f"{name} <{addr}>"
 
 
 def _qp(text: str) -> str:

@@ -10,14 +10,16 @@ from notifications.db import DeliveryRow
 from notifications.domain.delivery import Fallback, after_hard_failure
 
 
-def _common(row: DeliveryRow) -> dict[str, object]:
+def _common(row: DeliveryRow, contact_id: str | None = None) -> dict[str, object]:
+    if contact_id is None:
+        contact_id = row.request.get("recipient", {}).get("contact_id")
     return {
         "account_id": row.account_id,
         "notification_id": row.notification_id,
         "case_id": row.case_id,
         "step_key": row.step_key,
         "channel": row.channel,
-        "contact_id": row.request.get("recipient", {}).get("contact_id"),
+        "contact_id": contact_id,
         "attempt": max(row.attempt, 1),
     }
 
@@ -29,11 +31,15 @@ def fail(
     detail: str,
     fallback: bool,
     now: dt.datetime,
+    contact_id: str | None = None,
 ) -> Event:
-    """This channel failed for good: move to the next channel, or end the delivery."""
+    """This channel failed for good: move to the next channel, or end the delivery.
+
+    `contact_id` saves reading the stored request (the worker knows it).
+    """
     nxt = after_hard_failure(row.channels, row.channel_index) if fallback else None
     event = NotificationFailed.model_validate(
-        _common(row)
+        _common(row, contact_id)
         | {
             "reason": reason,
             "detail": detail[:2000],
@@ -52,20 +58,30 @@ def fail(
     return event
 
 
-def sent(row: DeliveryRow, *, provider: str, message_id: str | None, now: dt.datetime) -> Event:
+def sent(
+    row: DeliveryRow,
+    *,
+    provider: str,
+    message_id: str | None,
+    now: dt.datetime,
+    contact_id: str | None = None,
+) -> Event:
     """Handed to the provider."""
     row.status, row.provider, row.provider_message_id = "sent", provider, message_id
     row.sent_at = row.updated_at = now
     row.next_attempt_at = None
     row.failure_reason = row.detail = None
     return NotificationSent.model_validate(
-        _common(row) | {"provider": provider, "provider_message_id": message_id, "sent_at": now}
+        _common(row, contact_id)
+        | {"provider": provider, "provider_message_id": message_id, "sent_at": now}
     )
 
 
-def delivered(row: DeliveryRow, *, provider: str, now: dt.datetime) -> Event:
+def delivered(
+    row: DeliveryRow, *, provider: str, now: dt.datetime, contact_id: str | None = None
+) -> Event:
     """The provider confirmed receipt."""
     row.status, row.delivered_at, row.updated_at = "delivered", now, now
     return NotificationDelivered.model_validate(
-        _common(row) | {"provider": provider, "delivered_at": now}
+        _common(row, contact_id) | {"provider": provider, "delivered_at": now}
     )

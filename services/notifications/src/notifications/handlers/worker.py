@@ -75,15 +75,33 @@ class DeliveryWorker:
             workers=settings.pdf_workers,
         )
         self._sending = asyncio.Semaphore(max(settings.smtp_pool_size * 4, 16))
+        self._claiming = asyncio.Lock()
         self.wake = asyncio.Event()
 
     async def run_once(self) -> int:
-        """One round: returns how many due deliveries it claimed."""
-        prepared = await self.claim()
+        """One round: returns how many due deliveries it claimed.
+
+        Rounds may run concurrently (see `drain`): claims take turns, so each sees the rows the
+        others are sending (the frequency cap counts them); sending and recording overlap.
+        """
+        async with self._claiming:
+            prepared = await self.claim()
         if prepared.jobs:
             done = await asyncio.gather(*(self.send(job) for job in prepared.jobs))
             await self.record(done)
         return prepared.claimed
+
+    async def drain(self, lanes: int | None = None) -> int:
+        """Rounds on `lanes` concurrent lanes until nothing is due; returns how many claimed."""
+        claimed = 0
+
+        async def lane() -> None:
+            nonlocal claimed
+            while n := await self.run_once():
+                claimed += n
+
+        await asyncio.gather(*(lane() for _ in range(lanes or self._settings.worker_lanes)))
+        return claimed
 
     async def claim(self) -> Prepared:
         """Phase one, committed: due rows decided, rendered and marked `sending`."""
@@ -148,6 +166,7 @@ class DeliveryWorker:
             attempts = await repo.open_attempts(session=session, delivery_ids=ids)
             for item in done:
                 row, attempt = rows[item.job.delivery_id], attempts.get(item.job.delivery_id)
+                contact_id = item.job.request.recipient.contact_id
                 if attempt is None or row.status != "sending" or attempt.number != item.job.number:
                     continue  # reconciled meanwhile (a very slow provider): leave it as it is
                 attempt.finished_at = now
@@ -159,24 +178,47 @@ class DeliveryWorker:
                         outcome.message_id,
                     )
                     events.append(
-                        sent(row, provider=outcome.provider, message_id=outcome.message_id, now=now)
+                        sent(
+                            row,
+                            provider=outcome.provider,
+                            message_id=outcome.message_id,
+                            now=now,
+                            contact_id=contact_id,
+                        )
                     )
                     if outcome.delivered:
-                        events.append(delivered(row, provider=outcome.provider, now=now))
+                        events.append(
+                            delivered(
+                                row, provider=outcome.provider, now=now, contact_id=contact_id
+                            )
+                        )
                     for doc in item.attachments:
                         session.add(_document(row, doc, now))
                     metrics.delivery_outcomes.add(1, {"channel": row.channel, "status": "sent"})
                 else:
                     attempt.status, attempt.error = "failed", str(outcome)[:2000]
-                    events += self._failure(row, outcome, now)
+                    events += self._failure(row, outcome, now, contact_id)
             await self._runtime.outbox.add(session, *events, occurred_at=now)
 
     def _failure(
-        self, row: DeliveryRow, failure: PermanentFailure | TransientFailure, now: dt.datetime
+        self,
+        row: DeliveryRow,
+        failure: PermanentFailure | TransientFailure,
+        now: dt.datetime,
+        contact_id: str,
     ) -> list[Event]:
         metrics.delivery_outcomes.add(1, {"channel": row.channel, "status": "failed"})
         if isinstance(failure, PermanentFailure):
-            return [fail(row, reason=failure.reason, detail=failure.detail, fallback=True, now=now)]
+            return [
+                fail(
+                    row,
+                    reason=failure.reason,
+                    detail=failure.detail,
+                    fallback=True,
+                    now=now,
+                    contact_id=contact_id,
+                )
+            ]
         nxt = after_transient_failure(
             channels=row.channels,
             index=row.channel_index,
@@ -194,7 +236,17 @@ class DeliveryWorker:
                 now,
             )
             return []
-        return [fail(row, reason="provider_error", detail=str(failure), fallback=True, now=now)]
+        detail = str(failure)
+        return [
+            fail(
+                row,
+                reason="provider_error",
+                detail=detail,
+                fallback=True,
+                now=now,
+                contact_id=contact_id,
+            )
+        ]
 
     async def reconcile(self) -> int:
         """Attempts interrupted mid-send: resend with the same key where the provider dedupes,

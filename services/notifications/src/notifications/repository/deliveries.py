@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from notifications.db import AttemptRow, DeliveryRow, DocumentRow
 
@@ -44,13 +45,16 @@ async def sent_times(
     """When messages went to each account after a moment (for the frequency cap)."""
     if not account_ids:
         return {}
-    query = select(DeliveryRow.account_id, DeliveryRow.sent_at).where(
-        DeliveryRow.account_id.in_(account_ids), DeliveryRow.sent_at > since
+    # A delivery being sent right now (claimed by another round) counts as sent now.
+    sending = DeliveryRow.status == "sending"
+    when = case((sending, DeliveryRow.updated_at), else_=DeliveryRow.sent_at)
+    query = select(DeliveryRow.account_id, when).where(
+        DeliveryRow.account_id.in_(account_ids),
+        or_(DeliveryRow.sent_at > since, sending),
     )
     times: dict[str, list[dt.datetime]] = {}
-    for account, sent_at in (await session.execute(query)).all():
-        if sent_at is not None:
-            times.setdefault(account, []).append(sent_at)
+    for account, at in (await session.execute(query)).all():
+        times.setdefault(account, []).append(at)
     return times
 
 
@@ -70,10 +74,16 @@ async def interrupted_attempts(
 
 
 async def lock_deliveries(*, session: AsyncSession, ids: Collection[str]) -> list[DeliveryRow]:
-    """Lock deliveries by id (to record what happened to their attempts)."""
+    """Lock deliveries by id (to record what happened to their attempts); the stored request,
+    the bulk of a row, is not loaded (reading `request` on these rows is an error)."""
     if not ids:
         return []
-    query = select(DeliveryRow).where(DeliveryRow.id.in_(ids)).with_for_update()
+    query = (
+        select(DeliveryRow)
+        .where(DeliveryRow.id.in_(ids))
+        .options(defer(DeliveryRow.request, raiseload=True))
+        .with_for_update()
+    )
     return list((await session.scalars(query)).all())
 
 

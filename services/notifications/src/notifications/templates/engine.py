@@ -54,8 +54,14 @@ def _finalize(value: object) -> object:
     return value
 
 
-def _locale(context: Context) -> str:
-    return str(context.get("locale") or "en").replace("-", "_")
+@lru_cache(maxsize=256)
+def babel_locale(tag: str) -> Locale:
+    """The parsed Babel locale for a tag ("de-DE" or "de_DE"); parsing each time is slow."""
+    return Locale.parse(tag.replace("-", "_"))
+
+
+def _locale(context: Context) -> Locale:
+    return babel_locale(str(context.get("locale") or "en"))
 
 
 @pass_context
@@ -95,10 +101,11 @@ def build_environment() -> Environment:
 _ENV = build_environment()
 
 
+@lru_cache(maxsize=256)
 def supported_locale(locale: str) -> str:
     """The locale tag Babel knows, or 'en' for one it does not."""
     try:
-        Locale.parse(locale.replace("-", "_"))
+        babel_locale(locale)
     except (UnknownLocaleError, ValueError):
         return "en"
     return locale
