@@ -33,12 +33,15 @@ class RiskEvents:
                 events=[e.data for e in envelopes],
                 scorer=self._registry.current,
                 now=now,
+                envelopes=envelopes,
             )
         except MoneyError as exc:  # an amount the currency cannot hold: that event is bad
             raise RejectEvent(str(exc)) from exc
         if outcome.events:
             metrics.assessments_published.add(len(outcome.events))
-            await self._outbox.add(session, *outcome.events, occurred_at=now)
+            await self._outbox.add(
+                session, *outcome.events, occurred_at=now, traceparents=outcome.traceparents
+            )
 
 
 def consumer_specs(

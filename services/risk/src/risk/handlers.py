@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dunlin_events import AccountRegistered, Event, ExternalSignalReported
+from dunlin_events import AccountRegistered, Envelope, Event, ExternalSignalReported
+from dunlin_platform.router import processing_span
+from dunlin_platform.telemetry import current_traceparent
 from risk import repository as repo
 from risk.db import SignalRow
 from risk.domain import facts as f
@@ -44,18 +46,18 @@ def _held_fact(row: SignalRow) -> f.Signal:
 
 async def _signals(
     session: AsyncSession,
-    signals: list[ExternalSignalReported],
+    signals: list[tuple[int, ExternalSignalReported]],
     registered: dict[str, str],
     now: dt.datetime,
-) -> list[tuple[str, f.Fact]]:
+) -> list[Item]:
     """Signals for known accounts become facts; the rest wait for their ERP account id."""
-    externals = {s.account_id for s in signals if s.id_kind == "external"}
+    externals = {s.account_id for _, s in signals if s.id_kind == "external"}
     known = await repo.accounts_by_external_id(
         session=session, external_ids=externals - registered.keys()
     )
     known |= {x: a for x, a in registered.items() if x in externals}
     rows, owners = [], {}
-    for signal in signals:
+    for _, signal in signals:
         account_id = (
             signal.account_id if signal.id_kind == "dunlin" else known.get(signal.account_id)
         )
@@ -63,66 +65,125 @@ async def _signals(
         owners[signal.signal_id] = account_id
     fresh = await repo.insert_signals(session=session, rows=rows)
     return [
-        (owner, signal_fact(s))
-        for s in signals
+        (i, owner, signal_fact(s))
+        for i, s in signals
         if s.signal_id in fresh and (owner := owners[s.signal_id]) is not None
     ]
 
 
+# (index of the message in the batch, or HELD for a signal kept for its ERP account; account; fact)
+Item = tuple[int, str, f.Fact]
+HELD = -1
+
+
 async def process(
-    *, session: AsyncSession, events: Sequence[Event], scorer: Scorer, now: dt.datetime
+    *,
+    session: AsyncSession,
+    events: Sequence[Event],
+    scorer: Scorer,
+    now: dt.datetime,
+    envelopes: Sequence[Envelope[Event]] | None = None,
 ) -> Outcome:
-    """Fold a batch of events into the accounts it concerns and stage what to publish."""
+    """Fold a batch of events into the accounts it concerns and stage what to publish.
+
+    `envelopes` are the consumed messages the events came from (one each): each is applied in
+    its own processing span, and what an account publishes continues the trace of the last
+    message applied to it.
+    """
     registered = {
         e.external_id: e.account_id
         for e in events
         if isinstance(e, AccountRegistered) and e.external_id
     }
-    signals = [e for e in events if isinstance(e, ExternalSignalReported)]
+    signals = [(i, e) for i, e in enumerate(events) if isinstance(e, ExternalSignalReported)]
     await repo.lock_external_ids(
         session=session,
-        external_ids=set(registered) | {s.account_id for s in signals if s.id_kind == "external"},
+        external_ids=set(registered)
+        | {s.account_id for _, s in signals if s.id_kind == "external"},
     )
-    per_account: dict[str, list[f.Fact]] = defaultdict(list)
-    for event in events:
+    items: list[Item] = []
+    for i, event in enumerate(events):
         if not isinstance(event, ExternalSignalReported):
             fact = to_fact(event)
             if fact is not None:
-                per_account[event.account_id].append(fact)
-    for account_id, fact in await _signals(session, signals, registered, now):
-        per_account[account_id].append(fact)
+                items.append((i, event.account_id, fact))
+    items += await _signals(session, signals, registered, now)
     for held in await repo.claim_waiting_signals(session=session, accounts=registered):
-        per_account[registered[str(held.external_account_id)]].append(_held_fact(held))
-    return await fold(session=session, per_account=per_account, scorer=scorer, now=now)
+        items.append((HELD, registered[str(held.external_account_id)], _held_fact(held)))
+    return await fold(session=session, items=items, scorer=scorer, now=now, envelopes=envelopes)
+
+
+def _apply_traced(
+    items: Sequence[Item],
+    envelopes: Sequence[Envelope[Event]],
+    apply_one: Callable[[str, f.Fact], None],
+) -> dict[str, str | None]:
+    """Apply each message's facts in its processing span; the trace each account continues."""
+    by_message: dict[int, list[tuple[str, f.Fact]]] = defaultdict(list)
+    for i, account_id, fact in items:
+        by_message[i].append((account_id, fact))
+    caused_by: dict[str, str | None] = {}
+    for i, envelope in enumerate(envelopes):
+        with processing_span(envelope):
+            for account_id, fact in by_message.get(i, ()):
+                apply_one(account_id, fact)
+                caused_by[account_id] = current_traceparent()
+    for account_id, fact in by_message.get(HELD, ()):
+        apply_one(account_id, fact)
+    return caused_by
 
 
 async def fold(
     *,
     session: AsyncSession,
-    per_account: dict[str, list[f.Fact]],
+    items: Sequence[Item],
     scorer: Scorer,
     now: dt.datetime,
+    envelopes: Sequence[Envelope[Event]] | None = None,
 ) -> Outcome:
     """Apply facts per account, score, and write accounts, history and predictions."""
-    rows = await repo.lock_accounts(session=session, account_ids=per_account.keys(), now=now)
-    outcome = Outcome()
+    rows = await repo.lock_accounts(session=session, account_ids={a for _, a, _ in items}, now=now)
+    states = {account_id: AccountState.from_json(row.state) for account_id, row in rows.items()}
     predictions: list[dict[str, Any]] = []
     settled: list[tuple[str, dt.date]] = []
+
+    def apply_one(account_id: str, fact: f.Fact) -> None:
+        state = states[account_id]
+        if isinstance(fact, f.Invoiced) and _unseen(state, fact.invoice_id):
+            predicted = predict_payment(state, issue=fact.issue, due=fact.due)
+            predictions.append(_prediction(account_id, fact, predicted, now))
+        elif isinstance(fact, f.Settled):
+            settled.append((fact.invoice_id, dt.date.fromordinal(fact.settled)))
+        apply(state, fact)
+
+    caused_by: dict[str, str | None] = {}
+    if envelopes is not None:
+        caused_by = _apply_traced(items, envelopes, apply_one)
+    else:
+        for _, account_id, fact in items:
+            apply_one(account_id, fact)
+    default = current_traceparent()
+    outcome = Outcome()
     for account_id, row in rows.items():
-        state = AccountState.from_json(row.state)
-        for fact in per_account[account_id]:
-            if isinstance(fact, f.Invoiced) and fact.invoice_id not in state.invoices:
-                predicted = predict_payment(state, issue=fact.issue, due=fact.due)
-                predictions.append(_prediction(account_id, fact, predicted, now))
-            elif isinstance(fact, f.Settled):
-                settled.append((fact.invoice_id, dt.date.fromordinal(fact.settled)))
-            apply(state, fact)
-        score_account(row, state, scorer=scorer, now=now, outcome=outcome)
+        traceparent = caused_by.get(account_id, default)
+        score_account(
+            row,
+            states[account_id],
+            scorer=scorer,
+            now=now,
+            outcome=outcome,
+            traceparent=traceparent,
+        )
     await repo.save_accounts(session=session, rows=outcome.account_rows)
     await repo.add_history(session=session, rows=outcome.history)
     await repo.add_predictions(session=session, rows=predictions)
     await repo.settle_predictions(session=session, settled=settled)
     return outcome
+
+
+def _unseen(state: AccountState, invoice_id: str) -> bool:
+    """Neither open nor settled yet: a settlement seen first leaves nothing to predict."""
+    return invoice_id not in state.invoices and all(s[2] != invoice_id for s in state.settlements)
 
 
 def _prediction(

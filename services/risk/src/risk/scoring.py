@@ -39,6 +39,8 @@ class Outcome:
     account_rows: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    # One per event: the trace it continues (the message that caused it).
+    traceparents: list[str | None] = field(default_factory=list)
 
 
 def reasons_json(assessment: Assessment) -> list[dict[str, Any]]:
@@ -64,6 +66,7 @@ def score_account(
     outcome: Outcome,
     as_of: int | None = None,
     keep_state: bool = False,
+    traceparent: str | None = None,
 ) -> None:
     """Assess one account; stage its row, and its events when the change is material."""
     values: dict[str, Any] = {
@@ -100,6 +103,7 @@ def score_account(
         assessment, previous_score=row.published_score, previous_tier=row.published_tier
     ):
         outcome.events.append(_assessed(row, assessment, now))
+        outcome.traceparents.append(traceparent)
         outcome.history.append(
             {
                 "account_id": row.account_id,
@@ -128,6 +132,7 @@ def score_account(
                 recommended_at=now,
             )
         )
+        outcome.traceparents.append(traceparent)
         values["recommended_limit_minor"] = advice.limit_minor
     outcome.account_rows.append(values)
 
