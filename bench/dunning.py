@@ -120,18 +120,20 @@ async def _clear(runtime: ServiceRuntime) -> None:
         )
 
 
-async def due_sweep(runtime: ServiceRuntime, cases: int, batch: int) -> list[Result]:
+async def due_sweep(runtime: ServiceRuntime, cases: int, batch: int, workers: int) -> list[Result]:
     """Time one sweep executing `cases` due steps, with their audit rows and outbox events."""
     await _clear(runtime)
     await _fill(runtime, count=cases, state=due_state_template(), next_at=NOW, prefix="due-")
     started = time.perf_counter()
-    done = await sweep_once(runtime, batch_size=batch)
+    done = await sweep_once(runtime, batch_size=batch, workers=workers)
     seconds = time.perf_counter() - started
     async with runtime.engine.connect() as conn:
         events = (
             await conn.execute(select(func.count()).select_from(PLATFORM_TABLES.outbox))
         ).scalar_one()
-    note = f"{done:,} cases swept, {events:,} outbox events written, batch {batch}"
+    note = (
+        f"{done:,} cases swept, {events:,} outbox events written, batch {batch}, {workers} workers"
+    )
     return [
         Result(
             "dunning.sweep_due_100k",
@@ -260,7 +262,7 @@ async def run(
     )
     try:
         results = await event_handling(runtime, accounts, 1_000)
-        results += await due_sweep(runtime, due_cases, batch)
+        results += await due_sweep(runtime, due_cases, batch, settings.sweep_workers)
         results += await idle_sweep(runtime, idle_cases, batch)
     finally:
         await runtime.stop()

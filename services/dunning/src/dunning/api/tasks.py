@@ -7,23 +7,31 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from dunlin_events import CollectorTaskCompleted, from_minor
+from dunlin_events import CollectorTaskCompleted, CollectorTaskCreated, from_minor
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
 from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
 from dunlin_platform.http.problems import ConflictError, NotFoundError, problem_responses
+from dunning import repository as repo
 from dunning.api.deps import RuntimeDep, invalid_cursor, minor, refused
 from dunning.db import tasks
 from dunning.domain import commands
+from dunning.domain.assignment import PolicyBook
 from dunning.domain.balances import balances
+from dunning.domain.case import AuditEntry
+from dunning.domain.contact import send_window
+from dunning.domain.ids import stable_id
 from dunning.domain.state import AccountState
 from dunning.handlers import change_account
 from dunning.schemas import TaskComplete, TaskPublic
 
 router = APIRouter(prefix="/tasks", tags=["worklist"])
 HOLD_FOR_DISPUTE = dt.timedelta(days=14)
+# An unanswered call is tried again the next business day, up to this many calls per step.
+MAX_CALL_ATTEMPTS = 3
+RETRY_AFTER = dt.timedelta(days=1)
 
 
 def _public(row: Any) -> TaskPublic:
@@ -81,8 +89,16 @@ async def complete(
             raise NotFoundError(f"task {task_id} does not exist")
         if row.status != "open":
             raise ConflictError(f"task {task_id} is {row.status}", slug="task-not-open")
+        attempts = await session.scalar(
+            select(func.count()).where(
+                tasks.c.case_id == row.case_id, tasks.c.step_key == row.step_key
+            )
+        )
+        retry: CollectorTaskCreated | None = None
+        book = await repo.policy_book(session=session)
 
         def change(state: AccountState) -> commands.Outcome:
+            nonlocal retry
             events, audit = commands.task_outcome(
                 state,
                 task_id=task_id,
@@ -105,6 +121,20 @@ async def complete(
                 )
                 more = commands.record_promise(state, cmd, now)
                 events, audit = events + more[0], audit + more[1]
+            if body.outcome == "no_answer" and (attempts or 0) < MAX_CALL_ATTEMPTS:
+                retry = _retry(row, attempt=(attempts or 0) + 1, state=state, book=book, now=now)
+                events.append(retry)
+                audit.append(
+                    AuditEntry(
+                        "call_retry_scheduled",
+                        body.completed_by,
+                        f"no answer; call {(attempts or 0) + 1} of {MAX_CALL_ATTEMPTS}",
+                        now,
+                        row.case_id,
+                        row.step_key,
+                        {"task_id": retry.task_id, "due_at": retry.due_at.isoformat()},
+                    )
+                )
             if body.outcome == "dispute_raised":
                 more = commands.place_hold(
                     state,
@@ -151,6 +181,8 @@ async def complete(
                 call_back_at=body.call_back_at,
             )
         )
+        if retry is not None:
+            await repo.add_tasks(session=session, created=[retry], now=now)
         if body.outcome == "call_back" and body.call_back_at is not None:
             fields = {k: v for k, v in row._mapping.items() if k in tasks.c}
             fields |= {
@@ -162,3 +194,23 @@ async def complete(
             await session.execute(tasks.insert().values(**fields))
         done = (await session.execute(select(tasks).where(tasks.c.task_id == task_id))).one()
     return _public(done)
+
+
+def _retry(
+    row: Any, *, attempt: int, state: AccountState, book: PolicyBook, now: dt.datetime
+) -> CollectorTaskCreated:
+    """The same call again on the next business window, with the same priority and invoices."""
+    rules = book.for_account(state).body.contact_rules
+    return CollectorTaskCreated(
+        account_id=row.account_id,
+        task_id=stable_id("task", row.case_id, row.step_key, "attempt", attempt),
+        case_id=row.case_id,
+        step_key=row.step_key,
+        contact_id=row.contact_id,
+        priority=row.priority,
+        currency=row.currency,
+        dunned_balance=from_minor(row.dunned_balance_minor, row.currency),
+        invoice_ids=list(row.invoice_ids),
+        due_at=send_window(now + RETRY_AFTER, time_zone=state.account.time_zone, rules=rules),
+        assignee=None,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dunning.domain.state import AccountState
 
@@ -20,11 +20,12 @@ class Line:
     due_date: dt.date
     outstanding: int
     disputed: int
+    planned: bool = False  # under an active payment plan: owed, but not dunned
 
     @property
     def dunned(self) -> int:
-        """Outstanding less the open disputes on it."""
-        return max(0, self.outstanding - self.disputed)
+        """Outstanding less the open disputes on it (nothing while a plan covers it)."""
+        return 0 if self.planned else max(0, self.outstanding - self.disputed)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Balances:
     currency: str
     lines: tuple[Line, ...]
     paid_total: int
+    paid_by_invoice: dict[str, int] = field(default_factory=dict)
 
     @property
     def outstanding(self) -> int:
@@ -66,6 +68,12 @@ def balances(state: AccountState) -> Balances:
     for dispute in state.disputes.values():
         if dispute.resolved_at is None:
             disputed[dispute.invoice_id] += dispute.amount
+    planned = {
+        invoice_id
+        for plan in state.plans.values()
+        if plan.status == "active"
+        for invoice_id in plan.invoice_ids
+    }
     currency = state.account.currency or next(
         (inv.currency for inv in state.invoices.values() if inv.currency), "EUR"
     )
@@ -80,7 +88,31 @@ def balances(state: AccountState) -> Balances:
             outstanding = 0
         if outstanding > 0:
             lines.append(
-                Line(invoice_id, inv.number, inv.due_date, outstanding, disputed[invoice_id])
+                Line(
+                    invoice_id,
+                    inv.number,
+                    inv.due_date,
+                    outstanding,
+                    disputed[invoice_id],
+                    invoice_id in planned,
+                )
             )
     lines.sort(key=lambda line: (line.due_date, line.invoice_id))
-    return Balances(currency=currency, lines=tuple(lines), paid_total=paid_total)
+    return Balances(
+        currency=currency, lines=tuple(lines), paid_total=paid_total, paid_by_invoice=dict(paid)
+    )
+
+
+def paid_towards(b: Balances, invoice_ids: list[str]) -> int:
+    """Paid so far on the named invoices, or on the whole account when none are named."""
+    if not invoice_ids:
+        return b.paid_total
+    return sum(b.paid_by_invoice.get(i, 0) for i in set(invoice_ids))
+
+
+def settled(b: Balances, invoice_ids: list[str]) -> bool:
+    """Nothing is owed any more on the named invoices (or on the account when none named)."""
+    if not invoice_ids:
+        return b.outstanding == 0
+    named = set(invoice_ids)
+    return not any(line.invoice_id in named for line in b.lines)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from dunlin_events import DunningHoldChanged, Event, PromiseToPayRecorded, from_minor
-from dunning.domain.balances import balances
+from dunning.domain.balances import balances, paid_towards, settled
 from dunning.domain.case import AuditEntry, current_case_id
 from dunning.domain.state import AccountState, ContactEntry, HoldFact, PromiseFact
 
@@ -37,6 +37,11 @@ def record_promise(state: AccountState, cmd: RecordPromise, now: dt.datetime) ->
         raise CommandRefused("the account owes nothing: there is nothing to promise")
     if cmd.promised_date < now.date():
         raise CommandRefused("promised_date is in the past")
+    unknown = sorted(set(cmd.invoice_ids) - state.invoices.keys())
+    if unknown:
+        raise CommandRefused(f"unknown invoice_ids: {', '.join(unknown)}")
+    if cmd.invoice_ids and settled(b, list(cmd.invoice_ids)):
+        raise CommandRefused("the promised invoices are paid: there is nothing to promise")
     case_id = current_case_id(state)
     state.promises[cmd.promise_id] = PromiseFact(
         amount=cmd.amount,
@@ -46,7 +51,7 @@ def record_promise(state: AccountState, cmd: RecordPromise, now: dt.datetime) ->
         channel=cmd.channel,
         recorded_by=cmd.recorded_by,
         recorded_at=now,
-        paid_baseline=b.paid_total,
+        paid_baseline=paid_towards(b, list(cmd.invoice_ids)),
     )
     state.contacts.append(
         ContactEntry(

@@ -9,7 +9,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from dunlin_events import to_minor
-from dunning.domain.balances import Balances, Line, balances
+from dunning.domain.balances import Balances, Line, balances, paid_towards, settled
 from dunning.domain.contact import local_midnight
 from dunning.domain.policy import Policy, Step
 from dunning.domain.state import AccountState
@@ -65,8 +65,10 @@ def _promises(state: AccountState, b: Balances, now: dt.datetime) -> list[Promis
     for pid, p in sorted(state.promises.items()):
         if p.status != "open":
             continue
-        paid = b.paid_total - p.paid_baseline
-        if paid >= p.amount or b.outstanding == 0:
+        # Judged by what was paid since the promise on the promised invoices (on the account
+        # when the promise names none): a payment of another invoice keeps no promise.
+        paid = paid_towards(b, p.invoice_ids) - p.paid_baseline
+        if paid >= p.amount or settled(b, p.invoice_ids):
             outcomes.append(PromiseOutcome(pid, "kept", max(paid, 0)))
         elif now >= promise_deadline(state, pid):
             outcomes.append(PromiseOutcome(pid, "broken", max(paid, 0)))
@@ -85,7 +87,9 @@ def _pause(
             reasons.append(f"on hold: {hold.reason}")
             if hold.until is not None:
                 wakeups.append(hold.until)
-    if any(plan.status == "active" for plan in state.plans.values()):
+    # A plan holds only its own invoices (their lines are not dunned, see balances); one
+    # that names none holds the whole account.
+    if any(plan.status == "active" and not plan.invoice_ids for plan in state.plans.values()):
         reasons.append("payment plan on track")
     for pid, p in state.promises.items():
         if p.status == "open" and pid not in resolved:
@@ -215,6 +219,8 @@ def evaluate(state: AccountState, policy: Policy, now: dt.datetime) -> Decision:
     if progress.status == "open" and b.outstanding == 0:
         return _with(base, close="paid")
     if not b.dunned_lines:
+        if any(line.planned for line in b.lines):
+            return _with(base, pause="payment plan on track")
         return _with(base, pause="disputed" if b.lines else None)
     wakeups: list[dt.datetime] = []
     resolved = {p.promise_id for p in promises}

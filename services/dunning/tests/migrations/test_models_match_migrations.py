@@ -1,0 +1,78 @@
+"""The migrations on a fresh database: the models match them, 0003 backfills cases.step_key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from dunlin_devstack import databases
+from dunlin_platform.migrations import upgrade
+from dunning.db import SCHEMA, Base
+
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+OPEN_STATE = json.dumps(
+    {
+        "account_id": "a1",
+        "progress": {
+            "status": "open",
+            "steps": [
+                {"index": i, "key": k, "outcome": "executed", "at": "2025-01-01T00:00:00Z"}
+                for i, k in enumerate(["courtesy", "reminder"])
+            ],
+        },
+    }
+)
+
+
+def _diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "include_schemas": True,
+            "include_name": lambda name, type_, _: type_ != "schema" or name == SCHEMA,
+        },
+    )
+    return [d for d in compare_metadata(context, Base.metadata) if "alembic_version" not in str(d)]
+
+
+async def test_models_match_the_migrations_and_open_cases_get_their_step(
+    dunlin_postgres_server: str,
+) -> None:
+    name = f"dunlin_migration_{uuid.uuid4().hex[:10]}"
+    await databases.ensure_database(dunlin_postgres_server, name)
+    url = databases.with_database(dunlin_postgres_server, name)
+    try:
+        await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=url, revision="0002")
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO dunning.cases (account_id, status, state, updated_at) VALUES"
+                    " ('a1', 'open', :open, now()), ('a2', 'idle', '{}', now())"
+                ),
+                {"open": OPEN_STATE},
+            )
+        await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=url, revision="head")
+        async with engine.connect() as conn:
+            steps = (
+                await conn.execute(
+                    text("SELECT account_id, step_key FROM dunning.cases ORDER BY account_id")
+                )
+            ).all()
+            diff = await conn.run_sync(_diff)
+        await engine.dispose()
+        assert [tuple(s) for s in steps] == [("a1", "reminder"), ("a2", None)]
+        assert diff == []
+    finally:
+        await databases.drop_database(dunlin_postgres_server, name)
