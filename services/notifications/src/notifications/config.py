@@ -79,6 +79,7 @@ class NotificationsSettings(ServiceSettings):
     letters_dir: Path = Field(default=Path(".dunlin/letters"), description="Without a print API.")
     print_api_url: str | None = None
     print_api_key: SecretStr = SecretStr("dev-print-key")
+    print_webhook_secret: SecretStr = SecretStr("dev-print-webhook-secret")
 
     # Agency hand-off
     agency_api_url: str | None = None

@@ -99,6 +99,20 @@ class AttemptRow(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
+class ActionRow(Base):
+    """An operator's decision on a delivery (resend or close after review): who, why, when."""
+
+    __tablename__ = "delivery_actions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
 class DocumentRow(Base):
     """An archived document: a letter as posted, or the statement attached to an e-mail."""
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from dunlin_platform.errors import is_transient
 from dunlin_platform.runtime import ServiceRuntime
+from notifications import metrics
 from notifications.config import NotificationsSettings
 from notifications.handlers.worker import DeliveryWorker
 
@@ -49,6 +50,8 @@ def delivery_loop(
                     await _first(stop, worker.wake)
 
     async def loop() -> None:
+        # Telemetry is installed by now (the app's lifespan): the series start at zero here.
+        metrics.start_counting(worker.channels)
         # Several lanes: while one round sends, the next claims (claims take turns).
         try:
             await asyncio.gather(*(lane(n) for n in range(settings.worker_lanes)))

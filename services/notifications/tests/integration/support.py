@@ -19,7 +19,7 @@ from notifications.handlers.worker import DeliveryWorker
 
 def request(**overrides: Any) -> NotificationRequested:
     """A reminder e-mail request for a fresh account, letter as fallback."""
-    return notification_requested(account_id=f"acc-{uuid.uuid4().hex[:10]}", **overrides)
+    return notification_requested(**({"account_id": f"acc-{uuid.uuid4().hex[:10]}"} | overrides))
 
 
 async def publish(

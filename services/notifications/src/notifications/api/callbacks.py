@@ -38,6 +38,8 @@ async def _apply(
         )
         await runtime.outbox.add(session, *events, occurred_at=now)
     metrics.callbacks.add(1, {"channel": channel, "outcome": "accepted" if known else "unknown"})
+    if events and verdict in ("delivered", "bounced"):
+        metrics.delivery_outcomes.add(1, {"channel": channel, "status": verdict})
     # Unknown ids get 204 too: the provider would only retry a message we never sent.
     return Response(status_code=204)
 
@@ -80,18 +82,47 @@ async def voice_status(request: Request, runtime: RuntimeDep, settings: Settings
     return await _twilio(request, runtime, settings, channel="voice")
 
 
-@router.post("/email", status_code=204, response_class=Response)
-async def email_event(request: Request, runtime: RuntimeDep, settings: SettingsDep) -> Response:
-    """E-mail events (`delivered`, `bounced`) by Message-ID; signed with X-Dunlin-Signature."""
+async def _signed_json(request: Request, secret: str, channel: str) -> bytes:
     body = await request.body()
-    secret = settings.email_webhook_secret.get_secret_value()
     timestamp, signature = (
         request.headers.get("X-Dunlin-Timestamp"),
         request.headers.get("X-Dunlin-Signature"),
     )
     if not valid_body_signature(secret, timestamp, body, signature):
-        metrics.callbacks.add(1, {"channel": "email", "outcome": "bad_signature"})
+        metrics.callbacks.add(1, {"channel": channel, "outcome": "bad_signature"})
         raise ForbiddenError("The X-Dunlin-Signature does not match.")
+    return body
+
+
+# Print-and-mail statuses: the letter reached the addressee, or came back.
+PRINT_VERDICTS: dict[str, Verdict] = {"delivered": "delivered", "returned": "bounced"}
+
+
+@router.post("/print", status_code=204, response_class=Response)
+async def print_status(request: Request, runtime: RuntimeDep, settings: SettingsDep) -> Response:
+    """Letter status from the print-and-mail provider: `{"id", "status": "printed|mailed|
+    delivered|returned", "reason"?}`, signed with X-Dunlin-Signature (PRINT_WEBHOOK_SECRET).
+    A returned letter fails the channel and moves on to the request's next channel."""
+    body = await _signed_json(request, settings.print_webhook_secret.get_secret_value(), "letter")
+    try:
+        event = json.loads(body)
+        letter_id, status = str(event["id"]), str(event["status"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadRequestError("Expected JSON with id and status.") from exc
+    return await _apply(
+        runtime,
+        channel="letter",
+        provider="print-api",
+        message_id=letter_id,
+        verdict=PRINT_VERDICTS.get(status, "pending"),
+        detail=f"letter {status}: {str(event.get('reason', ''))[:200]}",
+    )
+
+
+@router.post("/email", status_code=204, response_class=Response)
+async def email_event(request: Request, runtime: RuntimeDep, settings: SettingsDep) -> Response:
+    """E-mail events (`delivered`, `bounced`) by Message-ID; signed with X-Dunlin-Signature."""
+    body = await _signed_json(request, settings.email_webhook_secret.get_secret_value(), "email")
     try:
         event = json.loads(body)
         message_id, kind = str(event["message_id"]), str(event["event"])

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from dunlin_platform.auth import require_scopes
+from dunlin_platform.auth import Principal, require_scopes
 from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
 from dunlin_platform.http.problems import (
+    ConflictError,
     FieldError,
     NotFoundError,
     UnprocessableError,
     problem_responses,
 )
-from notifications.api.deps import RuntimeDep
-from notifications.api.schemas import AttemptPublic, DeliveryPublic, DocumentPublic
-from notifications.db import AttemptRow, DeliveryRow, DocumentRow
+from notifications.api.deps import RuntimeDep, WorkerDep
+from notifications.api.schemas import (
+    ActionPublic,
+    AttemptPublic,
+    DeliveryPublic,
+    DocumentPublic,
+    ReviewClose,
+    ReviewResend,
+)
+from notifications.db import ActionRow, AttemptRow, DeliveryRow, DocumentRow
+from notifications.handlers import review
 from notifications.repository import deliveries as repo
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
@@ -25,7 +37,10 @@ Status = Literal["queued", "sending", "sent", "delivered", "bounced", "failed", 
 
 
 def _public(
-    row: DeliveryRow, attempts: list[AttemptRow], documents: list[DocumentRow]
+    row: DeliveryRow,
+    attempts: list[AttemptRow],
+    documents: list[DocumentRow],
+    actions: list[ActionRow] | None = None,
 ) -> DeliveryPublic:
     return DeliveryPublic(
         id=row.id,
@@ -56,6 +71,7 @@ def _public(
             )
             for d in documents
         ],
+        actions=[ActionPublic.model_validate(a, from_attributes=True) for a in actions or []],
     )
 
 
@@ -113,9 +129,83 @@ async def get_delivery(delivery_id: str, runtime: RuntimeDep) -> DeliveryPublic:
         row = await repo.get(session=session, delivery_id=delivery_id)
         if row is None:
             raise NotFoundError(f"No delivery {delivery_id!r}.")
-        attempts = await repo.attempts_of(session=session, delivery_ids=[row.id])
-        documents = await repo.documents_of(session=session, delivery_id=row.id)
-    return _public(row, attempts, documents)
+        return await _loaded(session, row)
+
+
+async def _loaded(session: AsyncSession, row: DeliveryRow) -> DeliveryPublic:
+    attempts = await repo.attempts_of(session=session, delivery_ids=[row.id])
+    documents = await repo.documents_of(session=session, delivery_id=row.id)
+    actions = await repo.actions_of(session=session, delivery_id=row.id)
+    return _public(row, attempts, documents, actions)
+
+
+Writer = Annotated[Principal, require_scopes("notifications:write")]
+
+
+@router.post(
+    "/{delivery_id}/resend",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def resend_delivery(
+    delivery_id: str,
+    body: ReviewResend,
+    runtime: RuntimeDep,
+    worker: WorkerDep,
+    principal: Writer,
+) -> DeliveryPublic:
+    """Send a delivery held for `review` again (after checking it did not leave); audited."""
+    now = runtime.clock.now()
+    async with runtime.sessionmaker() as session, session.begin():
+        with _review_problems(delivery_id):
+            await review.resend(
+                session=session,
+                delivery_id=delivery_id,
+                actor=principal.name,
+                reason=body.reason,
+                now=now,
+            )
+    worker.wake.set()  # this process's worker picks it up now, not at its next poll
+    return await get_delivery(delivery_id, runtime)
+
+
+@router.post(
+    "/{delivery_id}/close",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def close_delivery(
+    delivery_id: str,
+    body: ReviewClose,
+    runtime: RuntimeDep,
+    worker: WorkerDep,
+    principal: Writer,
+) -> DeliveryPublic:
+    """Settle a delivery held for `review` as sent or failed, without sending; audited."""
+    now = runtime.clock.now()
+    async with runtime.sessionmaker() as session, session.begin():
+        with _review_problems(delivery_id):
+            events = await review.close(
+                session=session,
+                delivery_id=delivery_id,
+                actor=principal.name,
+                reason=body.reason,
+                outcome=body.outcome,
+                fallback=body.fallback,
+                now=now,
+            )
+        await runtime.outbox.add(session, *events, occurred_at=now)
+    if body.fallback:
+        worker.wake.set()  # this process's worker picks it up now, not at its next poll
+    return await get_delivery(delivery_id, runtime)
+
+
+@contextlib.contextmanager
+def _review_problems(delivery_id: str) -> Iterator[None]:
+    try:
+        yield
+    except review.NotFound:
+        raise NotFoundError(f"No delivery {delivery_id!r}.") from None
+    except review.NotInReview as exc:
+        raise ConflictError(str(exc), slug="not-in-review") from None
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""Shared API plumbing: the runtime and the settings."""
+"""Shared API plumbing: the runtime, the settings and the delivery worker."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from dunlin_platform.runtime import ServiceRuntime
 from notifications.config import NotificationsSettings
+from notifications.handlers.worker import DeliveryWorker
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -22,5 +23,12 @@ def _settings(request: Request) -> NotificationsSettings:
     return settings
 
 
+def _worker(request: Request) -> DeliveryWorker:
+    worker = request.app.state.worker
+    assert isinstance(worker, DeliveryWorker)
+    return worker
+
+
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 SettingsDep = Annotated[NotificationsSettings, Depends(_settings)]
+WorkerDep = Annotated[DeliveryWorker, Depends(_worker)]

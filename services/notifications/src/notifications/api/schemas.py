@@ -32,6 +32,34 @@ class DocumentPublic(BaseModel):
     url: str
 
 
+class ActionPublic(BaseModel):
+    """An operator's decision on the delivery."""
+
+    action: str = Field(description="`resend` or `close`")
+    outcome: str | None = Field(description="For `close`: `sent` or `failed`")
+    actor: str = Field(description="Name of the API key that decided")
+    reason: str
+    created_at: dt.datetime
+
+
+class ReviewResend(BaseModel):
+    """Send a delivery held for review again."""
+
+    reason: str = Field(min_length=1, max_length=2000, description="Why (kept for audit)")
+
+
+class ReviewClose(BaseModel):
+    """Settle a delivery held for review without sending it again."""
+
+    reason: str = Field(min_length=1, max_length=2000, description="Why (kept for audit)")
+    outcome: Literal["sent", "failed"] = Field(
+        description="`sent`: it did leave (NotificationSent); `failed`: it did not"
+    )
+    fallback: bool = Field(
+        default=False, description="With `failed`: try the request's next channel"
+    )
+
+
 class DeliveryPublic(BaseModel):
     """What we sent (or tried to send) for one notification, and whether it arrived."""
 
@@ -55,6 +83,7 @@ class DeliveryPublic(BaseModel):
     delivered_at: dt.datetime | None
     attempts: list[AttemptPublic] = Field(default_factory=list)
     documents: list[DocumentPublic] = Field(default_factory=list)
+    actions: list[ActionPublic] = Field(default_factory=list)
 
 
 class TemplateCreate(BaseModel):

@@ -66,6 +66,7 @@ class DeliveryWorker:
         adapters: Mapping[str, ChannelAdapter],
         documents: DocumentRenderer | None = None,
     ) -> None:
+        self.runtime = runtime
         self._runtime = runtime
         self._settings = settings
         self._adapters = adapters
@@ -77,6 +78,11 @@ class DeliveryWorker:
         self._sending = asyncio.Semaphore(max(settings.smtp_pool_size * 4, 16))
         self._claiming = asyncio.Lock()
         self.wake = asyncio.Event()
+
+    @property
+    def channels(self) -> list[str]:
+        """The channels with an adapter."""
+        return list(self._adapters)
 
     async def run_once(self) -> int:
         """One round: returns how many due deliveries it claimed.

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from notifications.db import AttemptRow, DeliveryRow, DocumentRow
+from notifications.db import ActionRow, AttemptRow, DeliveryRow, DocumentRow
 
 
 async def record_requests(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
@@ -132,6 +132,18 @@ async def list_for_log(
             | ((DeliveryRow.created_at == created) & (DeliveryRow.id < after[1]))
         )
     query = query.order_by(DeliveryRow.created_at.desc(), DeliveryRow.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def lock_delivery(*, session: AsyncSession, delivery_id: str) -> DeliveryRow | None:
+    """One delivery by id, locked for an update."""
+    query = select(DeliveryRow).where(DeliveryRow.id == delivery_id).with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def actions_of(*, session: AsyncSession, delivery_id: str) -> list[ActionRow]:
+    """Operators' decisions on a delivery, oldest first."""
+    query = select(ActionRow).where(ActionRow.delivery_id == delivery_id).order_by(ActionRow.id)
     return list((await session.scalars(query)).all())
 
 
