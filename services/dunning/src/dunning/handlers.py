@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import Envelope, Event
 from dunlin_platform.outbox import Outbox
-from dunlin_platform.router import processing_span
 from dunlin_platform.telemetry import current_traceparent
 from dunning import repository as repo
 from dunning.domain.assignment import PolicyBook
@@ -18,7 +17,7 @@ from dunning.domain.facts import apply
 from dunning.domain.state import AccountState
 from dunning.metrics import count_promises_after_commit
 from dunning.outbox_bulk import add_events
-from dunning.tracing import step_span
+from dunning.tracing import message_span, step_span
 
 
 async def _persist(
@@ -72,7 +71,7 @@ async def apply_events(
     caused_by: dict[str, str | None] = {}
     for envelope in envelopes:
         account_id = envelope.data.account_id
-        with processing_span(envelope):
+        with message_span(envelope) as traceparent:
             apply(
                 states[account_id],
                 envelope.data,
@@ -80,7 +79,7 @@ async def apply_events(
                 at=envelope.time,
                 traceparent=envelope.traceparent,
             )
-            caused_by[account_id] = current_traceparent()
+            caused_by[account_id] = traceparent
     book = await repo.policy_book(session=session)
     results = [(s, advance(s, book.for_account(s), now, execute=False)) for s in states.values()]
     await _persist(session=session, outbox=outbox, results=results, now=now, traceparents=caused_by)

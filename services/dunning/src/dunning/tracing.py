@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 from opentelemetry import trace
 
+from dunlin_events import Envelope, Event
+from dunlin_platform.spans import event_attributes
 from dunlin_platform.telemetry import context_from_traceparent, tracer
 from dunning.domain.case import StepTrace
 
@@ -43,6 +45,33 @@ def step_span(step: StepTrace) -> Iterator[str | None]:
                 "dunlin.dunning_step": step.step_key,
                 "dunlin.channel": ",".join(step.channels),
                 "dunlin.invoice_ids": list(step.invoice_ids[:_MAX_INVOICE_IDS]),
+            }
+        )
+    with trace.use_span(span, end_on_exit=True):
+        yield traceparent_of(span)
+
+
+@contextmanager
+def message_span(envelope: Envelope[Event]) -> Iterator[str | None]:
+    """dunlin_platform.router.processing_span, with attributes only when the span records.
+
+    Same name, kind, parent and attributes; but an unsampled span (the default without an
+    exporter) skips `event_attributes`, which costs as much as folding the event itself.
+    Yields the span's traceparent for what the message causes.
+    """
+    span = _tracer.start_span(
+        f"process {envelope.data.event_name}",
+        context=context_from_traceparent(envelope.traceparent),
+        kind=trace.SpanKind.CONSUMER,
+    )
+    if span.is_recording():
+        span.set_attributes(
+            {
+                "messaging.system": "kafka",
+                "messaging.message.id": envelope.id,
+                "dunlin.event_type": envelope.type,
+                "dunlin.account_id": envelope.subject,
+                **event_attributes(envelope.data),
             }
         )
     with trace.use_span(span, end_on_exit=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 
 import pytest
@@ -90,3 +91,33 @@ def test_unsampled_steps_record_nothing_but_still_pass_the_trace_on(
     with trace.use_span(NonRecordingSpan(SpanContext(7, 9, is_remote=False))) as span:
         assert tracing.traceparent_of(span) == current_traceparent()
     assert all(p is not None and p.split("-")[1] == trace_id for p in parents)
+
+
+def test_message_spans_carry_the_platform_attributes_and_continue_the_producer_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dunlin_events import new_envelope
+    from dunlin_events.testing import payment_received
+    from dunlin_platform.spans import event_attributes
+
+    exporter = _provider(monkeypatch)
+    trace_id = secrets.token_hex(16)
+    event = payment_received()
+    envelope = dataclasses.replace(
+        new_envelope(event, source="/test"),
+        traceparent=f"00-{trace_id}-{secrets.token_hex(8)}-01",
+    )
+    with tracing.message_span(envelope) as traceparent:
+        pass
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "process PaymentReceived"
+    assert span.kind == trace.SpanKind.CONSUMER
+    assert traceparent is not None
+    assert traceparent.split("-")[1:3] == [trace_id, format(span.context.span_id, "016x")]
+    assert dict(span.attributes or {}) == {
+        "messaging.system": "kafka",
+        "messaging.message.id": envelope.id,
+        "dunlin.event_type": envelope.type,
+        "dunlin.account_id": envelope.subject,
+        **event_attributes(event),
+    }
