@@ -7,16 +7,17 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from opentelemetry.trace import SpanContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import AccountRegistered, Envelope, Event, ExternalSignalReported
 from dunlin_platform.router import processing_span
 from dunlin_platform.telemetry import current_traceparent
 from risk import repository as repo
-from risk.db import SignalRow
 from risk.domain import facts as f
 from risk.domain.decisions import predict_payment
 from risk.domain.state import AccountState, apply
+from risk.repository import HeldSignal
 from risk.scoring import Outcome, Scorer, score_account
 from risk.translate import signal_fact, to_fact
 
@@ -39,7 +40,7 @@ def _signal_row(
     }
 
 
-def _held_fact(row: SignalRow) -> f.Signal:
+def _held_fact(row: HeldSignal) -> f.Signal:
     on = row.observed_on.toordinal()
     return f.Signal(row.signal_id, row.kind, row.severity, on, row.requested_terms_days)
 
@@ -122,15 +123,22 @@ def _apply_traced(
     by_message: dict[int, list[tuple[str, f.Fact]]] = defaultdict(list)
     for i, account_id, fact in items:
         by_message[i].append((account_id, fact))
-    caused_by: dict[str, str | None] = {}
+    spans: dict[str, SpanContext] = {}
     for i, envelope in enumerate(envelopes):
-        with processing_span(envelope):
+        with processing_span(envelope) as span:
             for account_id, fact in by_message.get(i, ()):
                 apply_one(account_id, fact)
-                caused_by[account_id] = current_traceparent()
+                spans[account_id] = span.get_span_context()
     for account_id, fact in by_message.get(HELD, ()):
         apply_one(account_id, fact)
-    return caused_by
+    return {a: _traceparent(c) for a, c in spans.items()}
+
+
+def _traceparent(context: SpanContext) -> str | None:
+    """W3C traceparent of a span (what the propagator would write), without the propagator."""
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
 
 async def fold(

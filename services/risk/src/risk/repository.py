@@ -8,21 +8,29 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from risk.db import AccountRow, Base, PredictionRow, ScoreHistoryRow, SignalRow
+from risk.db import AccountRow, Base, PredictionRow, SignalRow
 from risk.domain.state import AccountState
 
 _EMPTY_STATE_JSON = json.dumps(AccountState().to_json())
 
 
 async def lock_external_ids(*, session: AsyncSession, external_ids: Collection[str]) -> None:
-    """Serialise hold and release of signals per ERP account id (API and consumer alike)."""
-    for external_id in sorted(external_ids):
+    """Serialise hold and release of signals per ERP account id (API and consumer alike).
+
+    One statement, locks taken in id order (a volatile function in the select list is
+    evaluated after the ORDER BY), so two transactions never wait on each other in a cycle.
+    """
+    if external_ids:
         await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('risk-ext:' || :x))"), {"x": external_id}
+            text(
+                "SELECT pg_advisory_xact_lock(hashtext('risk-ext:' || x))"
+                " FROM unnest(CAST(:xs AS text[])) AS x ORDER BY x"
+            ),
+            {"xs": sorted(set(external_ids))},
         )
 
 
@@ -151,26 +159,69 @@ async def insert_signals(*, session: AsyncSession, rows: Sequence[dict[str, Any]
     return set(result.scalars())
 
 
+@dataclass(frozen=True, slots=True)
+class HeldSignal:
+    """A signal that waited for its ERP account, now given to that account."""
+
+    signal_id: str
+    external_account_id: str
+    kind: str
+    severity: int
+    observed_on: dt.date
+    requested_terms_days: int | None
+
+
+_CLAIM = text(
+    """
+    UPDATE risk.signals s SET account_id = m.account_id
+      FROM unnest(CAST(:externals AS text[]), CAST(:accounts AS text[]))
+           AS m(external_id, account_id)
+     WHERE s.external_account_id = m.external_id AND s.account_id IS NULL
+    RETURNING s.signal_id, s.external_account_id, s.kind, s.severity, s.observed_on,
+              s.requested_terms_days
+    """
+)
+
+
 async def claim_waiting_signals(
     *, session: AsyncSession, accounts: dict[str, str]
-) -> list[SignalRow]:
-    """Give held signals of these ERP ids ({external: account}) to their accounts."""
-    claimed: list[SignalRow] = []
-    for external_id, account_id in sorted(accounts.items()):
-        result = await session.scalars(
-            update(SignalRow)
-            .where(SignalRow.external_account_id == external_id, SignalRow.account_id.is_(None))
-            .values(account_id=account_id)
-            .returning(SignalRow)
-        )
-        claimed += result.all()
-    return claimed
+) -> list[HeldSignal]:
+    """Give held signals of these ERP ids ({external: account}) to their accounts, at once."""
+    if not accounts:
+        return []
+    externals = sorted(accounts)
+    result = await session.execute(
+        _CLAIM, {"externals": externals, "accounts": [accounts[x] for x in externals]}
+    )
+    return sorted((HeldSignal(*row) for row in result), key=lambda h: h.signal_id)
+
+
+_HISTORY = text(
+    """
+    INSERT INTO risk.score_history
+        (account_id, score, tier, previous_score, reasons, measures, model_version, as_of,
+         assessed_at)
+    SELECT account_id, score, tier, previous_score, CAST(reasons AS jsonb),
+           CAST(measures AS jsonb), model_version, as_of, assessed_at
+      FROM unnest(
+        CAST(:account_id AS text[]), CAST(:score AS integer[]), CAST(:tier AS text[]),
+        CAST(:previous_score AS integer[]), CAST(:reasons AS text[]), CAST(:measures AS text[]),
+        CAST(:model_version AS text[]), CAST(:as_of AS date[]),
+        CAST(:assessed_at AS timestamptz[])
+      ) AS h(account_id, score, tier, previous_score, reasons, measures, model_version, as_of,
+             assessed_at)
+    """
+)
+HISTORY_COLUMNS = (
+    "account_id", "score", "tier", "previous_score", "reasons", "measures", "model_version",
+    "as_of", "assessed_at",
+)  # fmt: skip
 
 
 async def add_history(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Append published assessments."""
+    """Append published assessments in one statement (reasons and measures as JSON text)."""
     if rows:
-        await session.execute(insert(_table(ScoreHistoryRow)), list(rows))
+        await session.execute(_HISTORY, {c: [r[c] for r in rows] for c in HISTORY_COLUMNS})
 
 
 async def add_predictions(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -90,11 +90,11 @@ def score_account(
         return
     measures = measure(state, as_of)
     assessment = scorer.assess(measures)
-    reasons = reasons_json(assessment)
+    reasons = json.dumps(reasons_json(assessment), separators=(",", ":"))
     values.update(
         score=assessment.score,
         tier=assessment.tier,
-        reasons=json.dumps(reasons),
+        reasons=reasons,
         actions=json.dumps(list(assessment.actions)),
         model_version=assessment.model_version,
         scored_at=now,
@@ -111,7 +111,9 @@ def score_account(
                 "tier": assessment.tier,
                 "previous_score": row.published_score,
                 "reasons": reasons,
-                "measures": {k: round(v, 4) for k, v in measures.items()},
+                "measures": json.dumps(
+                    {k: round(v, 4) for k, v in measures.items()}, separators=(",", ":")
+                ),
                 "model_version": assessment.model_version,
                 "as_of": dt.date.fromordinal(max(state.as_of, as_of or 0, 1)),
                 "assessed_at": now,

@@ -11,11 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_events import encode, new_envelope
-from dunlin_events.testing import external_signal_reported
 from risk.config import RiskSettings
 from risk.db import PLATFORM_TABLES
 
-from .support import account, eventually, publish, record, unique
+from .support import account, eventually, publish
 
 
 async def test_assessments_continue_the_trace_of_the_message_in_a_processing_span(
@@ -24,16 +23,15 @@ async def test_assessments_continue_the_trace_of_the_message_in_a_processing_spa
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     acc = account()
-    await publish(settings.kafka_bootstrap_servers, settings.invoicing_events_topic, record(acc))
     trace_id = secrets.token_hex(16)
     producer_span = f"00-{trace_id}-{secrets.token_hex(8)}-01"
-    signal = external_signal_reported(
-        account_id=acc.account_id, signal_id=unique("sig"), observed_on="2025-06-01"
-    )
+    # A first score is always published, whatever model is active.
     envelope = dataclasses.replace(
-        new_envelope(signal, source="/bureau"), traceparent=producer_span
+        new_envelope(acc, source="/dunlin/invoicing"), traceparent=producer_span
     )
-    await publish(settings.kafka_bootstrap_servers, settings.risk_signals_topic, encode(envelope))
+    await publish(
+        settings.kafka_bootstrap_servers, settings.invoicing_events_topic, encode(envelope)
+    )
     outbox = PLATFORM_TABLES.outbox
     found: list[str] = []
 

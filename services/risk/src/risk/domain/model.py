@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from risk.domain.signals import Measures
@@ -13,13 +12,20 @@ TIER_CUTOFFS = (("critical", 75), ("high", 55), ("medium", 30))
 MATERIAL_MOVE = 5
 
 
-def _scaled(full_at: float, start: float = 0.0, floor: float = 0.0) -> Callable[[float], float]:
+@dataclass(frozen=True, slots=True)
+class Scale:
     """Linear from `start` (0) to `full_at` (1), clipped to [floor, 1]."""
 
-    def norm(value: float) -> float:
-        return max(floor, min(1.0, (value - start) / (full_at - start)))
+    full_at: float
+    start: float = 0.0
+    floor: float = 0.0
 
-    return norm
+    def __call__(self, value: float) -> float:
+        return max(self.floor, min(1.0, (value - self.start) / (self.full_at - self.start)))
+
+
+def _scaled(full_at: float, start: float = 0.0, floor: float = 0.0) -> Scale:
+    return Scale(full_at, start, floor)
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class Rule:
     code: str
     label: str
     weight: float
-    norm: Callable[[float], float]
+    norm: Scale
 
 
 RULES: tuple[Rule, ...] = (
@@ -109,16 +115,22 @@ def recommended_actions(
     return tuple(actions)
 
 
+# The card as plain numbers: assess is the hot loop of scoring and rescoring.
+_CARD = tuple(
+    (r.code, r.label, r.weight, r.norm.start, r.norm.full_at - r.norm.start, r.norm.floor)
+    for r in RULES
+)
+
+
 def assess(measures: Measures) -> Assessment:
     """Score the measures with the points card; pure and deterministic."""
     reasons = []
-    for rule in RULES:
-        value = measures.get(rule.code, 0.0)
-        contribution = round(rule.weight * rule.norm(value), 2)
+    for code, label, weight, start, span, floor in _CARD:
+        value = measures.get(code, 0.0)
+        scaled = (value - start) / span
+        contribution = round(weight * (floor if scaled < floor else min(1.0, scaled)), 2)
         if contribution != 0:
-            reasons.append(
-                Reason(rule.code, rule.label, round(value, 4), rule.weight, contribution)
-            )
+            reasons.append(Reason(code, label, round(value, 4), weight, contribution))
     reasons.sort(key=lambda r: (-abs(r.contribution), r.code))
     score = max(0, min(100, round(BASE_POINTS + sum(r.contribution for r in reasons))))
     tier = tier_of(score)
