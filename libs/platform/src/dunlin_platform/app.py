@@ -72,9 +72,7 @@ def _instrument(runtime: ServiceRuntime) -> None:
 
         # The instrumentation's declared range stops before SQLAlchemy 2.1, whose engine
         # events it uses are unchanged: skip the version check rather than lose SQL spans.
-        SQLAlchemyInstrumentor().instrument(
-            engine=runtime.engine.sync_engine, skip_dep_check=True
-        )
+        SQLAlchemyInstrumentor().instrument(engine=runtime.engine.sync_engine, skip_dep_check=True)
         httpx_instrumentor = HTTPXClientInstrumentor()
         if not httpx_instrumentor.is_instrumented_by_opentelemetry:
             httpx_instrumentor.instrument()
