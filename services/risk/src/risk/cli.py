@@ -12,12 +12,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_platform.clock import SystemClock
-from risk import learning
+from risk import learning, repository
 from risk.config import RiskSettings
 from risk.db import ModelRow
 from risk.domain import synthetic
-from risk.domain.learned import LearnedModel
-from risk.registry import ModelRegistry
+from risk.registry import ModelRegistry, load_model
 from risk.rescoring import rescore_all
 from risk.runtime import RiskRuntime
 
@@ -30,7 +29,20 @@ def _parser() -> argparse.ArgumentParser:
     model = sub.add_parser("model", help="learned model versions").add_subparsers(
         dest="action", required=True
     )
-    train = model.add_parser("train", help="train on a synthetic portfolio and store it")
+    train = model.add_parser("train", help="train (platform history or synthetic) and store it")
+    train.add_argument(
+        "--source",
+        choices=("synthetic", "platform"),
+        default="synthetic",
+        help="platform: the service's own invoices and the signals of their accounts at issue",
+    )
+    train.add_argument("--kind", choices=("logistic", "gbm"), default="logistic")
+    train.add_argument(
+        "--as-of",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="platform: the day outcomes are known by (default: today)",
+    )
     train.add_argument("--accounts", type=int, default=4000)
     train.add_argument("--seed", type=int, default=7)
     train.add_argument("--version", default=None)
@@ -45,26 +57,59 @@ def _parser() -> argparse.ArgumentParser:
     backtest = model.add_parser("backtest", help="train and test on synthetic portfolios")
     backtest.add_argument("--accounts", type=int, default=4000)
     backtest.add_argument("--seed", type=int, default=7)
+    backtest.add_argument("--kind", choices=("logistic", "gbm"), default="logistic")
     rescore = sub.add_parser("rescore", help="rescore every account with the active model")
     rescore.add_argument("--as-of", type=dt.date.fromisoformat, default=None)
     return parser
 
 
-async def _train(runtime: RiskRuntime, args: argparse.Namespace) -> str:
-    version = args.version or f"lr-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
-    model, evaluations = await asyncio.to_thread(
-        learning.synthetic_backtest, args.accounts, seed=args.seed
+async def _platform_data(
+    runtime: RiskRuntime, reference: dt.date
+) -> tuple[learning.Dataset, str | None]:
+    async with runtime.sessionmaker() as session:
+        rows = await repository.invoice_outcomes(session=session, reference=reference)
+    data = learning.platform_dataset(
+        (learning.InvoiceOutcome(*row) for row in rows), reference=reference
     )
-    model = LearnedModel.from_params(version, model.to_params())
+    return data, learning.too_little(data)
+
+
+async def _train(runtime: RiskRuntime, args: argparse.Namespace) -> str:
+    prefix = "gbm" if args.kind == "gbm" else "lr"
+    version = args.version or f"{prefix}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}"
+    notes: list[str] = []
+    data: learning.Dataset | None = None
+    if args.source == "platform":
+        reference = args.as_of or runtime.clock.now().date()
+        data, problem = await _platform_data(runtime, reference)
+        if problem:
+            notes.append(f"{problem}; training on the synthetic portfolio instead")
+            data = None
+    if data is not None:
+        model, evaluations = await asyncio.to_thread(
+            learning.platform_backtest, data, kind=args.kind, version=version
+        )
+        trained_on = (
+            f"platform history to {reference}: {len(data.labels)} invoices"
+            f" ({sum(data.labels)} bad: paid > {learning.LATE_DAYS} days late or unpaid"
+            f" {learning.UNPAID_DAYS} days after due), newest 25 % held out"
+        )
+    else:
+        model, evaluations = await asyncio.to_thread(
+            learning.synthetic_backtest, args.accounts, seed=args.seed, kind=args.kind
+        )
+        trained_on = f"synthetic portfolio, {args.accounts} accounts, seed {args.seed}"
+    params = model.to_params()
+    load_model(version, params)  # what is stored must load
     now = runtime.clock.now()
     async with runtime.sessionmaker() as session, session.begin():
         session.add(
             ModelRow(
                 version=version,
-                kind="logistic",
-                params=model.to_params(),
+                kind=args.kind,
+                params=params,
                 metrics={"backtest": learning.as_json(evaluations)},
-                trained_on=f"synthetic portfolio, {args.accounts} accounts, seed {args.seed}",
+                trained_on=trained_on,
                 active=False,
                 created_at=now,
             )
@@ -72,7 +117,7 @@ async def _train(runtime: RiskRuntime, args: argparse.Namespace) -> str:
     report = learning.render(evaluations)
     if args.activate:
         report += "\n" + await _activate(runtime.sessionmaker, version, now)
-    return f"stored {version}\n{report}"
+    return "\n".join([*notes, f"stored {version} ({trained_on})", report])
 
 
 async def _activate(
@@ -97,7 +142,7 @@ async def _evaluate(runtime: RiskRuntime, args: argparse.Namespace) -> str:
         row = await session.get(ModelRow, args.version)
     if row is None:
         raise SystemExit(f"no model version {args.version}")
-    model = LearnedModel.from_params(row.version, row.params)
+    model = load_model(row.version, row.params)
     accounts = synthetic.portfolio(args.accounts, seed=args.seed)
     data = learning.synthetic_dataset(accounts, synthetic.SNAPSHOT_DAY)
     return learning.render(learning.evaluate(model, data), examples=len(data.labels))
@@ -112,7 +157,7 @@ async def _list(runtime: RiskRuntime) -> str:
 
 async def _run(args: argparse.Namespace) -> str:
     if args.command == "model" and args.action == "backtest":
-        _, evaluations = learning.synthetic_backtest(args.accounts, seed=args.seed)
+        _, evaluations = learning.synthetic_backtest(args.accounts, seed=args.seed, kind=args.kind)
         return learning.render(evaluations)
     runtime = RiskRuntime(RiskSettings(), clock=SystemClock())
     try:

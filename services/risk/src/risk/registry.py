@@ -5,16 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from risk import metrics
 from risk.db import ModelRow
+from risk.domain import boosted
 from risk.domain.learned import LearnedModel, ModelLoadError
 from risk.scoring import PointsCard, Scorer
 
 log = logging.getLogger(__name__)
+
+
+def load_model(version: str, params: Mapping[str, Any]) -> LearnedModel | boosted.BoostedModel:
+    """A stored version as a scorer: params["kind"] is "gbm" or absent (logistic)."""
+    if params.get("kind") == boosted.KIND:
+        return boosted.BoostedModel.from_params(version, params)
+    return LearnedModel.from_params(version, params)
 
 
 class ModelRegistry:
@@ -37,7 +47,7 @@ class ModelRegistry:
             self.current, self.version, self.load_error = PointsCard(), PointsCard.version, None
         elif version != self.version:
             try:
-                self.current = LearnedModel.from_params(version, params)
+                self.current = load_model(version, params)
                 self.version, self.load_error = version, None
             except ModelLoadError as exc:
                 if self.load_error is None or version not in self.load_error:

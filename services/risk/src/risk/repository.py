@@ -86,17 +86,27 @@ async def lock_accounts(
     return {row[0]: StoredAccount(*row) for row in result}
 
 
-async def lock_registered_after(
-    *, session: AsyncSession, after: str, limit: int
-) -> list[StoredAccount]:
-    """The next `limit` registered accounts after an id, locked, in id order."""
+async def registered_bounds(*, session: AsyncSession, every: int) -> list[str]:
+    """Every `every`-th registered account id: the upper bounds of rescoring ranges."""
     result = await session.execute(
-        select(*_COLUMNS)
-        .where(AccountRow.registered, AccountRow.account_id > after)
-        .order_by(AccountRow.account_id)
-        .limit(limit)
-        .with_for_update()
+        text(
+            "SELECT account_id FROM (SELECT account_id, row_number() OVER"
+            " (ORDER BY account_id) AS n FROM risk.accounts WHERE registered) AS t"
+            " WHERE n % :every = 0 ORDER BY account_id"
+        ),
+        {"every": every},
     )
+    return list(result.scalars())
+
+
+async def lock_registered_between(
+    *, session: AsyncSession, after: str, upto: str | None
+) -> list[StoredAccount]:
+    """The registered accounts with ids in (after, upto] (no upper end: None), locked, in order."""
+    query = select(*_COLUMNS).where(AccountRow.registered, AccountRow.account_id > after)
+    if upto is not None:
+        query = query.where(AccountRow.account_id <= upto)
+    result = await session.execute(query.order_by(AccountRow.account_id).with_for_update())
     return [StoredAccount(*row) for row in result]
 
 
@@ -251,3 +261,25 @@ async def count_waiting_signals(*, session: AsyncSession) -> int:
     """Signals held for accounts not registered yet."""
     query = select(func.count()).select_from(SignalRow).where(SignalRow.account_id.is_(None))
     return int((await session.execute(query)).scalar_one())
+
+
+_TRAINING = text(
+    """
+    SELECT p.issue_date, p.due_date, p.settled_on, CAST(h.measures AS text)
+      FROM risk.payment_predictions p
+      JOIN LATERAL (
+            SELECT measures FROM risk.score_history h
+             WHERE h.account_id = p.account_id AND h.as_of <= p.issue_date
+             ORDER BY h.as_of DESC, h.id DESC LIMIT 1) AS h ON true
+     WHERE p.issue_date <= :reference
+    """
+)
+
+
+async def invoice_outcomes(
+    *, session: AsyncSession, reference: dt.date
+) -> list[tuple[dt.date, dt.date, dt.date | None, dict[str, float]]]:
+    """Every invoice issued by `reference` with the signals its account had when it was issued
+    (the latest published assessment dated on or before the issue date; none: left out)."""
+    result = await session.execute(_TRAINING, {"reference": reference})
+    return [(issue, due, settled, json.loads(raw)) for issue, due, settled, raw in result]

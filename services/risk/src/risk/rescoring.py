@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
@@ -25,13 +26,13 @@ async def rescore_chunk(
     *,
     session: AsyncSession,
     after: str,
-    limit: int,
+    upto: str | None,
     scorer: Scorer,
     now: dt.datetime,
     as_of: dt.date | None,
-) -> tuple[Outcome, str | None, int]:
-    """Rescore the next `limit` registered accounts after `after` (locked, in id order)."""
-    rows = await repo.lock_registered_after(session=session, after=after, limit=limit)
+) -> tuple[Outcome, int]:
+    """Rescore the registered accounts in (after, upto] (locked, in id order)."""
+    rows = await repo.lock_registered_between(session=session, after=after, upto=upto)
     outcome = Outcome()
     day = as_of.toordinal() if as_of else None
     for row in rows:
@@ -42,7 +43,7 @@ async def rescore_chunk(
         )
     await repo.save_accounts(session=session, rows=outcome.account_rows)
     await repo.add_history(session=session, rows=outcome.history)
-    return outcome, rows[-1].account_id if rows else None, len(rows)
+    return outcome, len(rows)
 
 
 async def rescore_all(
@@ -53,18 +54,36 @@ async def rescore_all(
     now: dt.datetime,
     as_of: dt.date | None = None,
     chunk: int = 5000,
+    workers: int = 2,
 ) -> RescoreReport:
-    """Rescore every registered account (e.g. after activating a model, or as of a new day)."""
-    after, accounts, published = "", 0, 0
-    while True:
-        async with sessionmaker() as session, session.begin():
-            outcome, last, count = await rescore_chunk(
-                session=session, after=after, limit=chunk, scorer=scorer, now=now, as_of=as_of
-            )
-            if outcome.events:
-                await outbox.add(session, *outcome.events, occurred_at=now)
-        accounts += count
-        published += len(outcome.events)
-        if last is None or count < chunk:
-            return RescoreReport(accounts, published)
-        after = last
+    """Rescore every registered account (e.g. after activating a model, or as of a new day).
+
+    The ids are cut into ranges of about `chunk` accounts, each rescored in its own
+    transaction; `workers` ranges are in flight at once, so one range's Python work overlaps
+    another's database round trips. Ranges are disjoint and each locks its rows in id order
+    in one statement, so workers never wait on each other.
+    """
+    async with sessionmaker() as session:
+        bounds = await repo.registered_bounds(session=session, every=chunk)
+    ranges = list(zip(["", *bounds], [*bounds, None], strict=True))
+    queue: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+    for item in ranges:
+        queue.put_nowait(item)
+    totals = [0, 0]
+
+    async def work() -> None:
+        while not queue.empty():
+            after, upto = queue.get_nowait()
+            async with sessionmaker() as session, session.begin():
+                outcome, count = await rescore_chunk(
+                    session=session, after=after, upto=upto, scorer=scorer, now=now, as_of=as_of
+                )
+                if outcome.events:
+                    await outbox.add(session, *outcome.events, occurred_at=now)
+            totals[0] += count
+            totals[1] += len(outcome.events)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, min(workers, len(ranges)))):
+            group.create_task(work())
+    return RescoreReport(totals[0], totals[1])

@@ -14,7 +14,9 @@ ACCOUNTS = 900
 
 @pytest.fixture(scope="module")
 def backtest() -> tuple[LearnedModel, list[learning.Evaluation]]:
-    return learning.synthetic_backtest(ACCOUNTS, seed=11)
+    model, evaluations = learning.synthetic_backtest(ACCOUNTS, seed=11)
+    assert isinstance(model, LearnedModel)
+    return model, evaluations
 
 
 def test_the_synthetic_backtest_beats_the_naive_overdue_baseline(

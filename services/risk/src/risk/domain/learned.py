@@ -11,7 +11,7 @@ from risk.domain.model import RULES, Assessment, Reason, recommended_actions, ti
 from risk.domain.signals import Measures
 
 FEATURES: tuple[str, ...] = tuple(rule.code for rule in RULES)
-_LABELS = {rule.code: rule.label for rule in RULES}
+LABELS = {rule.code: rule.label for rule in RULES}
 _NORMS = {rule.code: rule.norm for rule in RULES}
 
 
@@ -24,7 +24,7 @@ def vectorize(measures: Measures, features: Sequence[str] = FEATURES) -> list[fl
     return [_NORMS[code](measures.get(code, 0.0)) for code in features]
 
 
-def _sigmoid(z: float) -> float:
+def sigmoid(z: float) -> float:
     return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
 
 
@@ -76,21 +76,21 @@ class LearnedModel:
 
     def probability(self, measures: Measures) -> float:
         """Probability that the account goes bad within the training horizon."""
-        return _sigmoid(self._logit(vectorize(measures, self.features)))
+        return sigmoid(self._logit(vectorize(measures, self.features)))
 
     def assess(self, measures: Measures) -> Assessment:
         """Score = 100 x probability; each reason is what the signal adds over an average one."""
         x = vectorize(measures, self.features)
         logit = self._logit(x)
-        score = max(0, min(100, round(100 * _sigmoid(logit))))
+        score = max(0, min(100, round(100 * sigmoid(logit))))
         reasons = []
         for i, code in enumerate(self.features):
             part = self.coef[i] * (x[i] - self.mean[i]) / self.scale[i]
-            contribution = round(100 * (_sigmoid(logit) - _sigmoid(logit - part)), 2)
+            contribution = round(100 * (sigmoid(logit) - sigmoid(logit - part)), 2)
             if contribution != 0:
                 value = round(measures.get(code, 0.0), 4)
                 reasons.append(
-                    Reason(code, _LABELS[code], value, round(self.coef[i], 4), contribution)
+                    Reason(code, LABELS[code], value, round(self.coef[i], 4), contribution)
                 )
         reasons.sort(key=lambda r: (-abs(r.contribution), r.code))
         tier = tier_of(score)
