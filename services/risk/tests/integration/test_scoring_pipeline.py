@@ -172,5 +172,18 @@ async def test_riskiest_accounts_come_first_and_page(client: httpx.AsyncClient) 
     assert following["items"][0]["score"] <= scores[-1]
     movers = (await client.get("/portfolio/movers", params={"days": 30})).json()
     assert all("change" in m for m in movers["items"])
+    # Keyset pages: every mover exactly once, by absolute change then id.
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"days": 30, "limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/portfolio/movers", params=params)).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [m["account_id"] for m in seen] == [m["account_id"] for m in movers["items"]]
+    keys = [(-abs(m["change"]), m["account_id"]) for m in seen]
+    assert keys == sorted(keys)
     bad = await client.get("/portfolio/riskiest", params={"cursor": "!!"})
     assert bad.status_code == 422

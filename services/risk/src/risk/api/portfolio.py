@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import and_, func, or_, select, text
 
 from dunlin_platform.auth import require_scopes
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, encode_cursor
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
 from dunlin_platform.http.problems import problem_responses
 from risk.api.deps import RuntimeDep, cursor_of
 from risk.db import AccountRow, PredictionRow
@@ -17,26 +17,29 @@ from risk.schemas import AccountScore, PredictionAccuracy, Tier
 
 router = APIRouter(tags=["portfolio"])
 
+# Keyset pagination: ordered by (|change| DESC, account_id); the cursor is the last row's key.
 _MOVERS = text(
     """
-    SELECT a.account_id, a.score, a.tier, a.reasons -> 0 ->> 'code' AS top_reason,
-           a.score - COALESCE(
-               (SELECT h.score FROM risk.score_history h
-                 WHERE h.account_id = a.account_id AND h.assessed_at < :since
-                 ORDER BY h.id DESC LIMIT 1),
-               (SELECT h.score FROM risk.score_history h
-                 WHERE h.account_id = a.account_id ORDER BY h.id LIMIT 1)) AS change
-      FROM risk.accounts a
-     WHERE a.registered AND a.score IS NOT NULL
-       AND EXISTS (SELECT 1 FROM risk.score_history h
-                    WHERE h.account_id = a.account_id AND h.assessed_at >= :since)
-     ORDER BY abs(a.score - COALESCE(
-               (SELECT h.score FROM risk.score_history h
-                 WHERE h.account_id = a.account_id AND h.assessed_at < :since
-                 ORDER BY h.id DESC LIMIT 1),
-               (SELECT h.score FROM risk.score_history h
-                 WHERE h.account_id = a.account_id ORDER BY h.id LIMIT 1))) DESC, a.account_id
-     OFFSET :offset LIMIT :limit
+    WITH moved AS (
+        SELECT a.account_id, a.score, a.tier, a.reasons -> 0 ->> 'code' AS top_reason,
+               a.score - COALESCE(
+                   (SELECT h.score FROM risk.score_history h
+                     WHERE h.account_id = a.account_id AND h.assessed_at < :since
+                     ORDER BY h.id DESC LIMIT 1),
+                   (SELECT h.score FROM risk.score_history h
+                     WHERE h.account_id = a.account_id ORDER BY h.id LIMIT 1)) AS change
+          FROM risk.accounts a
+         WHERE a.registered AND a.score IS NOT NULL
+           AND EXISTS (SELECT 1 FROM risk.score_history h
+                        WHERE h.account_id = a.account_id AND h.assessed_at >= :since)
+    )
+    SELECT account_id, score, tier, top_reason, change, abs(change) AS moved
+      FROM moved
+     WHERE CAST(:after_moved AS integer) IS NULL
+        OR abs(change) < :after_moved
+        OR (abs(change) = :after_moved AND account_id > :after_id)
+     ORDER BY abs(change) DESC, account_id
+     LIMIT :limit
     """
 )
 
@@ -91,22 +94,22 @@ async def movers(
     days: Annotated[int, Query(ge=1, le=365, description="Window of the change")] = 30,
 ) -> Page[AccountScore]:
     """Accounts whose published score moved most within the window, by absolute change."""
-    after = cursor_of(page.after, int)
-    offset = after[0] if after else 0
+    after = cursor_of(page.after, int, str)
     since = runtime.clock.now() - dt.timedelta(days=days)
+    params = {
+        "since": since,
+        "after_moved": after[0] if after else None,
+        "after_id": after[1] if after else "",
+        "limit": page.limit + 1,
+    }
     async with runtime.sessionmaker() as session:
-        rows = (
-            await session.execute(
-                _MOVERS, {"since": since, "offset": offset, "limit": page.limit + 1}
-            )
-        ).all()
+        rows = (await session.execute(_MOVERS, params)).all()
+    result = build_page(rows, limit=page.limit, sort_key=lambda r: [r[5], r[0]])
     items = [
         AccountScore(account_id=r[0], score=r[1], tier=r[2], top_reason=r[3], change=r[4])
-        for r in rows[: page.limit]
+        for r in result.items
     ]
-    more = len(rows) > page.limit
-    next_cursor = encode_cursor([offset + page.limit]) if more else None
-    return Page[AccountScore](items=items, next_cursor=next_cursor)
+    return Page[AccountScore](items=items, next_cursor=result.next_cursor)
 
 
 @router.get(
