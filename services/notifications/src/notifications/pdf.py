@@ -10,15 +10,13 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from babel.dates import format_date
-from babel.numbers import format_currency
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
 
 from dunlin_events import NotificationRequested
 from notifications import fontcache
-from notifications.templates.engine import Rendered, babel_locale, supported_locale
+from notifications.templates.engine import Rendered, format_day, format_money, supported_locale
 
 FONT_DIR = Path(__file__).parent / "fonts"
 FAMILY = "dejavu"
@@ -100,7 +98,7 @@ def _labels(locale: str) -> Mapping[str, str]:
 
 
 def _money(amount: Decimal, currency: str, locale: str) -> str:
-    return format_currency(amount, currency, locale=babel_locale(locale))
+    return format_money(amount, currency, locale)
 
 
 def _invoice_table(pdf: FPDF, request: NotificationRequested, locale: str) -> None:
@@ -113,7 +111,7 @@ def _invoice_table(pdf: FPDF, request: NotificationRequested, locale: str) -> No
     pdf.set_font(FAMILY, "", 10)
     for inv in request.invoices:
         pdf.cell(widths[0], 6, inv.invoice_number)
-        pdf.cell(widths[1], 6, format_date(inv.due_date, "medium", locale=babel_locale(locale)))
+        pdf.cell(widths[1], 6, format_day(inv.due_date, "medium", locale))
         pdf.cell(widths[2], 6, str(max(inv.days_overdue, 0)))
         pdf.cell(widths[3], 6, _money(inv.balance, cur, locale), align="R")
         pdf.ln()
@@ -161,7 +159,7 @@ def render_letter(
     _letterhead(pdf, head)
     _addressee(pdf, request)
     pdf.set_font(FAMILY, "", 10)
-    pdf.cell(0, 6, format_date(today, "long", locale=babel_locale(locale)), align="R")
+    pdf.cell(0, 6, format_day(today, "long", locale), align="R")
     pdf.ln(10)
     pdf.set_font(FAMILY, "B", 12)
     pdf.multi_cell(0, 6, rendered["subject"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -172,7 +170,7 @@ def render_letter(
     _invoice_table(pdf, request, locale)
     if request.pay_by is not None:
         pdf.set_font(FAMILY, "B", 11)
-        deadline = format_date(request.pay_by, "long", locale=babel_locale(locale))
+        deadline = format_day(request.pay_by, "long", locale)
         pdf.cell(0, 6, f"{_labels(locale)['pay_by']}: {deadline}")
         pdf.ln(8)
     pdf.set_font(FAMILY, "", 11)
@@ -192,7 +190,7 @@ def render_statement(request: NotificationRequested, *, head: Letterhead, today:
     pdf.cell(
         0,
         6,
-        f"{request.account_name} · {format_date(today, 'long', locale=babel_locale(locale))}",
+        f"{request.account_name} · {format_day(today, 'long', locale)}",
     )
     pdf.ln(10)
     _invoice_table(pdf, request, locale)

@@ -60,29 +60,43 @@ def babel_locale(tag: str) -> Locale:
     return Locale.parse(tag.replace("-", "_"))
 
 
-def _locale(context: Context) -> Locale:
-    return babel_locale(str(context.get("locale") or "en"))
+def _locale(context: Context) -> str:
+    return str(context.get("locale") or "en")
+
+
+# A message prints the same amounts and dates several times (subject, text, HTML) and Babel
+# formatting is slow: remember recent results.
+@lru_cache(maxsize=4096)
+def format_money(amount: Decimal, currency: str, locale: str) -> str:
+    """An amount in the locale's currency format."""
+    return format_currency(amount, currency, locale=babel_locale(locale))
+
+
+@lru_cache(maxsize=4096)
+def format_day(value: dt.date, style: str, locale: str) -> str:
+    """A date in the locale's format (`short`, `medium`, `long`, `full` or a pattern)."""
+    return format_date(value, format=style, locale=babel_locale(locale))
 
 
 @pass_context
 def _money(context: Context, amount: Decimal | None, currency: str | None = None) -> str:
     if amount is None:
         raise MissingData("the template formats an amount the request does not have")
-    return format_currency(amount, currency or context["currency"], locale=_locale(context))
+    return format_money(amount, currency or context["currency"], _locale(context))
 
 
 @pass_context
 def _number(context: Context, value: Decimal | int | None) -> str:
     if value is None:
         raise MissingData("the template formats a number the request does not have")
-    return format_decimal(value, locale=_locale(context))
+    return format_decimal(value, locale=babel_locale(_locale(context)))
 
 
 @pass_context
 def _date(context: Context, value: dt.date | None, style: str = "long") -> str:
     if value is None:
         raise MissingData("the template formats a date the request does not have")
-    return format_date(value, format=style, locale=_locale(context))
+    return format_day(value, style, _locale(context))
 
 
 def build_environment() -> Environment:
