@@ -1,4 +1,4 @@
-"""An overdue invoice, through every service: dunning asks, notifications e-mails, payment stops it."""
+"""An overdue invoice through every service: dunning asks, notifications e-mails, payment stops."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from dunlin_events import AccountRegistered, Envelope, Event, NotificationReques
 from dunlin_platform.clock import Clock
 from dunlin_platform.router import processing_span
 from dunlin_platform.runtime import ConsumerSpec
+from dunlin_platform.telemetry import current_traceparent
 from notifications.config import NotificationsSettings
 from notifications.handlers import intake
 
@@ -24,13 +25,18 @@ class DunningEvents:
 
     async def __call__(self, session: AsyncSession, envelopes: Sequence[Envelope[Event]]) -> None:
         requests: list[NotificationRequested] = []
+        traceparents: list[str | None] = []
         for envelope in envelopes:
             if isinstance(envelope.data, NotificationRequested):
                 with processing_span(envelope):
                     requests.append(envelope.data)
+                    traceparents.append(current_traceparent())
         if requests:
             await intake.notifications_requested(
-                session=session, requests=requests, now=self._clock.now()
+                session=session,
+                requests=requests,
+                now=self._clock.now(),
+                traceparents=traceparents,
             )
             # Early wake-ups only cost the worker an empty round; the commit is moments away.
             self._wake.set()

@@ -71,6 +71,8 @@ class DeliveryRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     sent_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # W3C trace context of the request, so the send continues the trace that asked for it.
+    traceparent: Mapped[str | None] = mapped_column(String(256))
 
 
 class AttemptRow(Base):

@@ -14,7 +14,9 @@ from notifications.repository import deliveries as repo
 from notifications.repository import prefs as prefs_repo
 
 
-def delivery_values(request: NotificationRequested, *, now: dt.datetime) -> dict[str, Any]:
+def delivery_values(
+    request: NotificationRequested, *, now: dt.datetime, traceparent: str | None = None
+) -> dict[str, Any]:
     """The delivery row a request becomes: queued on its first channel, due now."""
     return {
         "id": str(uuid.uuid4()),
@@ -33,15 +35,21 @@ def delivery_values(request: NotificationRequested, *, now: dt.datetime) -> dict
         "request": request.model_dump(mode="json"),
         "created_at": now,
         "updated_at": now,
+        "traceparent": traceparent,
     }
 
 
 async def notifications_requested(
-    *, session: AsyncSession, requests: Sequence[NotificationRequested], now: dt.datetime
+    *,
+    session: AsyncSession,
+    requests: Sequence[NotificationRequested],
+    now: dt.datetime,
+    traceparents: Sequence[str | None] | None = None,
 ) -> int:
     """Record the intent first; a notification id already known is ignored."""
-    unique = {r.notification_id: r for r in requests}
-    rows = [delivery_values(r, now=now) for r in unique.values()]
+    traces = traceparents if traceparents is not None else [None] * len(requests)
+    unique = {r.notification_id: (r, t) for r, t in zip(requests, traces, strict=True)}
+    rows = [delivery_values(r, now=now, traceparent=t) for r, t in unique.values()]
     return await repo.record_requests(session=session, rows=rows)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jinja2 import TemplateError
 from pydantic import ValidationError
@@ -33,6 +33,7 @@ class Job:
     idempotency_key: str
     request: NotificationRequested
     rendered: Rendered | None
+    traceparent: str | None = None
 
 
 def idempotency_key(delivery_id: str, channel: str, number: int) -> str:
@@ -47,6 +48,8 @@ class Prepared:
     jobs: list[Job]
     events: list[Event]
     claimed: int
+    traces: Mapping[str, str | None] = field(default_factory=dict)
+    """Trace context of each claimed notification id, for the events written about it."""
 
 
 async def prepare(
@@ -126,7 +129,7 @@ async def prepare(
                 continue
         sent[row.account_id].append(now)
         jobs.append(_start_attempt(session, row, request, rendered, now))
-    return Prepared(jobs, events, len(rows))
+    return Prepared(jobs, events, len(rows), {r.notification_id: r.traceparent for r in rows})
 
 
 def _start_attempt(
@@ -149,4 +152,4 @@ def _start_attempt(
             started_at=now,
         )
     )
-    return Job(row.id, row.channel, row.attempt, key, request, rendered)
+    return Job(row.id, row.channel, row.attempt, key, request, rendered, row.traceparent)

@@ -9,8 +9,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from dunlin_events import Event
 from dunlin_platform.runtime import ServiceRuntime
+from dunlin_platform.telemetry import context_from_traceparent, current_traceparent, tracer
 from notifications import metrics
 from notifications.channels.base import (
     Attachment,
@@ -21,7 +25,7 @@ from notifications.channels.base import (
     TransientFailure,
 )
 from notifications.config import NotificationsSettings
-from notifications.db import DeliveryRow, DocumentRow
+from notifications.db import AttemptRow, DeliveryRow, DocumentRow
 from notifications.documents import DocumentRenderer
 from notifications.domain.delivery import Retry, after_transient_failure
 from notifications.domain.rules import ContactPolicy
@@ -42,6 +46,7 @@ class Done:
     job: Job
     outcome: Outcome
     attachments: Sequence[Attachment]
+    traceparent: str | None = None  # of the send's span: its outcome events continue it
 
 
 def policy_of(settings: NotificationsSettings) -> ContactPolicy:
@@ -121,11 +126,42 @@ class DeliveryWorker:
                 now=now,
                 limit=self._settings.worker_batch_size,
             )
-            await self._runtime.outbox.add(session, *prepared.events, occurred_at=now)
+            traceparents = [
+                prepared.traces.get(getattr(event, "notification_id", ""))
+                for event in prepared.events
+            ]
+            await self._runtime.outbox.add(
+                session, *prepared.events, occurred_at=now, traceparents=traceparents
+            )
         return prepared
 
     async def send(self, job: Job) -> Done:
-        """Phase two, outside any transaction: documents, then the provider."""
+        """Phase two, in the trace of the request that asked for it."""
+        with tracer().start_as_current_span(
+            f"deliver {job.channel}",
+            context=context_from_traceparent(job.traceparent),
+            kind=trace.SpanKind.CLIENT,
+        ) as span:
+            if span.is_recording():
+                request = job.request
+                span.set_attributes(
+                    {
+                        "dunlin.account_id": request.account_id,
+                        "dunlin.notification_id": request.notification_id,
+                        "dunlin.case_id": request.case_id,
+                        "dunlin.dunning_step": request.step_key,
+                        "dunlin.channel": job.channel,
+                        "dunlin.delivery_id": job.delivery_id,
+                        "dunlin.attempt": job.number,
+                    }
+                )
+            done = await self._send(job)
+            if not isinstance(done.outcome, Receipt):
+                span.set_status(trace.StatusCode.ERROR, type(done.outcome).__name__)
+            return Done(done.job, done.outcome, done.attachments, current_traceparent())
+
+    async def _send(self, job: Job) -> Done:
+        """Documents, then the provider, outside any transaction."""
         now = self._runtime.clock.now()
         attachments: list[Attachment] = []
         outcome: Outcome
@@ -166,45 +202,60 @@ class DeliveryWorker:
         """Phase three: what happened, and the events, in one transaction."""
         now = self._runtime.clock.now()
         events: list[Event] = []
+        traceparents: list[str | None] = []
         async with self._runtime.sessionmaker() as session, session.begin():
             ids = [d.job.delivery_id for d in done]
             rows = {r.id: r for r in await repo.lock_deliveries(session=session, ids=ids)}
             attempts = await repo.open_attempts(session=session, delivery_ids=ids)
             for item in done:
-                row, attempt = rows[item.job.delivery_id], attempts.get(item.job.delivery_id)
-                contact_id = item.job.request.recipient.contact_id
-                if attempt is None or row.status != "sending" or attempt.number != item.job.number:
-                    continue  # reconciled meanwhile (a very slow provider): leave it as it is
-                attempt.finished_at = now
-                outcome = item.outcome
-                if isinstance(outcome, Receipt):
-                    attempt.status = "delivered" if outcome.delivered else "sent"
-                    attempt.provider, attempt.provider_message_id = (
-                        outcome.provider,
-                        outcome.message_id,
-                    )
-                    events.append(
-                        sent(
-                            row,
-                            provider=outcome.provider,
-                            message_id=outcome.message_id,
-                            now=now,
-                            contact_id=contact_id,
-                        )
-                    )
-                    if outcome.delivered:
-                        events.append(
-                            delivered(
-                                row, provider=outcome.provider, now=now, contact_id=contact_id
-                            )
-                        )
-                    for doc in item.attachments:
-                        session.add(_document(row, doc, now))
-                    metrics.delivery_outcomes.add(1, {"channel": row.channel, "status": "sent"})
-                else:
-                    attempt.status, attempt.error = "failed", str(outcome)[:2000]
-                    events += self._failure(row, outcome, now, contact_id)
-            await self._runtime.outbox.add(session, *events, occurred_at=now)
+                before = len(events)
+                self._record_one(session, item, rows, attempts, events, now)
+                traceparents += [item.traceparent] * (len(events) - before)
+            await self._runtime.outbox.add(
+                session, *events, occurred_at=now, traceparents=traceparents
+            )
+
+    def _record_one(
+        self,
+        session: AsyncSession,
+        item: Done,
+        rows: Mapping[str, DeliveryRow],
+        attempts: Mapping[str, AttemptRow],
+        events: list[Event],
+        now: dt.datetime,
+    ) -> None:
+        """One job's outcome onto its rows; the events it causes appended to `events`."""
+        row, attempt = rows[item.job.delivery_id], attempts.get(item.job.delivery_id)
+        contact_id = item.job.request.recipient.contact_id
+        if attempt is None or row.status != "sending" or attempt.number != item.job.number:
+            return  # reconciled meanwhile (a very slow provider): leave it as it is
+        attempt.finished_at = now
+        outcome = item.outcome
+        if isinstance(outcome, Receipt):
+            attempt.status = "delivered" if outcome.delivered else "sent"
+            attempt.provider, attempt.provider_message_id = (
+                outcome.provider,
+                outcome.message_id,
+            )
+            events.append(
+                sent(
+                    row,
+                    provider=outcome.provider,
+                    message_id=outcome.message_id,
+                    now=now,
+                    contact_id=contact_id,
+                )
+            )
+            if outcome.delivered:
+                events.append(
+                    delivered(row, provider=outcome.provider, now=now, contact_id=contact_id)
+                )
+            for doc in item.attachments:
+                session.add(_document(row, doc, now))
+            metrics.delivery_outcomes.add(1, {"channel": row.channel, "status": "sent"})
+        else:
+            attempt.status, attempt.error = "failed", str(outcome)[:2000]
+            events += self._failure(row, outcome, now, contact_id)
 
     def _failure(
         self,
