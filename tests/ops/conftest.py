@@ -45,6 +45,17 @@ async def _drive_traffic(inv: httpx.AsyncClient, bootstrap: str) -> None:
         },
     )
     assert account.status_code == 201, account.text
+    invoice = await inv.post(  # an overdue invoice, for the AR aging gauge
+        "/invoices",
+        json={
+            "account_id": account.json()["id"],
+            "invoice_number": f"M-{suffix}",
+            "currency": "EUR",
+            "issue_date": "2020-01-01",
+            "lines": [{"description": "x", "quantity": "1", "unit_price": "10", "tax_rate": "0"}],
+        },
+    )
+    assert invoice.status_code == 201, invoice.text
     assert (await inv.get("/accounts/does-not-exist")).status_code in {404, 422}
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
@@ -57,7 +68,7 @@ async def _drive_traffic(inv: httpx.AsyncClient, bootstrap: str) -> None:
 SERVICES = ("invoicing", "payments", "dunning", "notifications", "risk")
 # Clock-driven sweeps off: the scrape needs the apps, not their timers.
 _OVERRIDES: dict[str, dict[str, Any]] = {
-    "invoicing": {"overdue_sweep_interval_s": 0},
+    "invoicing": {"overdue_sweep_interval_s": 0, "ar_metrics_interval_s": 0.5},
     "payments": {"plan_sweep_interval_s": 3600, "pending_gauge_interval_s": 0.5},
 }
 
@@ -132,6 +143,7 @@ SETTLED = frozenset(
         "dunlin_outbox_backlog",
         "dunlin_consumer_batch_size_bucket",
         "dunlin_payments_pending",
+        "dunlin_ar_aging_amount",
     }
 )
 
