@@ -145,3 +145,36 @@ def test_peek_attributes_reads_headers_without_validation():
     assert attrs["type"] == "whatever"
     assert attrs["traceparent"] == TRACE
     assert attrs["datacontenttype"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        [("x-tenant", b"t-1")],
+        [("ce_partitionkey", b"acc")],
+        [("CE_SUBJECT", b"someone-else")],  # the SDK lower-cases names: a later one wins
+        [("Ce_Time", b"2024-01-01T00:00:00Z")],
+        [("traceparent", "ü".encode())],
+        [("x-bad", b"\xff")],
+        [("X-Bad", b"\xff")],
+    ],
+)
+def test_header_mapping_is_the_sdk_binding_s(extra):
+    from dunlin_events import envelope
+
+    headers = dict([*record().headers, *extra])
+    try:
+        expected: object = envelope._ce_attributes_via_sdk(headers)
+    except MalformedMessage as exc:
+        expected = ("malformed", exc.reason)
+    try:
+        actual: object = envelope._ce_attributes(headers)
+    except MalformedMessage as exc:
+        actual = ("malformed", exc.reason)
+    assert actual == expected
+
+
+def test_a_header_that_is_not_utf8_is_malformed():
+    with pytest.raises(MalformedMessage, match="invalid CloudEvents attributes"):
+        decode(record(traceparent=b"\xff\xfe"))

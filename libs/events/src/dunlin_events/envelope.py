@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -23,6 +24,10 @@ E_co = TypeVar("E_co", bound=Event, covariant=True)
 CONTENT_TYPE = "application/json"
 TRACEPARENT = "traceparent"
 _REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject")
+# Header names the SDK's binding maps one to one (already lower case): see _ce_attributes.
+_PLAIN_HEADERS = frozenset(
+    {*_REQUIRED, "ce_datacontenttype", "ce_dataschema", "content-type", TRACEPARENT}
+)
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,14 @@ def encode_raw(
 
 def decode(record: KafkaRecord) -> Envelope[Event]:
     """Parse and validate a record; raises a subclass of InvalidMessage."""
-    headers = dict(record.headers)
+    return decode_parts(record.key, record.value, record.headers)
+
+
+def decode_parts(
+    key: bytes | None, value: bytes | None, raw_headers: Iterable[tuple[str, bytes]]
+) -> Envelope[Event]:
+    """`decode` of a record's parts as aiokafka hands them over (None for an empty key/value)."""
+    headers = dict(raw_headers)
     missing = [name for name in _REQUIRED if not headers.get(name)]
     if missing:
         raise MalformedMessage(f"not a binary-mode CloudEvent: missing {', '.join(missing)}")
@@ -134,26 +146,14 @@ def decode(record: KafkaRecord) -> Envelope[Event]:
     if content_type != CONTENT_TYPE.encode():
         raise MalformedMessage(f"content-type must be {CONTENT_TYPE}, got {content_type!r}")
     time = _parse_time(headers["ce_time"])
-    # The SDK's binding maps the ce_* headers; ce_time is parsed natively above and the
-    # attributes are taken as a plain dict, because dateutil's parser and the CloudEvent
-    # constructor's checks tripled the cost of the consumer's hot path.
-    try:
-        attributes: dict[str, Any] = from_binary(  # type: ignore[assignment]
-            KafkaMessage(
-                headers={k: v for k, v in headers.items() if k != "ce_time"}, key=None, value=b""
-            ),
-            _FORMAT,
-            _attributes_only,  # type: ignore[arg-type]
-        )
-    except (BaseCloudEventException, ValueError) as exc:
-        raise MalformedMessage(f"invalid CloudEvents attributes: {exc}") from exc
+    attributes = _ce_attributes(headers)
     ce_type = attributes["type"]
     cls = event_class(ce_type)
-    data = _validate(cls, record.value)
+    data = _validate(cls, value or b"")
     subject = attributes["subject"]
     if subject != data.account_id:
         raise SchemaViolation(f"ce_subject {subject!r} does not match account_id")
-    if record.key and record.key != data.account_id.encode():
+    if key and key != data.account_id.encode():
         raise SchemaViolation("Kafka key does not match account_id")
     trace = headers.get(TRACEPARENT)
     return Envelope(
@@ -165,6 +165,55 @@ def decode(record: KafkaRecord) -> Envelope[Event]:
         data=data,
         traceparent=trace.decode("utf-8", "replace") if trace else None,
     )
+
+
+def _ce_attributes(headers: dict[str, bytes]) -> dict[str, Any]:
+    """The CloudEvents attributes of the headers (all but ce_time), as the SDK maps them.
+
+    The common case (header names already lower case, as every producer writes them) is
+    mapped here directly: the SDK's binding decodes every header value as strict UTF-8 and
+    strips the `ce_` prefix, which is all this does. Any other header name (where the SDK's
+    lower-casing could merge or re-map headers) goes through the SDK's binding itself, so
+    the outcome is the SDK's in every case.
+    """
+    if headers.keys() <= _PLAIN_HEADERS and b"".join(headers.values()).isascii():
+        # What every Dunlin producer writes: nothing to merge, nothing that fails to decode.
+        return {
+            ("datacontenttype" if name == "content-type" else name[3:]): value.decode()
+            for name, value in headers.items()
+            if name != "ce_time" and name != TRACEPARENT
+        }
+    attributes: dict[str, Any] = {}
+    try:
+        for name, value in headers.items():
+            if name == "ce_time":
+                continue
+            if name.lower() != name:
+                return _ce_attributes_via_sdk(headers)
+            text = value.decode("utf-8")
+            if name.startswith("ce_"):
+                attributes[name[3:]] = text
+            elif name == "content-type":
+                attributes["datacontenttype"] = text
+    except ValueError as exc:  # UnicodeDecodeError, as the SDK raises it
+        raise MalformedMessage(f"invalid CloudEvents attributes: {exc}") from exc
+    return attributes
+
+
+def _ce_attributes_via_sdk(headers: dict[str, bytes]) -> dict[str, Any]:
+    # ce_time is parsed natively by decode() and the attributes are taken as a plain dict,
+    # because dateutil's parser and the CloudEvent constructor's checks tripled the cost of
+    # the consumer's hot path.
+    try:
+        return from_binary(  # type: ignore[return-value]
+            KafkaMessage(
+                headers={k: v for k, v in headers.items() if k != "ce_time"}, key=None, value=b""
+            ),
+            _FORMAT,
+            _attributes_only,  # type: ignore[arg-type]
+        )
+    except (BaseCloudEventException, ValueError) as exc:
+        raise MalformedMessage(f"invalid CloudEvents attributes: {exc}") from exc
 
 
 def _attributes_only(attributes: dict[str, Any], data: Any) -> dict[str, Any]:
@@ -184,7 +233,8 @@ def _parse_time(raw: bytes) -> datetime:
 
 def _validate(cls: type[E], body: bytes) -> E:
     try:
-        return cls.model_validate_json(body)
+        # model_validate_json without its Python wrapper (the same validator, same defaults).
+        return cls.__pydantic_validator__.validate_json(body)  # type: ignore[no-any-return]
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         if any(err["type"] == "json_invalid" for err in errors):
@@ -227,6 +277,7 @@ __all__ = [
     "Envelope",
     "KafkaRecord",
     "decode",
+    "decode_parts",
     "encode",
     "encode_raw",
     "new_envelope",
