@@ -16,7 +16,8 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dunlin_events import Envelope, Event, InvalidMessage, KafkaRecord, decode
+from dunlin_events import Envelope, Event, InvalidMessage
+from dunlin_events.envelope import decode_parts
 from dunlin_platform import metrics
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.deadletter import DeadLetter, DeadLetterPublisher
@@ -214,13 +215,9 @@ class BatchConsumer:
         rejected: list[DeadLetter] = []
         for messages in batch.values():
             for message in messages:
-                record = KafkaRecord(
-                    key=message.key or b"",
-                    value=message.value or b"",
-                    headers=list(message.headers),
-                )
                 try:
-                    decoded.append(Decoded(message, decode(record)))
+                    envelope = decode_parts(message.key, message.value, message.headers)
+                    decoded.append(Decoded(message, envelope))
                 except InvalidMessage as exc:
                     rejected.append(DeadLetter.of(message, self.group_id, exc, exc.reason))
         return decoded, rejected
