@@ -20,18 +20,28 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
+_CLAIM = (
+    "WITH claimed AS (INSERT INTO {inbox} (consumer, event_id) "
+    "SELECT :consumer, unnest(CAST(:ids AS text[])) "
+    "ON CONFLICT DO NOTHING RETURNING event_id) "
+    "SELECT CASE WHEN count(*) < cardinality(CAST(:ids AS text[])) "
+    "THEN coalesce(array_agg(event_id), CAST(ARRAY[] AS text[])) END FROM claimed"
+)
+
+
 async def claim_new(
     session: AsyncSession, *, table: Table, consumer: str, event_ids: Sequence[str]
 ) -> set[str]:
-    """Record the ids and return those never seen before (one round trip for the batch)."""
+    """Record the ids and return those never seen before (one round trip for the batch).
+
+    The statement answers with one row: how many ids were new and, only when some were
+    already there, which ones. The usual all-new batch thus sends back no ids at all.
+    """
     if not event_ids:
         return set()
+    inbox = f'"{table.schema}".inbox'  # the service's own schema; values are bound
     result = await session.execute(
-        text(
-            f'INSERT INTO "{table.schema}".inbox (consumer, event_id) '
-            "SELECT :consumer, unnest(CAST(:ids AS text[])) "
-            "ON CONFLICT DO NOTHING RETURNING event_id"
-        ),
-        {"consumer": consumer, "ids": list(event_ids)},
+        text(_CLAIM.format(inbox=inbox)), {"consumer": consumer, "ids": list(event_ids)}
     )
-    return {row[0] for row in result}
+    some_known = result.scalar_one()
+    return set(event_ids) if some_known is None else set(some_known)

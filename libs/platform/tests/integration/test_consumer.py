@@ -203,3 +203,22 @@ async def test_a_consumer_killed_mid_batch_and_restarted_loses_nothing_and_doubl
     rows = await harness.effects_rows()
     assert len(rows) == 300, "every event applied exactly once"
     assert {name for _, _, name in rows} == {f"n{i}" for i in range(300)}
+
+
+async def test_the_inbox_claims_only_ids_it_has_not_seen(harness: Harness) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from dunlin_platform.inbox import claim_new
+
+    async def claim(ids: list[str], consumer: str = "c") -> set[str]:
+        async with async_sessionmaker(harness.engine)() as session, session.begin():
+            return await claim_new(
+                session, table=harness.tables.inbox, consumer=consumer, event_ids=ids
+            )
+
+    assert await claim([]) == set()
+    assert await claim(["a", "b"]) == {"a", "b"}
+    assert await claim(["a", "b"]) == set()
+    assert await claim(["b", "c", "d"]) == {"c", "d"}
+    assert await claim(["e", "e"]) == {"e"}
+    assert await claim(["a"], consumer="other") == {"a"}
