@@ -22,6 +22,7 @@ from dunlin_platform import metrics
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.deadletter import DeadLetter, DeadLetterPublisher
 from dunlin_platform.errors import Backoff, is_transient
+from dunlin_platform.heap import freeze_startup_heap
 from dunlin_platform.inbox import claim_new
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class BatchConsumer:
 
     async def run(self) -> None:
         """Consume until stopped; faults pause and retry, bad messages go to the DLQ."""
+        freeze_startup_heap()
         consumer = await self._connect()
         if consumer is None:
             return

@@ -24,6 +24,7 @@ from dunlin_events import KafkaRecord, encode_raw
 from dunlin_platform import metrics
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.errors import Backoff, is_transient
+from dunlin_platform.heap import freeze_startup_heap
 from dunlin_platform.kafka import ProducerHolder
 from dunlin_platform.outbox import notify_channel, outbox_backlog
 from dunlin_platform.spans import event_attributes
@@ -79,6 +80,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until stopped; infrastructure faults pause and retry, never end the loop."""
+        freeze_startup_heap()
         backoff = Backoff(maximum=self._settings.consumer_max_backoff_s)
         while not self._stop.is_set():
             try:
