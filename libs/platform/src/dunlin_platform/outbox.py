@@ -111,6 +111,26 @@ def outbox_trigger_ddl(schema: str) -> tuple[str, ...]:
 
 _WAKE_PENDING = "dunlin_outbox_wake_pending"
 
+# The wake() of every relay running in this process, by schema: an Outbox built without
+# `on_commit` (e.g. one made before its ServiceRuntime existed) still wakes its relay
+# instead of leaving the rows to the relay's safety poll (seconds).
+_running_relays: dict[str, set[Callable[[], None]]] = {}
+
+
+def register_running_relay(schema: str, wake: Callable[[], None]) -> Callable[[], None]:
+    """Called by a relay when it starts running; returns the call that unregisters it."""
+    wakers = _running_relays.setdefault(schema, set())
+    wakers.add(wake)
+    return lambda: wakers.discard(wake)
+
+
+def _wake_running_relays(schema: str) -> Callable[[], None]:
+    def wake() -> None:
+        for relay_wake in list(_running_relays.get(schema, ())):
+            relay_wake()
+
+    return wake
+
 
 class Outbox:
     """Writes events into the outbox inside the caller's transaction."""
@@ -165,10 +185,10 @@ class Outbox:
 
     def _wake_after_commit(self, session: AsyncSession) -> None:
         """Once per transaction: tell the relay there is work, only if the commit succeeds."""
-        if self._on_commit is None or session.info.get(_WAKE_PENDING):
+        if session.info.get(_WAKE_PENDING):
             return
         session.info[_WAKE_PENDING] = True
-        on_commit = self._on_commit
+        on_commit = self._on_commit or _wake_running_relays(str(self._table.schema))
 
         def committed(sync_session: Session) -> None:
             sync_session.info.pop(_WAKE_PENDING, None)

@@ -26,7 +26,7 @@ from dunlin_platform.config import ServiceSettings
 from dunlin_platform.errors import Backoff, is_transient
 from dunlin_platform.heap import freeze_startup_heap
 from dunlin_platform.kafka import ProducerHolder
-from dunlin_platform.outbox import notify_channel, outbox_backlog
+from dunlin_platform.outbox import notify_channel, outbox_backlog, register_running_relay
 from dunlin_platform.spans import event_attributes
 from dunlin_platform.telemetry import context_from_traceparent, current_traceparent, tracer
 
@@ -81,6 +81,13 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until stopped; infrastructure faults pause and retry, never end the loop."""
         freeze_startup_heap()
+        unregister = register_running_relay(self._schema, self.wake)
+        try:
+            await self._relay()
+        finally:
+            unregister()
+
+    async def _relay(self) -> None:
         backoff = Backoff(maximum=self._settings.consumer_max_backoff_s)
         while not self._stop.is_set():
             try:

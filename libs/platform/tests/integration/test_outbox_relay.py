@@ -102,6 +102,22 @@ async def test_the_relay_wakes_on_new_rows_without_waiting_for_its_poll(harness:
     await runtime.stop()
 
 
+async def test_an_outbox_built_without_on_commit_still_wakes_the_running_relay(
+    harness: Harness,
+) -> None:
+    from dunlin_platform.outbox import Outbox
+
+    runtime = harness.runtime(outbox_poll_interval_s=300.0)
+    # Like a handler's Outbox made before its runtime existed: no on_commit of its own.
+    outbox = Outbox(table=harness.tables.outbox, source="/tests")
+    await runtime.start()
+    await eventually(lambda: _leading(runtime), what="the relay to lead")
+    async with runtime.sessionmaker() as session, session.begin():
+        await outbox.add(session, account_registered(f"{harness.schema}-x", "x"))
+    await eventually(lambda: _none_left(harness), within=10, what="the relay to wake")
+    await runtime.stop()
+
+
 async def test_a_write_on_a_standby_replica_wakes_the_leader(harness: Harness) -> None:
     leader = harness.runtime(outbox_poll_interval_s=300.0)
     standby = harness.runtime(outbox_poll_interval_s=300.0)
