@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from fastapi import APIRouter
 
 from dunlin_platform.clock import Clock, SystemClock
-from dunlin_platform.outbox import Outbox
 from dunlin_platform.runtime import ConsumerSpec, ServiceRuntime
 from invoicing.api import routers
 from invoicing.config import InvoicingSettings
@@ -32,15 +31,10 @@ class Service:
 def bootstrap(settings: InvoicingSettings, *, clock: Clock | None = None) -> Service:
     """Wire the invoicing service."""
     clock = clock or SystemClock()
-    # Consumers are handed to the runtime at construction, before runtime.outbox exists;
-    # an Outbox is stateless, so this one writes exactly what runtime.outbox would.
-    outbox = Outbox(table=PLATFORM_TABLES.outbox, source=settings.source, clock=clock)
-    runtime = ServiceRuntime(
-        settings,
-        tables=PLATFORM_TABLES,
-        consumers=consumer_specs(settings=settings, outbox=outbox, clock=clock),
-        clock=clock,
-    )
+    runtime = ServiceRuntime(settings, tables=PLATFORM_TABLES, clock=clock)
+    # The runtime's own outbox wakes its relay right after each commit.
+    for spec in consumer_specs(settings=settings, outbox=runtime.outbox, clock=clock):
+        runtime.add_consumer(spec)
     runtime.add_consumer(
         ConsumerSpec(
             "payments",
