@@ -41,19 +41,31 @@ def decode_cursor(cursor: str) -> list[Any]:
     except (ValueError, UnicodeError, binascii.Error):
         value = None
     if not isinstance(value, list):
-        raise UnprocessableError(
-            "The cursor is malformed; use the next_cursor of a previous page.",
-            slug="invalid-cursor",
-            errors=[
-                FieldError(
-                    field="cursor",
-                    location="query",
-                    message="malformed cursor",
-                    type="invalid_cursor",
-                )
-            ],
-        )
+        raise invalid_cursor()
     return value
+
+
+def invalid_cursor() -> UnprocessableError:
+    """The problem for a cursor that is malformed or does not fit the list it is sent to."""
+    error = FieldError(
+        field="cursor", location="query", message="malformed cursor", type="invalid_cursor"
+    )
+    return UnprocessableError(
+        "The cursor is malformed; use the next_cursor of a previous page.",
+        slug="invalid-cursor",
+        errors=[error],
+    )
+
+
+def cursor_of(after: list[Any] | None, *types: type) -> list[Any] | None:
+    """A decoded cursor when its values have the expected types; a 422 problem otherwise."""
+    if after is None:
+        return None
+    if len(after) != len(types) or not all(
+        isinstance(v, t) for v, t in zip(after, types, strict=True)
+    ):
+        raise invalid_cursor()
+    return after
 
 
 class PageParams:

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
 from dunlin_platform.http.problems import NotFoundError, problem_responses
 from dunning import repository as repo
-from dunning.api.deps import AccountId, RuntimeDep, invalid_cursor, minor, refused
+from dunning.api.deps import AccountId, RuntimeDep, minor, refused
 from dunning.api.views import case_public, timeline
 from dunning.db import audit, cases
 from dunning.domain import commands

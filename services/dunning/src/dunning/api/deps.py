@@ -46,11 +46,3 @@ def minor(amount: Decimal, currency: str, *, field: str) -> int:
         return to_minor(amount, currency)
     except MoneyError as exc:
         raise refused(str(exc), field=field) from exc
-
-
-def invalid_cursor() -> UnprocessableError:
-    """The problem for a cursor that does not fit the list."""
-    error = FieldError(
-        field="cursor", location="query", message="malformed cursor", type="invalid_cursor"
-    )
-    return UnprocessableError("The cursor is malformed.", slug="invalid-cursor", errors=[error])

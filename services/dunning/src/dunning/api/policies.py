@@ -10,10 +10,10 @@ from sqlalchemy.dialects.postgresql import insert
 
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
 from dunlin_platform.http.problems import NotFoundError, problem_responses
 from dunning import repository as repo
-from dunning.api.deps import RuntimeDep, invalid_cursor, refused
+from dunning.api.deps import RuntimeDep, refused
 from dunning.db import assignments, policies
 from dunning.domain.policy import BUILT_IN, Policy
 from dunning.schemas import AssignmentCreate, PolicyCreate, PolicyPublic

@@ -12,10 +12,10 @@ from sqlalchemy import func, select, update
 from dunlin_events import CollectorTaskCompleted, CollectorTaskCreated, from_minor
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
 from dunlin_platform.http.problems import ConflictError, NotFoundError, problem_responses
 from dunning import repository as repo
-from dunning.api.deps import RuntimeDep, invalid_cursor, minor, refused
+from dunning.api.deps import RuntimeDep, minor, refused
 from dunning.db import tasks
 from dunning.domain import commands
 from dunning.domain.assignment import PolicyBook

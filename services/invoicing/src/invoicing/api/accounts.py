@@ -10,10 +10,10 @@ from fastapi import APIRouter, Path, Query, status
 from dunlin_events import Contact, MoneyError, from_minor, to_minor
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
 from dunlin_platform.http.problems import NotFoundError, problem_responses
 from invoicing import handlers, repository
-from invoicing.api.deps import RuntimeDep, field_problem, invalid_cursor
+from invoicing.api.deps import RuntimeDep, field_problem
 from invoicing.domain import Account, Terms
 from invoicing.repository import Stored, hierarchy
 from invoicing.schemas import (

@@ -46,18 +46,6 @@ async def _invoice_issuer(request: Request) -> InvoiceIssuer:
 InvoiceIssuerDep = Annotated[InvoiceIssuer, Depends(_invoice_issuer)]
 
 
-def invalid_cursor() -> UnprocessableError:
-    """The problem for a cursor that does not fit the list it is sent to."""
-    error = FieldError(
-        field="cursor", location="query", message="malformed cursor", type="invalid_cursor"
-    )
-    return UnprocessableError(
-        "The cursor is malformed; use the next_cursor of a previous page.",
-        slug="invalid-cursor",
-        errors=[error],
-    )
-
-
 def field_problem(
     detail: str, *, field: str, type: str, slug: str = "validation-error"
 ) -> UnprocessableError:

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Path, Query, Response, status
 from dunlin_events import from_minor
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
 from dunlin_platform.http.problems import NotFoundError, problem_responses
 from dunlin_platform.telemetry import current_traceparent
 from invoicing import handlers, repository
-from invoicing.api.deps import InvoiceIssuerDep, RuntimeDep, invalid_cursor
+from invoicing.api.deps import InvoiceIssuerDep, RuntimeDep
 from invoicing.domain import EarlyPaymentDiscount, Invoice, InvoiceStatus, LineDraft, Terms
 from invoicing.repository import Stored
 from invoicing.schemas import (

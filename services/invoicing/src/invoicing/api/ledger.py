@@ -13,10 +13,10 @@ from dunlin_events import from_minor, to_minor
 from dunlin_events.ledger import AdjustmentKind, DisputeOutcome, DisputeReason
 from dunlin_platform.auth import Principal, require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
 from dunlin_platform.http.problems import NotFoundError, problem_responses
 from invoicing import repository
-from invoicing.api.deps import RuntimeDep, invalid_cursor
+from invoicing.api.deps import RuntimeDep
 from invoicing.api.invoices import invoice_public
 from invoicing.db import DisputeRow, InvoiceRow
 from invoicing.ledger import commands

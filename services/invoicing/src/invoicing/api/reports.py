@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from dunlin_events import CURRENCY_EXPONENTS, from_minor
 from dunlin_platform.auth import require_scopes
-from dunlin_platform.http.pagination import PageParamsDep, encode_cursor
+from dunlin_platform.http.pagination import PageParamsDep, encode_cursor, invalid_cursor
 from dunlin_platform.http.problems import (
     FieldError,
     NotFoundError,
@@ -19,7 +19,7 @@ from dunlin_platform.http.problems import (
     problem_responses,
 )
 from invoicing import repository
-from invoicing.api.deps import RuntimeDep, invalid_cursor
+from invoicing.api.deps import RuntimeDep
 from invoicing.api.report_schemas import (
     AgingCurrencyPublic,
     AgingPublic,

@@ -10,12 +10,10 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_platform.auth import Principal, require_scopes
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, cursor_of
 from dunlin_platform.http.problems import (
     ConflictError,
-    FieldError,
     NotFoundError,
-    UnprocessableError,
     problem_responses,
 )
 from notifications.api.deps import RuntimeDep, WorkerDep
@@ -76,14 +74,8 @@ def _public(
 
 
 def _cursor_after(after: list[object] | None) -> tuple[str, str] | None:
-    if after is None:
-        return None
-    if len(after) != 2 or not all(isinstance(v, str) for v in after):
-        error = FieldError(
-            field="cursor", location="query", message="malformed cursor", type="invalid_cursor"
-        )
-        raise UnprocessableError("The cursor is malformed.", slug="invalid-cursor", errors=[error])
-    return str(after[0]), str(after[1])
+    checked = cursor_of(list(after) if after is not None else None, str, str)
+    return (checked[0], checked[1]) if checked is not None else None
 
 
 @router.get(

@@ -58,18 +58,6 @@ def minor(amount: Decimal, currency: str, *, field: str) -> int:
         raise field_problem(str(exc), field=field, type="amount_scale") from exc
 
 
-def invalid_cursor() -> UnprocessableError:
-    """The problem for a cursor that does not fit the list it is sent to."""
-    error = FieldError(
-        field="cursor", location="query", message="malformed cursor", type="invalid_cursor"
-    )
-    return UnprocessableError(
-        "The cursor is malformed; use the next_cursor of a previous page.",
-        slug="invalid-cursor",
-        errors=[error],
-    )
-
-
 def problem_for(error: DomainError) -> ProblemError:
     """Translate a business refusal into the problem the client sees."""
     conflicts = {

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Path, Query, Response, status
 from dunlin_events import from_minor
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
 from dunlin_platform.http.problems import NotFoundError, problem_responses
-from payments.api.deps import RuntimeDep, SettingsDep, invalid_cursor, minor
+from payments.api.deps import RuntimeDep, SettingsDep, minor
 from payments.db import AllocationRow, PaymentRow
 from payments.handlers.payments import RecordPayment, ReversePayment, record, reverse_payment
 from payments.repository import ledger as ledger_repo

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from dunlin_platform.auth import require_scopes
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
 from dunlin_platform.http.problems import problem_responses
-from payments.api.deps import RuntimeDep, invalid_cursor
+from payments.api.deps import RuntimeDep
 from payments.db import PendingPaymentRow
 from payments.repository import pending as repo
 from payments.schemas import PendingPaymentPublic, PendingStatus, RemittanceBody

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from dunlin_events import from_minor
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
 from dunlin_platform.http.problems import NotFoundError, problem_responses
 from payments import messages
-from payments.api.deps import RuntimeDep, invalid_cursor, minor
+from payments.api.deps import RuntimeDep, minor
 from payments.db import InvoiceRow, PlanRow
 from payments.domain import plans as rules
 from payments.handlers.plans import AgreePlan, CancelPlan, agree, cancel

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path
 from sqlalchemy import select
 
 from dunlin_platform.auth import require_scopes
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, cursor_of
 from dunlin_platform.http.problems import NotFoundError, problem_responses
-from risk.api.deps import RuntimeDep, cursor_of
+from risk.api.deps import RuntimeDep
 from risk.db import AccountRow, PredictionRow, ScoreHistoryRow
 from risk.schemas import HistoryPublic, PredictionPublic, ReasonPublic, RiskPublic
 

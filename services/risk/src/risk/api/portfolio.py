@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from sqlalchemy import and_, func, or_, select, text
 
 from dunlin_platform.auth import require_scopes
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, cursor_of
 from dunlin_platform.http.problems import problem_responses
-from risk.api.deps import RuntimeDep, cursor_of
+from risk.api.deps import RuntimeDep
 from risk.db import AccountRow, PredictionRow
 from risk.schemas import AccountScore, PredictionAccuracy, Tier
 

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from dunlin_events import ExternalSignalReported
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, cursor_of
 from dunlin_platform.http.problems import problem_responses
-from risk.api.deps import RuntimeDep, cursor_of
+from risk.api.deps import RuntimeDep
 from risk.db import AccountRow, SignalRow
 from risk.handlers import process
 from risk.schemas import SignalAccepted, SignalCreate, SignalPublic
