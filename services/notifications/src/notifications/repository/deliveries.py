@@ -13,18 +13,25 @@ from sqlalchemy.orm import defer
 
 from notifications.db import ActionRow, AttemptRow, DeliveryRow, DocumentRow
 
+# PostgreSQL's wire protocol carries at most 32,767 parameters per statement.
+_MAX_PARAMETERS = 32_767
+
 
 async def record_requests(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
     """Insert new deliveries; a notification id seen before is ignored. Returns rows added."""
     if not rows:
         return 0
-    statement = (
-        insert(DeliveryRow)
-        .values(list(rows))
-        .on_conflict_do_nothing(index_elements=["notification_id"])
-        .returning(DeliveryRow.id)
-    )
-    return len((await session.execute(statement)).all())
+    chunk = max(_MAX_PARAMETERS // len(rows[0]), 1)
+    added = 0
+    for at in range(0, len(rows), chunk):
+        statement = (
+            insert(DeliveryRow)
+            .values(list(rows[at : at + chunk]))
+            .on_conflict_do_nothing(index_elements=["notification_id"])
+            .returning(DeliveryRow.id)
+        )
+        added += len((await session.execute(statement)).all())
+    return added
 
 
 async def claim_due(*, session: AsyncSession, now: dt.datetime, limit: int) -> list[DeliveryRow]:
