@@ -18,8 +18,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from dunlin_events import NotificationRequested
-from notifications import pdf
-from notifications.pdf import Letterhead
+from notifications.letterhead import Letterhead
 from notifications.templates.engine import Rendered
 
 log = logging.getLogger(__name__)
@@ -27,6 +26,10 @@ log = logging.getLogger(__name__)
 
 def _warm() -> None:
     """Parse the fonts when a worker starts, not in its first document."""
+    # Imported here: with worker processes the service itself never loads fpdf2 and fontTools
+    # (tens of MB), only the workers do.
+    from notifications import pdf
+
     pdf.warm_up()
 
 
@@ -65,12 +68,16 @@ class DocumentRenderer:
         self, request: NotificationRequested, rendered: Rendered, *, today: dt.date
     ) -> bytes:
         """The formal letter."""
+        from notifications import pdf
+
         return await self._run(
             functools.partial(pdf.render_letter, request, rendered, head=self._head, today=today)
         )
 
     async def statement(self, request: NotificationRequested, *, today: dt.date) -> bytes:
         """The statement of open invoices attached to e-mails."""
+        from notifications import pdf
+
         return await self._run(
             functools.partial(pdf.render_statement, request, head=self._head, today=today)
         )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from fpdf.fonts import SubsetMap, TTFFont
 
 from dunlin_events import NotificationRequested
 from notifications import fontcache
+from notifications.letterhead import Letterhead
 from notifications.templates.engine import Rendered, format_day, format_money, supported_locale
 
 FONT_DIR = Path(__file__).parent / "fonts"
@@ -46,14 +46,6 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "page": "Seite",
     },
 }
-
-
-@dataclass(frozen=True)
-class Letterhead:
-    """The creditor printed at the top of every letter."""
-
-    name: str
-    address: Sequence[str]
 
 
 @cache

@@ -18,7 +18,8 @@ from notifications.channels.base import Attachment, Outgoing
 from notifications.channels.email import build_email
 from notifications.channels.mime import address
 from notifications.documents import DocumentRenderer
-from notifications.pdf import Letterhead, render_letter, render_statement
+from notifications.letterhead import Letterhead
+from notifications.pdf import render_letter, render_statement
 from notifications.templates.engine import Rendered
 
 HEAD = Letterhead("Dunlin Demo GmbH", ["Musterstraße 1", "10115 Berlin"])

@@ -31,7 +31,7 @@ from notifications.domain.delivery import Retry, after_transient_failure
 from notifications.domain.rules import ContactPolicy
 from notifications.handlers.outcomes import delivered, fail, sent
 from notifications.handlers.prepare import Job, Prepared, prepare
-from notifications.pdf import Letterhead
+from notifications.letterhead import Letterhead
 from notifications.repository import deliveries as repo
 
 log = logging.getLogger(__name__)
