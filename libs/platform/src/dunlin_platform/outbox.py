@@ -26,11 +26,12 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 from sqlalchemy.types import TypeDecorator
 
 from dunlin_events import Envelope, Event
@@ -182,6 +183,61 @@ class Outbox:
         await session.execute(insert(self._table), [self._row(e) for e in envelopes])
         self._wake_after_commit(session)
         return envelopes
+
+    async def add_many(
+        self,
+        session: AsyncSession,
+        events: Sequence[Event],
+        *,
+        occurred_at: datetime | None = None,
+        traceparents: Sequence[str | None] | None = None,
+    ) -> None:
+        """`add` for large batches: the same rows, written as column arrays in one statement.
+
+        Building thousands of rows' parameters costs more than executing them; here each
+        column travels as one array (`unnest`), in event order (`seq` follows it, so an
+        account's events keep their order), the payload normalised through jsonb as `add`'s.
+        """
+        if not events:
+            return
+        if traceparents is None:
+            traceparents = [current_traceparent()] * len(events)
+        elif len(traceparents) != len(events):
+            raise ValueError("one traceparent per event")
+        await session.execute(
+            self._insert_many(),
+            {
+                "id": [str(uuid.uuid4()) for _ in events],
+                "aggregatetype": [e.event_name for e in events],
+                "aggregateid": [e.key() for e in events],
+                "type": [e.ce_type() for e in events],
+                "topic": [e.topic() for e in events],
+                "payload": [e.model_dump_json() for e in events],
+                "tracingspancontext": list(traceparents),
+                "source": self._source,
+                "occurred_at": occurred_at or self._clock.now(),
+            },
+        )
+        self._wake_after_commit(session)
+
+    def _insert_many(self) -> TextClause:
+        table = f'"{self._table.schema}"."{self._table.name}"'
+        return text(
+            f"""
+            INSERT INTO {table} (id, aggregatetype, aggregateid, type, topic, source,
+                occurred_at, payload, tracingspancontext)
+            SELECT u.id, u.aggregatetype, u.aggregateid, u.type, u.topic,
+                CAST(:source AS text), CAST(:occurred_at AS timestamptz),
+                CAST(CAST(u.payload AS jsonb) AS text), u.tracingspancontext
+            FROM unnest(
+                CAST(:id AS text[]), CAST(:aggregatetype AS text[]),
+                CAST(:aggregateid AS text[]), CAST(:type AS text[]), CAST(:topic AS text[]),
+                CAST(:payload AS text[]), CAST(:tracingspancontext AS text[])
+            ) WITH ORDINALITY AS u(id, aggregatetype, aggregateid, type, topic, payload,
+                tracingspancontext, n)
+            ORDER BY u.n
+            """  # noqa: S608 - the table name comes from our own metadata, not from input
+        )
 
     def _wake_after_commit(self, session: AsyncSession) -> None:
         """Once per transaction: tell the relay there is work, only if the commit succeeds."""

@@ -26,7 +26,8 @@ _SEARCHABLE: Mapping[str, str] = {
     "task_id": "dunlin.task_id",
     "tier": "dunlin.risk_tier",
 }
-_MAX_INVOICE_IDS = 50
+MAX_INVOICE_IDS = 50
+"""At most this many invoice ids go on a span (a step may concern hundreds)."""
 
 
 def event_attributes(data: Event | Mapping[str, Any]) -> dict[str, AttributeValue]:
@@ -39,7 +40,7 @@ def event_attributes(data: Event | Mapping[str, Any]) -> dict[str, AttributeValu
             attributes[attribute] = value
     invoices = get("invoices")
     if isinstance(invoices, list) and invoices:
-        ids = [_invoice_id(item) for item in invoices[:_MAX_INVOICE_IDS]]
+        ids = [_invoice_id(item) for item in invoices[:MAX_INVOICE_IDS]]
         attributes["dunlin.invoice_ids"] = [i for i in ids if i]
     return attributes
 

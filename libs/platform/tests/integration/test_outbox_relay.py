@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import uuid
 from collections import defaultdict
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from dunlin_events import AccountRegistered, KafkaRecord, decode
 
@@ -213,3 +217,30 @@ async def test_a_service_started_without_a_broker_becomes_ready_when_it_appears(
 
     await eventually(broker_ready, within=60, what="readiness after the broker appears")
     await runtime.stop()
+
+
+async def test_add_many_writes_exactly_the_rows_add_writes_in_event_order(harness: Harness) -> None:
+    from dunlin_platform.outbox import Outbox
+
+    table = harness.tables.outbox
+    outbox = Outbox(table=table, source="/tests")
+    at = dt.datetime(2025, 6, 2, 6, 0, tzinfo=dt.UTC)
+    account = str(uuid.uuid4())
+    events = [account_registered(account, f"Ada {n}") for n in range(4)]
+    traceparents = [f"00-{'a' * 32}-{n + 1:016x}-01" for n in range(len(events))]
+    sessionmaker = async_sessionmaker(harness.engine)
+    async with sessionmaker() as session, session.begin():
+        await outbox.add(session, *events, occurred_at=at, traceparents=traceparents)
+        await outbox.add_many(session, events, occurred_at=at, traceparents=traceparents)
+        result = await session.execute(
+            select(table).where(table.c.aggregateid == account).order_by(table.c.seq)
+        )
+        found = [dict(r._mapping) for r in result]
+        await session.rollback()
+    for row in found:
+        assert uuid.UUID(row.pop("id")).version == 4
+        row.pop("seq")
+    added, many = found[: len(events)], found[len(events) :]
+    assert many == added
+    assert [r["type"] for r in many] == [e.ce_type() for e in events]
+    assert [r["tracingspancontext"] for r in many] == traceparents

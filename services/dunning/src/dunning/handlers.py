@@ -9,15 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import Envelope, Event
 from dunlin_platform.outbox import Outbox
-from dunlin_platform.telemetry import current_traceparent
+from dunlin_platform.router import processing_span
+from dunlin_platform.telemetry import current_traceparent, traceparent_of
 from dunning import repository as repo
 from dunning.domain.assignment import PolicyBook
 from dunning.domain.case import AuditEntry, Effects, advance
 from dunning.domain.facts import apply
 from dunning.domain.state import AccountState
 from dunning.metrics import count_promises_after_commit
-from dunning.outbox_bulk import add_events
-from dunning.tracing import message_span, step_span
+from dunning.tracing import step_span
 
 
 async def _persist(
@@ -48,8 +48,7 @@ async def _persist(
     count_promises_after_commit(session, [e for _, fx in results for e in fx.events])
     default = current_traceparent()
     known = traceparents or {}
-    await add_events(
-        outbox,
+    await outbox.add_many(
         session,
         [e for _, fx in results for e in fx.events],
         occurred_at=now,
@@ -71,7 +70,7 @@ async def apply_events(
     caused_by: dict[str, str | None] = {}
     for envelope in envelopes:
         account_id = envelope.data.account_id
-        with message_span(envelope) as traceparent:
+        with processing_span(envelope) as span:
             apply(
                 states[account_id],
                 envelope.data,
@@ -79,7 +78,7 @@ async def apply_events(
                 at=envelope.time,
                 traceparent=envelope.traceparent,
             )
-            caused_by[account_id] = traceparent
+            caused_by[account_id] = traceparent_of(span)
     book = await repo.policy_book(session=session)
     results = [(s, advance(s, book.for_account(s), now, execute=False)) for s in states.values()]
     await _persist(session=session, outbox=outbox, results=results, now=now, traceparents=caused_by)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import AccountRegistered, Envelope, Event, ExternalSignalReported
 from dunlin_platform.router import processing_span
-from dunlin_platform.telemetry import current_traceparent
+from dunlin_platform.telemetry import current_traceparent, traceparent_of
 from risk import repository as repo
 from risk.domain import facts as f
 from risk.domain.decisions import predict_payment
@@ -131,14 +131,7 @@ def _apply_traced(
                 spans[account_id] = span.get_span_context()
     for account_id, fact in by_message.get(HELD, ()):
         apply_one(account_id, fact)
-    return {a: _traceparent(c) for a, c in spans.items()}
-
-
-def _traceparent(context: SpanContext) -> str | None:
-    """W3C traceparent of a span (what the propagator would write), without the propagator."""
-    if not context.is_valid:
-        return None
-    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    return {a: traceparent_of(c) for a, c in spans.items()}
 
 
 async def fold(
