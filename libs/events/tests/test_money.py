@@ -12,6 +12,7 @@ from dunlin_events.money import (
     MoneyError,
     exponent,
     from_minor,
+    minor_text,
     split,
     to_minor,
 )
@@ -119,3 +120,26 @@ def test_split_never_loses_a_cent(total, weights):
             assert part == 0
         exact = total * weight / sum(weights)
         assert abs(part - exact) < 1
+
+
+@given(
+    minor=st.integers(min_value=-(10**17), max_value=10**17),
+    currency=st.sampled_from(sorted(CURRENCY_EXPONENTS)),
+)
+def test_minor_text_is_how_an_amount_serialises(minor, currency):
+    text = minor_text(minor, currency)
+    assert text == amounts.dump_python(from_minor(minor, currency), mode="json")
+    assert to_minor(Decimal(text), currency) == minor
+
+
+def test_minor_text_examples_and_refusals():
+    assert [minor_text(m, c) for m, c in [(-1230, "EUR"), (7, "JPY"), (5, "KWD"), (0, "EUR")]] == [
+        "-12.30",
+        "7",
+        "0.005",
+        "0.00",
+    ]
+    with pytest.raises(MoneyError):
+        minor_text(True, "EUR")
+    with pytest.raises(MoneyError):
+        minor_text(1, "XXX")

@@ -62,6 +62,7 @@ from dunlin_events.money import (
     NonNegativeAmount,
     exponent,
     from_minor,
+    minor_text,
     split,
     to_minor,
 )
@@ -156,6 +157,7 @@ __all__ = [
     "event_class",
     "exponent",
     "from_minor",
+    "minor_text",
     "new_envelope",
     "peek_attributes",
     "split",

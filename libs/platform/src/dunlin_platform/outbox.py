@@ -200,19 +200,73 @@ class Outbox:
         """
         if not events:
             return
-        if traceparents is None:
-            traceparents = [current_traceparent()] * len(events)
-        elif len(traceparents) != len(events):
-            raise ValueError("one traceparent per event")
-        await session.execute(
-            self._insert_many(),
+        await self._insert_columns(
+            session,
             {
-                "id": [str(uuid.uuid4()) for _ in events],
                 "aggregatetype": [e.event_name for e in events],
                 "aggregateid": [e.key() for e in events],
                 "type": [e.ce_type() for e in events],
                 "topic": [e.topic() for e in events],
                 "payload": [e.model_dump_json() for e in events],
+            },
+            count=len(events),
+            occurred_at=occurred_at,
+            traceparents=traceparents,
+        )
+
+    async def add_payloads(
+        self,
+        session: AsyncSession,
+        event_type: type[Event],
+        keys: Sequence[str],
+        payloads: Sequence[str],
+        *,
+        occurred_at: datetime | None = None,
+        traceparents: Sequence[str | None] | None = None,
+    ) -> None:
+        """`add_many` for events of one type already serialised by the caller (hot paths).
+
+        The caller promises that each payload is exactly `event_type(...).model_dump_json()`
+        of a valid event whose key is the matching `keys` entry, and proves it in its tests
+        (the events' checks are what this skips). The database still refuses malformed JSON.
+        """
+        if len(keys) != len(payloads):
+            raise ValueError("one key per payload")
+        if not payloads:
+            return
+        count = len(payloads)
+        await self._insert_columns(
+            session,
+            {
+                "aggregatetype": [event_type.event_name] * count,
+                "aggregateid": list(keys),
+                "type": [event_type.ce_type()] * count,
+                "topic": [event_type.topic()] * count,
+                "payload": list(payloads),
+            },
+            count=count,
+            occurred_at=occurred_at,
+            traceparents=traceparents,
+        )
+
+    async def _insert_columns(
+        self,
+        session: AsyncSession,
+        columns: dict[str, list[str]],
+        *,
+        count: int,
+        occurred_at: datetime | None,
+        traceparents: Sequence[str | None] | None,
+    ) -> None:
+        if traceparents is None:
+            traceparents = [current_traceparent()] * count
+        elif len(traceparents) != count:
+            raise ValueError("one traceparent per event")
+        await session.execute(
+            self._insert_many(),
+            {
+                "id": [str(uuid.uuid4()) for _ in range(count)],
+                **columns,
                 "tracingspancontext": list(traceparents),
                 "source": self._source,
                 "occurred_at": occurred_at or self._clock.now(),

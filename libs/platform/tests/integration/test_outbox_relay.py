@@ -219,7 +219,10 @@ async def test_a_service_started_without_a_broker_becomes_ready_when_it_appears(
     await runtime.stop()
 
 
-async def test_add_many_writes_exactly_the_rows_add_writes_in_event_order(harness: Harness) -> None:
+async def test_add_many_and_add_payloads_write_exactly_the_rows_add_writes_in_event_order(
+    harness: Harness,
+) -> None:
+    from dunlin_events import AccountRegistered
     from dunlin_platform.outbox import Outbox
 
     table = harness.tables.outbox
@@ -232,6 +235,16 @@ async def test_add_many_writes_exactly_the_rows_add_writes_in_event_order(harnes
     async with sessionmaker() as session, session.begin():
         await outbox.add(session, *events, occurred_at=at, traceparents=traceparents)
         await outbox.add_many(session, events, occurred_at=at, traceparents=traceparents)
+        await outbox.add_payloads(
+            session,
+            AccountRegistered,
+            [e.key() for e in events],
+            [e.model_dump_json() for e in events],
+            occurred_at=at,
+            traceparents=traceparents,
+        )
+        with pytest.raises(ValueError, match="one key per payload"):
+            await outbox.add_payloads(session, AccountRegistered, [account], [])
         result = await session.execute(
             select(table).where(table.c.aggregateid == account).order_by(table.c.seq)
         )
@@ -240,7 +253,9 @@ async def test_add_many_writes_exactly_the_rows_add_writes_in_event_order(harnes
     for row in found:
         assert uuid.UUID(row.pop("id")).version == 4
         row.pop("seq")
-    added, many = found[: len(events)], found[len(events) :]
+    n = len(events)
+    added, many, prepared = found[:n], found[n : 2 * n], found[2 * n :]
     assert many == added
+    assert prepared == added
     assert [r["type"] for r in many] == [e.ce_type() for e in events]
     assert [r["tracingspancontext"] for r in many] == traceparents
