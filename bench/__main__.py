@@ -10,11 +10,20 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import consumer, dunning, http_api, memory, notifications, relay, risk
+from bench import consumer, dunning, http_api, ledger, memory, notifications, relay, risk
 from bench.infra import servers
 from bench.results import Result, render, write_json
 
-BENCHMARKS = ("consumer", "relay", "http", "memory", "dunning", "notifications", "risk")
+BENCHMARKS = (
+    "consumer",
+    "relay",
+    "http",
+    "ledger",
+    "memory",
+    "dunning",
+    "notifications",
+    "risk",
+)
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -51,6 +60,9 @@ async def main(args: argparse.Namespace) -> list[Result]:
         if "http" in chosen:
             say("HTTP POST /invoices and ERP ingestion ...")
             results += await http_api.run(infra, http_api.Options(requests=args.requests))
+        if "ledger" in chosen:
+            say("ledger: overdue sweep and aging report over 1,000,000 invoices ...")
+            results += await ledger.run(infra)
         if "memory" in chosen:
             say("idle memory ...")
             results += await memory.run(infra)
