@@ -9,6 +9,7 @@ from dunlin_events import (
     Event,
     InvoiceIssued,
     PaymentReceived,
+    PaymentReturned,
     UnknownEventType,
     all_events,
     event_class,
@@ -39,7 +40,7 @@ def test_topics_include_dead_letter_twins():
     assert set(topics.ALL_TOPICS) == set(topics.SOURCE_TOPICS) | {
         f"{t}.dlq" for t in topics.SOURCE_TOPICS
     }
-    assert topics.ERP_TOPIC_EVENTS[topics.ERP_PAYMENTS] == (PaymentReceived,)
+    assert topics.ERP_TOPIC_EVENTS[topics.ERP_PAYMENTS] == (PaymentReceived, PaymentReturned)
 
 
 def test_events_are_frozen_and_ignore_fields_added_by_newer_producers():

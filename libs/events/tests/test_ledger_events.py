@@ -14,6 +14,7 @@ FACTORIES = [
     f.dispute_resolved,
     f.invoice_settled,
     f.payment_reversed,
+    f.payment_returned,
     f.payment_allocated,
     f.payment_plan_agreed,
     f.installment_missed,
@@ -33,6 +34,16 @@ def test_every_ledger_event_survives_the_kafka_round_trip(factory):
 def test_a_reversal_undoes_exactly_the_payment():
     with pytest.raises(ValidationError, match="must equal amount"):
         f.payment_reversed(unapplied_reversed="0.00")
+
+
+def test_a_return_is_published_inbound_by_the_erp_and_must_return_money():
+    returned = f.payment_returned()
+    assert returned.topic() == "erp.payments"
+    assert returned.ce_type() == "dunlin.erp.PaymentReturned.v1"
+    with pytest.raises(ValidationError, match="greater than 0"):
+        f.payment_returned(amount="0.00")
+    with pytest.raises(ValidationError, match="decimal"):
+        f.payment_returned(currency="JPY", amount="10.50")
 
 
 def test_an_adjusted_balance_never_exceeds_the_total():

@@ -78,6 +78,7 @@ from dunlin_events.payment_plans import (
     PaymentPlanAgreed,
     PaymentPlanCancelled,
     PaymentPlanCompleted,
+    PaymentReturned,
     PaymentReversed,
 )
 from dunlin_events.payments import Allocation, PaymentReceived, RemittanceLine
@@ -137,6 +138,7 @@ __all__ = [
     "PaymentPlanCancelled",
     "PaymentPlanCompleted",
     "PaymentReceived",
+    "PaymentReturned",
     "PaymentReversed",
     "PaymentTerms",
     "PostalAddress",

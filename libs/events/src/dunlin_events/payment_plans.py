@@ -15,6 +15,8 @@ from dunlin_events.payments import Allocation
 
 ReversalReason = Literal["bounced", "chargeback", "recalled", "error", "other"]
 
+ERP_PAYMENTS_TOPIC = "erp.payments"
+
 
 class PaymentReversed(Event):
     """A payment bounced or was charged back: its allocations are undone, invoices reopen."""
@@ -43,6 +45,43 @@ class PaymentReversed(Event):
         check_scale(self.currency, amounts)
         if sum(a.amount for a in self.allocations) + self.unapplied_reversed != self.amount:
             raise ValueError("allocations + unapplied_reversed must equal amount")
+        return self
+
+
+class PaymentReturned(Event):
+    """The source system reports that a payment it sent came back (bounce, chargeback, recall).
+
+    Published by an ERP or bank integration on `erp.payments`, keyed like its payments by the
+    ERP's own account id. Payments reverses the whole payment (`PaymentReversed`); a partial
+    return is refused (dead-lettered with the reason) because Dunlin reverses whole payments.
+    """
+
+    event_name: ClassVar[str] = "PaymentReturned"
+    version: ClassVar[int] = 1
+    producer: ClassVar[str] = "erp"
+
+    payment_id: Id = Field(
+        description=(
+            "The source's id of the returned payment: the `external_id` it sent with"
+            " PaymentReceived (its `payment_id` when it sent none)"
+        )
+    )
+    return_id: Id = Field(description="The source's id of this return (a re-send is ignored)")
+    currency: Currency = Field(description="Payment currency (ISO 4217)")
+    amount: NonNegativeAmount = Field(description="Amount returned: the whole payment")
+    reason: ReversalReason = Field(description="Why the money went back")
+    returned_on: dt.date = Field(description="Value date of the return")
+
+    @classmethod
+    def topic(cls) -> str:
+        """ERP integrations publish it inbound; no Dunlin service produces it."""
+        return ERP_PAYMENTS_TOPIC
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        check_scale(self.currency, {"amount": self.amount})
+        if self.amount <= 0:
+            raise ValueError("amount must be greater than 0")
         return self
 
 
@@ -167,12 +206,14 @@ class PaymentPlanCancelled(Event):
 
 
 __all__ = [
+    "ERP_PAYMENTS_TOPIC",
     "Installment",
     "InstallmentMissed",
     "PaymentAllocated",
     "PaymentPlanAgreed",
     "PaymentPlanCancelled",
     "PaymentPlanCompleted",
+    "PaymentReturned",
     "PaymentReversed",
     "ReversalReason",
 ]

@@ -31,6 +31,7 @@ from dunlin_events import (
     PaymentPlanCancelled,
     PaymentPlanCompleted,
     PaymentReceived,
+    PaymentReturned,
     PaymentReversed,
     PromiseToPayBroken,
     PromiseToPayKept,
@@ -221,6 +222,20 @@ def payment_reversed(**overrides: Any) -> PaymentReversed:
         "unapplied_reversed": "100.00",
     }
     return PaymentReversed.model_validate(data | overrides)
+
+
+def payment_returned(**overrides: Any) -> PaymentReturned:
+    """A valid PaymentReturned as an ERP publishes it on erp.payments (the source's ids)."""
+    data: dict[str, Any] = {
+        "account_id": uid("erp-acc"),
+        "payment_id": uid("bank"),
+        "return_id": uid("ret"),
+        "currency": "EUR",
+        "amount": "500.00",
+        "reason": "bounced",
+        "returned_on": "2026-11-21",
+    }
+    return PaymentReturned.model_validate(data | overrides)
 
 
 def payment_allocated(**overrides: Any) -> PaymentAllocated:

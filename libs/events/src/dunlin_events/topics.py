@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from dunlin_events.base import Event
 from dunlin_events.invoicing import AccountRegistered, InvoiceIssued
+from dunlin_events.payment_plans import ERP_PAYMENTS_TOPIC, PaymentReturned
 from dunlin_events.payments import PaymentReceived
 from dunlin_events.risk import RISK_SIGNALS_TOPIC, ExternalSignalReported
 
@@ -16,7 +17,7 @@ DUNNING_EVENTS = "dunning.events"
 RISK_EVENTS = "risk.events"
 NOTIFICATIONS_EVENTS = "notifications.events"
 ERP_INVOICES = "erp.invoices"
-ERP_PAYMENTS = "erp.payments"
+ERP_PAYMENTS = ERP_PAYMENTS_TOPIC
 RISK_SIGNALS = RISK_SIGNALS_TOPIC
 """External risk signals (news, bureaus, ERP credit-terms requests) for the risk service."""
 
@@ -42,7 +43,7 @@ ALL_TOPICS: tuple[str, ...] = SOURCE_TOPICS + tuple(dlq_topic(t) for t in SOURCE
 ERP_TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
     {
         ERP_INVOICES: (InvoiceIssued, AccountRegistered),
-        ERP_PAYMENTS: (PaymentReceived,),
+        ERP_PAYMENTS: (PaymentReceived, PaymentReturned),
         RISK_SIGNALS: (ExternalSignalReported,),
     }
 )

@@ -15,6 +15,7 @@ from dunlin_events import (
     InvoiceSettled,
     MoneyError,
     PaymentReceived,
+    PaymentReturned,
 )
 from dunlin_platform.clock import Clock
 from dunlin_platform.consumer import RejectEvent
@@ -104,23 +105,35 @@ class ErpPayments:
 
     async def __call__(self, session: AsyncSession, envelopes: Sequence[Envelope[Event]]) -> None:
         now = self._clock.now()
-        received = [(e, e.data) for e in envelopes if isinstance(e.data, PaymentReceived)]
         batch = await erp_payments.open_batch(
-            session=session, payments=[data for _, data in received]
+            session=session,
+            payments=[e.data for e in envelopes if isinstance(e.data, PaymentReceived)],
+            returns=[e.data for e in envelopes if isinstance(e.data, PaymentReturned)],
         )
         events: list[Event] = []
-        for envelope, data in received:
+        for envelope in envelopes:
+            data = envelope.data
             with processing_span(envelope):
                 try:
-                    events += await erp_payments.receive(
-                        session=session,
-                        batch=batch,
-                        payment=data,
-                        event_id=envelope.id,
-                        traceparent=current_traceparent(),
-                        default_rule=self._rule,
-                        now=now,
-                    )
+                    if isinstance(data, PaymentReceived):
+                        events += await erp_payments.receive(
+                            session=session,
+                            batch=batch,
+                            payment=data,
+                            event_id=envelope.id,
+                            traceparent=current_traceparent(),
+                            default_rule=self._rule,
+                            now=now,
+                        )
+                    elif isinstance(data, PaymentReturned):
+                        events += await erp_payments.return_payment(
+                            session=session,
+                            batch=batch,
+                            returned=data,
+                            traceparent=current_traceparent(),
+                            default_rule=self._rule,
+                            now=now,
+                        )
                 except (DomainError, MoneyError) as exc:
                     raise RejectEvent(str(exc)) from exc
         await self._outbox.add(session, *events, occurred_at=now)

@@ -104,6 +104,8 @@ class PaymentRow(Base):
     earmarked_minor: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20))
     reversal_id: Mapped[str | None] = mapped_column(String(36))
+    # The source's id of the return that reversed it (PaymentReturned on erp.payments).
+    reversal_source_id: Mapped[str | None] = mapped_column(String(100))
     reversal_reason: Mapped[str | None] = mapped_column(String(20))
     reversed_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
@@ -210,6 +212,9 @@ class PendingPaymentRow(Base):
     payment_id: Mapped[str | None] = mapped_column(String(36))
     error: Mapped[str | None] = mapped_column(String(500))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # A PaymentReturned that came while the payment waited: applied right after it is recorded.
+    return_payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    return_traceparent: Mapped[str | None] = mapped_column(String(256))
 
 
 PLATFORM_TABLES = PlatformTables.define(Base.metadata)

@@ -71,6 +71,9 @@ class PaymentPublic(Schema):
     status: Literal["received", "reversed"]
     reversal_reason: str | None
     reversed_on: dt.date | None
+    reversal_source_id: str | None = Field(
+        default=None, description="The source's return id when an ERP reported the return"
+    )
     created_at: dt.datetime
 
 
@@ -175,6 +178,14 @@ class LedgerPublic(Schema):
 PendingStatus = Literal["waiting", "recorded", "rejected"]
 
 
+class HeldReturnPublic(Schema):
+    """A return (PaymentReturned) that came while its payment was held; applied after it."""
+
+    return_id: str
+    reason: str
+    returned_on: dt.date
+
+
 class PendingPaymentPublic(Schema):
     """An ERP payment held because its account was not known when it arrived."""
 
@@ -195,3 +206,6 @@ class PendingPaymentPublic(Schema):
     payment_id: str | None
     error: str | None
     resolved_at: dt.datetime | None
+    returned: HeldReturnPublic | None = Field(
+        default=None, description="A return of this payment that waits with it"
+    )

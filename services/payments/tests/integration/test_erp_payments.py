@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 from aiokafka import ConsumerRecord
 
-from dunlin_events import KafkaRecord, PaymentReceived, topics
+from dunlin_devstack.topics import read_topic
+from dunlin_events import KafkaRecord, PaymentReceived, PaymentReturned, PaymentReversed, topics
+from dunlin_events.testing import payment_returned
 from payments.config import PaymentsSettings
 
 from .support import amounts, publish, published, record, setup_account, unique, wait_for
@@ -97,3 +99,79 @@ async def test_bad_erp_payments_are_dead_lettered_with_a_reason_and_the_next_is_
     [mismatch] = await wait_for(bootstrap, dlq, dead_letter_with(foreign.payment_id))
     assert b"currency mismatch" in dict(mismatch.headers)["dlq_error"]
     await wait_for(bootstrap, dlq, lambda m: m.value == b"{not json")
+
+
+def erp_return(erp_account_id: str, payment: PaymentReceived, **overrides: Any) -> PaymentReturned:
+    fields: dict[str, Any] = {
+        "account_id": erp_account_id,
+        "payment_id": payment.external_id or payment.payment_id,
+        "currency": payment.currency,
+        "amount": str(payment.amount),
+        "reason": "bounced",
+        "returned_on": "2025-06-09",
+    }
+    return payment_returned(**{**fields, **overrides})
+
+
+async def test_an_erp_return_reverses_its_payment_once_and_reopens_the_invoices(
+    client: httpx.AsyncClient, settings: PaymentsSettings
+):
+    acc, (older, newer) = await setup_account(client, settings, ("100.00", JAN), ("40.00", FEB))
+    assert acc.external_id is not None
+    payment = erp_payment(acc.external_id, "120.00", external_id=unique("BANK-REF"))
+    returned = erp_return(acc.external_id, payment, reason="chargeback")
+    marker = erp_payment(acc.external_id, "1.00")
+    erp = {"source": "/erp/sap"}
+
+    # The return is re-sent with another ce_id; both follow the payment on its partition.
+    await send(settings, record(payment, **erp), record(returned, **erp), record(returned, **erp))
+    await send(settings, record(marker, **erp))
+
+    [received] = await published(settings, PaymentReceived, payment.external_id or "")
+    await published(settings, PaymentReceived, marker.payment_id)
+    reversals = await read_topic(
+        settings.kafka_bootstrap_servers,
+        topics.PAYMENTS_EVENTS,
+        lambda m: (
+            dict(m.headers).get("ce_type") == PaymentReversed.ce_type().encode()
+            and received.payment_id.encode() in (m.value or b"")
+        ),
+    )
+    assert len(reversals) == 1
+    [reversal] = await published(settings, PaymentReversed, received.payment_id)
+    assert reversal.reason == "chargeback"
+    assert reversal.reversed_on == returned.returned_on
+    assert reversal.amount == Decimal("120.00")
+    assert amounts(reversal.allocations) == amounts(received.allocations)
+    shown = (await client.get(f"/payments/{received.payment_id}")).json()
+    assert shown["status"] == "reversed"
+    assert shown["reversal_source_id"] == returned.return_id
+    view = (await client.get(f"/accounts/{acc.account_id}/ledger")).json()
+    # Reopened in full; only the marker's 1.00 (oldest due first) stays applied.
+    assert {i["id"]: i["balance"] for i in view["open_invoices"]} == {
+        older.invoice_id: "99.00",
+        newer.invoice_id: "40.00",
+    }
+
+
+async def test_returns_of_unknown_or_partial_payments_are_dead_lettered_with_the_reason(
+    client: httpx.AsyncClient, settings: PaymentsSettings
+):
+    acc, _ = await setup_account(client, settings, ("50.00", JAN))
+    assert acc.external_id is not None
+    payment = erp_payment(acc.external_id, "50.00")
+    never_sent = erp_return(acc.external_id, erp_payment(acc.external_id, "5.00"))
+    partial = erp_return(acc.external_id, payment, amount="20.00")
+    erp = {"source": "/erp/sap"}
+
+    await send(settings, record(payment, **erp), record(never_sent, **erp), record(partial, **erp))
+
+    [received] = await published(settings, PaymentReceived, payment.payment_id)
+    dlq = topics.dlq_topic(settings.erp_payments_topic)
+    bootstrap = settings.kafka_bootstrap_servers
+    [unknown] = await wait_for(bootstrap, dlq, dead_letter_with(never_sent.return_id))
+    assert b"was never received" in dict(unknown.headers)["dlq_error"]
+    [refused] = await wait_for(bootstrap, dlq, dead_letter_with(partial.return_id))
+    assert b"whole payments only" in dict(refused.headers)["dlq_error"]
+    shown = (await client.get(f"/payments/{received.payment_id}")).json()
+    assert shown["status"] == "received"

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from dunlin_events import PaymentReceived
+from dunlin_events import PaymentReceived, PaymentReversed
+from dunlin_events.testing import payment_returned
 from dunlin_platform.runtime import ServiceRuntime
 from payments.config import PaymentsSettings
 from payments.metrics import held_payments
@@ -157,3 +158,47 @@ async def test_held_payments_are_counted_for_the_gauge_and_listed_page_by_page(
     ).json()
     assert [p["amount"] for p in first["items"] + rest["items"]] == ["1.00", "2.00", "3.00"]
     assert rest["next_cursor"] is None
+
+
+async def test_a_return_of_a_held_payment_waits_with_it_and_is_applied_after_it(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient, settings: PaymentsSettings
+):
+    acc = account()
+    assert acc.external_id is not None
+    bill = invoice(acc.account_id, "80.00", JAN)
+    payment = erp_payment(acc.external_id, "80.00")
+    returned = payment_returned(
+        account_id=acc.external_id,
+        payment_id=payment.payment_id,
+        amount="80.00",
+        reason="bounced",
+        returned_on="2025-06-05",
+    )
+    await publish(
+        settings.kafka_bootstrap_servers,
+        settings.erp_payments_topic,
+        record(payment, **ERP),
+        record(returned, **ERP),
+    )
+
+    async def with_return() -> bool:
+        waiting = await held(reader, acc.external_id or "")
+        return bool(waiting) and waiting[0]["returned"] is not None
+
+    await eventually(with_return, what="the return held with its payment")
+    [waiting] = await held(reader, acc.external_id)
+    assert waiting["returned"] == {
+        "return_id": returned.return_id,
+        "reason": "bounced",
+        "returned_on": "2025-06-05",
+    }
+
+    await publish_invoicing(settings, acc, bill)
+
+    [received] = await published(settings, PaymentReceived, payment.payment_id)
+    [reversal] = await published(settings, PaymentReversed, received.payment_id)
+    assert reversal.reversal_id != returned.return_id  # Dunlin's id; the source's is kept
+    shown = (await client.get(f"/payments/{received.payment_id}")).json()
+    assert (shown["status"], shown["reversal_source_id"]) == ("reversed", returned.return_id)
+    view = (await client.get(f"/accounts/{acc.account_id}/ledger")).json()
+    assert {i["id"]: i["balance"] for i in view["open_invoices"]} == {bill.invoice_id: "80.00"}

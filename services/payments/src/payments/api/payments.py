@@ -88,6 +88,7 @@ def payment_public(payment: PaymentRow, rows: Sequence[AllocationRow]) -> Paymen
         status=payment.status,
         reversal_reason=payment.reversal_reason,
         reversed_on=payment.reversed_on,
+        reversal_source_id=payment.reversal_source_id,
         created_at=payment.created_at,
     )
 

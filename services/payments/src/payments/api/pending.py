@@ -13,7 +13,12 @@ from dunlin_platform.http.problems import problem_responses
 from payments.api.deps import RuntimeDep
 from payments.db import PendingPaymentRow
 from payments.repository import pending as repo
-from payments.schemas import PendingPaymentPublic, PendingStatus, RemittanceBody
+from payments.schemas import (
+    HeldReturnPublic,
+    PendingPaymentPublic,
+    PendingStatus,
+    RemittanceBody,
+)
 
 # Registered before the payments router, so /payments/pending is not read as a payment id.
 router = APIRouter(prefix="/payments", tags=["payments"])
@@ -41,6 +46,13 @@ def pending_public(row: PendingPaymentRow) -> PendingPaymentPublic:
         payment_id=row.payment_id,
         error=row.error,
         resolved_at=row.resolved_at,
+        returned=None
+        if row.return_payload is None
+        else HeldReturnPublic(
+            return_id=row.return_payload["return_id"],
+            reason=row.return_payload["reason"],
+            returned_on=row.return_payload["returned_on"],
+        ),
     )
 
 

@@ -1,4 +1,9 @@
-"""ERP payments: source ids resolved, re-sends dropped, payments for unknown accounts held."""
+"""ERP payments: source ids resolved, re-sends dropped, payments for unknown accounts held.
+
+Returns (`PaymentReturned`: a bounce, chargeback or recall the source reports) reverse the
+payment they name through the same code as `POST /payments/{id}/reverse`; a return for a
+payment still held waits on the held payment and is applied right after it is recorded.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dunlin_events import Event, PaymentReceived, to_minor
-from payments.db import AccountRow
+from dunlin_events import Event, PaymentReceived, PaymentReturned, to_minor
+from payments.db import AccountRow, PaymentRow
 from payments.domain.allocation import AllocationRule
 from payments.domain.errors import DomainError, DuplicatePayment
-from payments.handlers.payments import RecordPayment, record
+from payments.handlers.payments import RecordPayment, ReversePayment, record, reverse_payment
 from payments.metrics import held_payments_rejected
 from payments.repository import ledger as ledger_repo
 from payments.repository import payments as payment_repo
@@ -45,18 +50,33 @@ def command_of(payment: PaymentReceived, account_id: str) -> RecordPayment:
     )
 
 
+class UnknownPayment(DomainError):
+    """A return names a payment the source never sent (or sent under another id)."""
+
+
 @dataclass(frozen=True)
 class ErpBatch:
-    """What a batch of ERP payments resolves up front: accounts (locked) and known source ids."""
+    """What a batch of ERP messages resolves up front: accounts (locked) and known source ids.
+
+    `seen` is every payment source id recorded or held (re-sends are dropped); `recorded`
+    maps recorded ones to Dunlin payment ids and `held` lists those waiting for their account.
+    """
 
     accounts_by_erp: dict[str, str]
     accounts: dict[str, AccountRow]
     seen: set[str]
+    recorded: dict[str, str]
+    held: set[str]
 
 
-async def open_batch(*, session: AsyncSession, payments: Sequence[PaymentReceived]) -> ErpBatch:
+async def open_batch(
+    *,
+    session: AsyncSession,
+    payments: Sequence[PaymentReceived],
+    returns: Sequence[PaymentReturned] = (),
+) -> ErpBatch:
     """Resolve and lock the batch's accounts; collect the source ids recorded or held."""
-    erp_ids = {p.account_id for p in payments}
+    erp_ids = {p.account_id for p in payments} | {r.account_id for r in returns}
     by_erp = await ledger_repo.accounts_by_external_id(session=session, external_ids=erp_ids)
     unknown = erp_ids - by_erp.keys()
     if unknown:
@@ -65,12 +85,20 @@ async def open_batch(*, session: AsyncSession, payments: Sequence[PaymentReceive
         await pending_repo.lock_erp_accounts(session=session, erp_account_ids=unknown)
         by_erp |= await ledger_repo.accounts_by_external_id(session=session, external_ids=unknown)
     accounts = await ledger_repo.lock_accounts(session=session, account_ids=set(by_erp.values()))
-    source_ids = {source_id(p) for p in payments}
-    seen = set(
-        await payment_repo.payment_ids_by_external_id(session=session, external_ids=source_ids)
+    source_ids = {source_id(p) for p in payments} | {r.payment_id for r in returns}
+    recorded = await payment_repo.payment_ids_by_external_id(
+        session=session, external_ids=source_ids
     )
-    seen |= await pending_repo.held_source_ids(session=session, source_ids=source_ids - seen)
-    return ErpBatch(accounts_by_erp=by_erp, accounts=accounts, seen=seen)
+    held = await pending_repo.held_source_ids(
+        session=session, source_ids=source_ids - recorded.keys()
+    )
+    return ErpBatch(
+        accounts_by_erp=by_erp,
+        accounts=accounts,
+        seen=set(recorded) | held,
+        recorded=recorded,
+        held=held,
+    )
 
 
 async def receive(
@@ -100,23 +128,117 @@ async def receive(
             traceparent=traceparent,
             now=now,
         )
+        batch.held.add(source)
         events: list[Event] = []
     else:
-        _, events = await record(
+        recorded, events = await record(
             session=session,
             account=batch.accounts[account_id],
             command=command_of(payment, account_id),
             default_rule=default_rule,
             now=now,
         )
+        batch.recorded[source] = recorded.id
     batch.seen.add(source)
     return events
+
+
+def check_return(returned: PaymentReturned, *, currency: str, amount_minor: int) -> None:
+    """Refuse a return unless it gives back exactly the payment (currency and whole amount)."""
+    if returned.currency != currency:
+        raise DomainError(
+            f"return {returned.return_id} is in {returned.currency}, payment"
+            f" {returned.payment_id} in {currency}"
+        )
+    if to_minor(returned.amount, returned.currency) != amount_minor:
+        raise DomainError(
+            f"return {returned.return_id} of {returned.amount} {returned.currency} does not match"
+            f" payment {returned.payment_id}: Dunlin reverses whole payments only (partial"
+            " returns are not supported; record the payment again for what was kept)"
+        )
+
+
+async def return_payment(
+    *,
+    session: AsyncSession,
+    batch: ErpBatch,
+    returned: PaymentReturned,
+    traceparent: str | None,
+    default_rule: AllocationRule,
+    now: dt.datetime,
+) -> list[Event]:
+    """Reverse the payment a return names. A repeated return, or one for a payment already
+    reversed (e.g. by a collector through the API), changes nothing."""
+    payment_id = batch.recorded.get(returned.payment_id)
+    if payment_id is None:
+        if returned.payment_id in batch.held:
+            # Same topic and key as its payment, so it came after it: it waits with it.
+            held = await pending_repo.held_payment(session=session, source_id=returned.payment_id)
+            check_return(
+                returned,
+                currency=held.currency,
+                amount_minor=to_minor(held.amount, held.currency),
+            )
+            await pending_repo.hold_return(
+                session=session,
+                source_id=returned.payment_id,
+                payload=returned.model_dump(mode="json"),
+                traceparent=traceparent,
+            )
+            return []
+        raise UnknownPayment(
+            f"return {returned.return_id} names payment {returned.payment_id}, which was never"
+            " received (it is matched against the payment's external_id, else its payment_id)"
+        )
+    payment = await payment_repo.get_payment(session=session, payment_id=payment_id)
+    assert payment is not None
+    if batch.accounts_by_erp.get(returned.account_id) != payment.account_id:
+        raise DomainError(
+            f"return {returned.return_id}: payment {returned.payment_id} belongs to another"
+            f" account than {returned.account_id}"
+        )
+    return await _apply_return(
+        session=session, returned=returned, payment=payment, default_rule=default_rule, now=now
+    )
+
+
+async def _apply_return(
+    *,
+    session: AsyncSession,
+    returned: PaymentReturned,
+    payment: PaymentRow,
+    default_rule: AllocationRule,
+    now: dt.datetime,
+) -> list[Event]:
+    check_return(returned, currency=payment.currency, amount_minor=payment.amount_minor)
+    if payment.status == "reversed":
+        log.info(
+            "return %s: payment %s was already reversed (%s)",
+            returned.return_id,
+            payment.id,
+            payment.reversal_source_id or "through the API",
+        )
+        return []
+    command = ReversePayment(
+        payment_id=payment.id,
+        reason=returned.reason,
+        reversed_on=returned.returned_on,
+        source_id=returned.return_id,
+    )
+    done = await reverse_payment(
+        session=session, command=command, default_rule=default_rule, now=now
+    )
+    assert done is not None  # found in this transaction, under the account's lock
+    return done[1]
 
 
 async def release_held(
     *, session: AsyncSession, account: AccountRow, default_rule: AllocationRule, now: dt.datetime
 ) -> list[tuple[Event, str | None]]:
-    """Record what waited for this (locked) account, in arrival order; events with their trace."""
+    """Record what waited for this (locked) account, in arrival order; events with their trace.
+
+    A return that waited with its payment is applied right after the payment is recorded.
+    """
     if account.external_id is None:
         return []
     released: list[tuple[Event, str | None]] = []
@@ -124,6 +246,7 @@ async def release_held(
         session=session, erp_account_ids=[account.external_id]
     ):
         payment = PaymentReceived.model_validate(row.payload)
+        recorded: PaymentRow | None = None
         try:
             # record() refuses before it writes anything, so a refusal leaves no trace to undo.
             recorded, events = await record(
@@ -139,6 +262,10 @@ async def release_held(
                 session=session, external_ids=[row.source_id]
             )
             row.status, row.payment_id = "recorded", existing.get(row.source_id)
+            if row.payment_id is not None:
+                recorded = await payment_repo.get_payment(
+                    session=session, payment_id=row.payment_id
+                )
         except DomainError as exc:
             log.warning("held payment %s refused: %s", row.source_id, exc.message)
             held_payments_rejected.add(1)
@@ -146,5 +273,21 @@ async def release_held(
         else:
             row.status, row.payment_id = "recorded", recorded.id
             released += [(event, row.traceparent) for event in events]
+        if recorded is not None and row.return_payload is not None:
+            returned = PaymentReturned.model_validate(row.return_payload)
+            try:
+                reversal = await _apply_return(
+                    session=session,
+                    returned=returned,
+                    payment=recorded,
+                    default_rule=default_rule,
+                    now=now,
+                )
+            except DomainError as exc:
+                # Checked against the held payment when it came; only a REST twin can differ.
+                log.warning("held return %s refused: %s", returned.return_id, exc.message)
+                row.error = exc.message[:500]
+            else:
+                released += [(event, row.return_traceparent) for event in reversal]
         row.resolved_at = now
     return released

@@ -46,6 +46,7 @@ class ReversePayment:
     payment_id: str
     reason: str
     reversed_on: dt.date
+    source_id: str | None = None  # the source's return id when an ERP reported it
 
 
 async def record(
@@ -165,6 +166,7 @@ async def reverse_payment(
     payment.reversal_id = new_id()
     payment.reversal_reason = command.reason
     payment.reversed_on = command.reversed_on
+    payment.reversal_source_id = command.source_id
     await steps.close(session=session, ledger=ledger, payment_ids=[payment.id])
     events: list[Event] = [messages.payment_reversed(payment, undone, unapplied)]
     events += await steps.record_credit_steps(session=session, steps=later, now=now)

@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dunlin_events import PaymentReceived
 from payments.db import PendingPaymentRow
 
 # One round trip for the whole batch; the ids arrive sorted and are locked in that order.
@@ -73,6 +74,31 @@ async def hold(
             set_={k: statement.excluded[k] for k in values if k != "source_id"},
             where=PendingPaymentRow.status == "rejected",
         )
+    )
+
+
+async def held_payment(*, session: AsyncSession, source_id: str) -> PaymentReceived:
+    """The payment held under this source id, as it arrived."""
+    payload = await session.scalar(
+        select(PendingPaymentRow.payload).where(PendingPaymentRow.source_id == source_id)
+    )
+    if payload is None:
+        raise LookupError(f"no held payment {source_id}")
+    return PaymentReceived.model_validate(payload)
+
+
+async def hold_return(
+    *, session: AsyncSession, source_id: str, payload: dict[str, Any], traceparent: str | None
+) -> None:
+    """Keep a return with its waiting payment; the first return wins (re-sends change nothing)."""
+    await session.execute(
+        update(PendingPaymentRow)
+        .where(
+            PendingPaymentRow.source_id == source_id,
+            PendingPaymentRow.status == "waiting",
+            PendingPaymentRow.return_payload.is_(None),
+        )
+        .values(return_payload=payload, return_traceparent=traceparent)
     )
 
 
