@@ -10,11 +10,37 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dunlin_events import AccountOverdue
-from invoicing.domain.overdue import OverdueGroup, overdue_notice
-from invoicing.overdue import account_overdue, account_overdue_json
+from dunlin_events import AccountOverdue, from_minor
+from invoicing.domain.overdue import OverdueGroup, OverdueNotice, overdue_notice
+from invoicing.overdue import account_overdue_json
 
 TODAY = dt.date(2026, 6, 30)
+
+
+def account_overdue(notice: OverdueNotice, *, as_of: dt.datetime) -> AccountOverdue:
+    """The oracle: the event built and validated by its model, amounts as Decimals."""
+    today, group, currency = as_of.date(), notice.group, notice.group.currency
+    return AccountOverdue(
+        account_id=group.account_id,
+        currency=currency,
+        overdue_balance=from_minor(notice.overdue_minor, currency),
+        days_overdue=notice.days_overdue,
+        threshold_days=notice.threshold_days,
+        oldest_due_date=notice.oldest_due_date,
+        as_of=as_of,
+        invoices=[
+            {
+                "invoice_id": invoice_id,
+                "invoice_number": group.invoice_numbers[n],
+                "due_date": group.due_dates[n],
+                "balance": from_minor(group.undisputed_minor[n], currency),
+                "days_overdue": (today - group.due_dates[n]).days,
+            }
+            for n, invoice_id in enumerate(group.invoice_ids)
+        ],
+    )
+
+
 ids = st.text(
     alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
     min_size=1,
