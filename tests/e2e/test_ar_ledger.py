@@ -13,8 +13,10 @@ from dunlin_events import (
     InvoiceIssued,
     InvoiceSettled,
     PaymentReceived,
+    PaymentReturned,
+    PaymentReversed,
 )
-from dunlin_events.topics import ERP_INVOICES, ERP_PAYMENTS, INVOICING_EVENTS
+from dunlin_events.topics import ERP_INVOICES, ERP_PAYMENTS, INVOICING_EVENTS, PAYMENTS_EVENTS
 
 from .conftest import Platform
 from .support import events_on, eventually, publish
@@ -144,3 +146,49 @@ async def test_an_erp_feeds_invoices_and_payments_and_the_ledger_follows(
     assert buckets["31-60"] == (1, "295.00")
     assert buckets["61-90"] == (0, "0.00")
     assert buckets["90+"] == (0, "0.00")
+
+
+async def test_a_payment_the_bank_returns_reopens_the_invoice_it_paid(platform: Platform) -> None:
+    customer = f"CUST-{uuid.uuid4().hex[:6]}"
+    account = AccountRegistered.model_validate(
+        {
+            "account_id": customer,
+            "external_id": customer,
+            "name": "Bounce AG",
+            "currency": "EUR",
+            "payment_terms": {"kind": "net", "days": 30},
+        }
+    )
+    invoice = erp_invoice(customer, "R1", "2026-01-01", "2026-01-31", "100.00")  # 119.00
+    await publish(platform.bootstrap, ERP_INVOICES, account, invoice)
+    await publish(platform.bootstrap, ERP_PAYMENTS, erp_payment(customer, "P9", "119.00", "R1"))
+
+    async def invoice_state(expected: tuple[str, str]) -> dict[str, str] | None:
+        page = (await platform.invoicing.get("/invoices", params={"limit": 100})).json()
+        [mine] = [i for i in page["items"] if i["external_id"] == f"{customer}/R1"] or [None]
+        if mine is None or (mine["status"], mine["balance"]) != expected:
+            return None
+        return dict(mine)
+
+    paid = await eventually(lambda: invoice_state(("paid", "0.00")))
+    returned = PaymentReturned.model_validate(
+        {
+            "account_id": customer,
+            "payment_id": f"{customer}/P9",
+            "return_id": f"{customer}/RET-1",
+            "currency": "EUR",
+            "amount": "119.00",
+            "reason": "bounced",
+            "returned_on": "2026-03-02",
+        }
+    )
+    await publish(platform.bootstrap, ERP_PAYMENTS, returned)
+
+    reopened = await eventually(lambda: invoice_state(("open", "119.00")))
+    assert reopened["id"] == paid["id"]
+    [reversal] = await eventually(
+        lambda: events_on(platform.bootstrap, PAYMENTS_EVENTS, PaymentReversed, paid["account_id"])
+    )
+    assert (reversal.reason, reversal.amount) == ("bounced", Decimal("119.00"))
+    shown = (await platform.payments.get(f"/payments/{reversal.payment_id}")).json()
+    assert shown["reversal_source_id"] == f"{customer}/RET-1"
