@@ -120,19 +120,22 @@ async def _clear(runtime: ServiceRuntime) -> None:
         )
 
 
-async def due_sweep(runtime: ServiceRuntime, cases: int, batch: int, workers: int) -> list[Result]:
+async def due_sweep(
+    runtime: ServiceRuntime, cases: int, batch: int, workers: int, processes: int
+) -> list[Result]:
     """Time one sweep executing `cases` due steps, with their audit rows and outbox events."""
     await _clear(runtime)
     await _fill(runtime, count=cases, state=due_state_template(), next_at=NOW, prefix="due-")
     started = time.perf_counter()
-    done = await sweep_once(runtime, batch_size=batch, workers=workers)
+    done = await sweep_once(runtime, batch_size=batch, workers=workers, processes=processes)
     seconds = time.perf_counter() - started
     async with runtime.engine.connect() as conn:
         events = (
             await conn.execute(select(func.count()).select_from(PLATFORM_TABLES.outbox))
         ).scalar_one()
     note = (
-        f"{done:,} cases swept, {events:,} outbox events written, batch {batch}, {workers} workers"
+        f"{done:,} cases swept, {events:,} outbox events written, batch {batch}, "
+        f"{workers} workers x {processes} processes"
     )
     return [
         Result(
@@ -262,7 +265,9 @@ async def run(
     )
     try:
         results = await event_handling(runtime, accounts, 1_000)
-        results += await due_sweep(runtime, due_cases, batch, settings.sweep_workers)
+        results += await due_sweep(
+            runtime, due_cases, batch, settings.sweep_workers, settings.sweep_processes
+        )
         results += await idle_sweep(runtime, idle_cases, batch)
     finally:
         await runtime.stop()

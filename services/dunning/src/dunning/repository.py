@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +72,12 @@ async def claim_due(*, session: AsyncSession, now: dt.datetime, limit: int) -> l
         .with_for_update(skip_locked=True)
     )
     return [_decode(row.account_id, row.state) for row in rows]
+
+
+async def due_at_least(*, session: AsyncSession, now: dt.datetime, n: int) -> bool:
+    """Whether `n` or more cases are due (reads at most `n` entries of the partial index)."""
+    due = select(literal(1)).where(cases.c.next_action_at <= now).limit(n).subquery()
+    return (await session.scalar(select(func.count()).select_from(due)) or 0) >= n
 
 
 def _step_key(state: AccountState) -> str | None:
@@ -153,7 +159,7 @@ async def add_audits(*, session: AsyncSession, entries: Sequence[tuple[str, Audi
             "actor": [e.actor for _, e in entries],
             "reason": [e.reason for _, e in entries],
             "at": [e.at for _, e in entries],
-            "detail": [json.dumps(e.detail, default=str) for _, e in entries],
+            "detail": [_to_json(e.detail) for _, e in entries],
         },
     )
 
@@ -213,6 +219,10 @@ async def cancel_open_tasks(
         )
 
 
+# `json.dumps(value, default=str)`: with any option json.dumps builds a new encoder per call.
+_to_json = json.JSONEncoder(default=str).encode
+
+
 def as_json(value: Any) -> str:
     """JSON text for JsonText columns."""
-    return json.dumps(value, default=str)
+    return _to_json(value)

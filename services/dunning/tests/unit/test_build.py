@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
@@ -47,7 +48,7 @@ def _step(**overrides: object) -> dict[str, object]:
     ],
 )
 def test_build_makes_what_model_construct_and_validation_make(
-    cls: type[BaseModel], fields: dict[str, object]
+    cls: type[BaseModel], fields: dict[str, Any]
 ) -> None:
     built = build(cls, **fields)
     constructed = cls.model_construct(**fields)

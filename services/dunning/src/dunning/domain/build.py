@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -37,13 +37,13 @@ _PLANS: dict[type[BaseModel], _Plan] = {}
 def _plan(cls: type[BaseModel]) -> _Plan:
     if cls.model_config.get("extra") == "allow" or cls.__pydantic_post_init__:
         raise TypeError(f"{cls.__name__}: build() supports no extras and no post-init")
-    plan = []
+    plan: list[tuple[str, Any, Callable[[], Any] | None]] = []
     for name, info in cls.__pydantic_fields__.items():
         if info.alias not in (None, name) or info.validation_alias not in (None, name):
             raise TypeError(f"{cls.__name__}.{name}: build() supports no aliases")
         if info.default_factory_takes_validated_data:
             raise TypeError(f"{cls.__name__}.{name}: build() needs a plain default factory")
-        factory = info.default_factory
+        factory = cast("Callable[[], Any] | None", info.default_factory)
         default = info.default
         if (
             factory is None
@@ -51,7 +51,7 @@ def _plan(cls: type[BaseModel]) -> _Plan:
             and not isinstance(default, _IMMUTABLE)
         ):
             factory = partial(copy.deepcopy, default)  # as model_construct copies it
-        plan.append((name, default, factory))  # type: ignore[arg-type]
+        plan.append((name, default, factory))
     _PLANS[cls] = result = tuple(plan)
     return result
 
