@@ -2,57 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
 
-from dunlin_devstack import databases
 from dunlin_events.testing import account_registered, invoice_issued
-from dunlin_platform.clock import ManualClock
-from dunlin_platform.migrations import upgrade
 from dunlin_platform.runtime import ServiceRuntime
 from dunning import handlers, repository, sweep
-from dunning.config import DunningSettings
 from dunning.db import PLATFORM_TABLES, audit, cases
 from dunning.domain.assignment import PolicyBook
 from dunning.domain.case import advance
 from dunning.domain.facts import apply
 from dunning.domain.state import AccountState
 
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 NOW = dt.datetime(2025, 3, 3, 6, 0, tzinfo=dt.UTC)
 BATCH = 10
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def runtime(
-    dunlin_postgres_server: str, kafka_bootstrap_servers: str
-) -> AsyncIterator[ServiceRuntime]:
-    """A runtime on a database of its own: these sweeps must see only this test's cases."""
-    name = f"dunlin_test_{uuid.uuid4().hex[:12]}"
-    await databases.ensure_database(dunlin_postgres_server, name)
-    url = databases.with_database(dunlin_postgres_server, name)
-    await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=url)
-    settings = DunningSettings(
-        database_url=url,
-        kafka_bootstrap_servers=kafka_bootstrap_servers,
-        environment="test",
-        log_format="text",
-    )
-    rt = ServiceRuntime(settings, tables=PLATFORM_TABLES, clock=ManualClock(NOW), run_relay=False)
-    try:
-        yield rt
-    finally:
-        await rt.stop()
-        await databases.drop_database(dunlin_postgres_server, name)
 
 
 def _due_state(n: int) -> AccountState:
@@ -122,20 +90,20 @@ async def _scalar(runtime: ServiceRuntime, query: Any) -> Any:
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_helpers_sweep_every_due_case_once_with_the_events_of_the_pure_engine(
-    runtime: ServiceRuntime,
+    own_runtime: ServiceRuntime,
 ) -> None:
     states = [_due_state(n) for n in range(7 * BATCH + 3)]
-    await _store(runtime, states)
+    await _store(own_runtime, states)
     expected, audit_rows = _pure(states)
 
-    done = await sweep.sweep_once(runtime, batch_size=BATCH, workers=2, processes=2)
+    done = await sweep.sweep_once(own_runtime, batch_size=BATCH, workers=2, processes=2)
 
     assert done == len(states)
-    written = await _written(runtime)
+    written = await _written(own_runtime)
     assert written == expected  # every account once, its events in order
-    assert await _scalar(runtime, select(func.count()).select_from(audit)) == audit_rows
+    assert await _scalar(own_runtime, select(func.count()).select_from(audit)) == audit_rows
     still_due = select(func.count()).where(cases.c.next_action_at <= NOW)
-    assert await _scalar(runtime, still_due) == 0
+    assert await _scalar(own_runtime, still_due) == 0
     notifications = [
         p["notification_id"]
         for events in written.values()
@@ -144,27 +112,29 @@ async def test_helpers_sweep_every_due_case_once_with_the_events_of_the_pure_eng
     ]
     assert len(notifications) == len(set(notifications)) == len(states)
     # A second sweep at the same instant finds nothing left to do.
-    assert await sweep.sweep_once(runtime, batch_size=BATCH, workers=2, processes=2) == 0
-    assert len(await _outbox(runtime)) == sum(map(len, expected.values()))
+    assert await sweep.sweep_once(own_runtime, batch_size=BATCH, workers=2, processes=2) == 0
+    assert len(await _outbox(own_runtime)) == sum(map(len, expected.values()))
 
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_no_helper_is_forked_for_less_than_a_batch(
-    runtime: ServiceRuntime, monkeypatch: pytest.MonkeyPatch
+    own_runtime: ServiceRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[object] = []
     monkeypatch.setattr(sweep._Helper, "start", lambda *a: started.append(a))
-    await _store(runtime, [_due_state(n) for n in range(BATCH - 1)])
-    assert await sweep.sweep_once(runtime, batch_size=BATCH, workers=2, processes=2) == BATCH - 1
+    await _store(own_runtime, [_due_state(n) for n in range(BATCH - 1)])
+    assert (
+        await sweep.sweep_once(own_runtime, batch_size=BATCH, workers=2, processes=2) == BATCH - 1
+    )
     assert started == []
 
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_failing_helper_fails_the_sweep_and_leaves_its_batch_due(
-    runtime: ServiceRuntime, monkeypatch: pytest.MonkeyPatch
+    own_runtime: ServiceRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     states = [_due_state(n) for n in range(4 * BATCH)]
-    await _store(runtime, states)
+    await _store(own_runtime, states)
     real = handlers.sweep_batch
     calls = 0
 
@@ -178,11 +148,11 @@ async def test_a_failing_helper_fails_the_sweep_and_leaves_its_batch_due(
 
     monkeypatch.setattr(sweep, "sweep_batch", second_batch_fails)
     with pytest.raises(RuntimeError, match="helper failed: RuntimeError: boom"):
-        await sweep.sweep_once(runtime, batch_size=BATCH, workers=1, processes=2)
+        await sweep.sweep_once(own_runtime, batch_size=BATCH, workers=1, processes=2)
     monkeypatch.setattr(sweep, "sweep_batch", real)
     # The failed batches rolled back: exactly those cases are still due, nothing of them
     # reached the outbox, and the next sweep executes them.
-    async with runtime.engine.connect() as conn:
+    async with own_runtime.engine.connect() as conn:
         due = set(
             (
                 await conn.execute(select(cases.c.account_id).where(cases.c.next_action_at <= NOW))
@@ -190,6 +160,6 @@ async def test_a_failing_helper_fails_the_sweep_and_leaves_its_batch_due(
         )
     assert len(due) == 2 * BATCH
     expected, _ = _pure(states)
-    assert await _written(runtime) == {a: e for a, e in expected.items() if a not in due}
-    assert await sweep.sweep_once(runtime, batch_size=BATCH, workers=1, processes=1) == len(due)
-    assert await _written(runtime) == expected
+    assert await _written(own_runtime) == {a: e for a, e in expected.items() if a not in due}
+    assert await sweep.sweep_once(own_runtime, batch_size=BATCH, workers=1, processes=1) == len(due)
+    assert await _written(own_runtime) == expected
