@@ -81,7 +81,8 @@ def test_columns_are_joined_unless_a_value_holds_a_separator() -> None:
     joined = repository._text_columns(a=["x", None, ""], b=["y", "z", "w"])
     assert joined.joined
     assert joined.params == {"a": "x\x1f\x1e\x1f", "b": "y\x1fz\x1fw"}
-    for values in (["x\x1fy"], ["x", "\x1e"], [""]):
+    cases: list[list[str | None]] = [["x\x1fy"], ["x", "\x1e"], [""]]
+    for values in cases:
         arrays = repository._text_columns(a=["ok"] * len(values), b=values)
         assert not arrays.joined
         assert arrays.params == {"a": ["ok"] * len(values), "b": values}
