@@ -149,7 +149,9 @@ async def due_sweep(
     ]
 
 
-async def idle_sweep(runtime: ServiceRuntime, cases: int, batch: int) -> list[Result]:
+async def idle_sweep(
+    runtime: ServiceRuntime, cases: int, batch: int, workers: int, processes: int
+) -> list[Result]:
     """Time sweeps over `cases` cases none of which is due (half paused, half due later)."""
     await _clear(runtime)
     tiny = '{"account_id": "' + PLACEHOLDER + '"}'
@@ -168,7 +170,7 @@ async def idle_sweep(runtime: ServiceRuntime, cases: int, batch: int) -> list[Re
     timings = []
     for _ in range(7):
         started = time.perf_counter()
-        done = await sweep_once(runtime, batch_size=batch)
+        done = await sweep_once(runtime, batch_size=batch, workers=workers, processes=processes)
         timings.append((time.perf_counter() - started) * 1000)
         assert done == 0
     return [
@@ -178,7 +180,7 @@ async def idle_sweep(runtime: ServiceRuntime, cases: int, batch: int) -> list[Re
             "ms",
             target=50.0,
             goal="max",
-            note=f"{cases:,} cases, none due; median of 7 (policy read + index probe)",
+            note=f"{cases:,} cases, none due; median of 7 (policy read + index probes)",
         )
     ]
 
@@ -268,7 +270,9 @@ async def run(
         results += await due_sweep(
             runtime, due_cases, batch, settings.sweep_workers, settings.sweep_processes
         )
-        results += await idle_sweep(runtime, idle_cases, batch)
+        results += await idle_sweep(
+            runtime, idle_cases, batch, settings.sweep_workers, settings.sweep_processes
+        )
     finally:
         await runtime.stop()
     return results
