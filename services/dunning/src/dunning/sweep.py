@@ -132,8 +132,22 @@ class _Helper:
 
     async def result(self) -> int:
         """How many cases the helper swept; raises if it failed."""
+        # Wait on the pipe in the event loop, not in a thread per helper.
+        loop = asyncio.get_running_loop()
+        readable: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        fd = self._conn.fileno()
+        loop.add_reader(fd, ready)
         try:
-            done, error = await asyncio.to_thread(self._conn.recv)
+            await readable
+        finally:
+            loop.remove_reader(fd)
+        try:
+            done, error = self._conn.recv()
         except EOFError:
             done, error = 0, "it exited without a result"
         self._answered = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import uuid
 from typing import Any
 
@@ -163,3 +164,29 @@ async def test_a_failing_helper_fails_the_sweep_and_leaves_its_batch_due(
     assert await _written(own_runtime) == {a: e for a, e in expected.items() if a not in due}
     assert await sweep.sweep_once(own_runtime, batch_size=BATCH, workers=1, processes=1) == len(due)
     assert await _written(own_runtime) == expected
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_helper_that_dies_fails_the_sweep_and_loses_only_its_open_batch(
+    own_runtime: ServiceRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    states = [_due_state(n) for n in range(3 * BATCH)]
+    await _store(own_runtime, states)
+    real = handlers.sweep_batch
+
+    async def dies_in_its_first_batch(**kwargs: Any) -> int:
+        await real(**kwargs)
+        os._exit(3)  # killed mid-transaction: no result, no commit
+
+    monkeypatch.setattr(sweep, "sweep_batch", dies_in_its_first_batch)
+    with pytest.raises(RuntimeError, match="exited without a result"):
+        await sweep.sweep_once(own_runtime, batch_size=BATCH, workers=1, processes=2)
+    monkeypatch.setattr(sweep, "sweep_batch", real)
+    assert await _written(own_runtime) == {}
+    # Its server process ends when it sees the connection closed: wait for its row locks.
+    async with own_runtime.engine.begin() as conn:
+        await conn.execute(select(cases.c.account_id).with_for_update())
+    assert await sweep.sweep_once(own_runtime, batch_size=BATCH, workers=1, processes=2) == len(
+        states
+    )
+    assert await _written(own_runtime) == _pure(states)[0]
