@@ -29,6 +29,13 @@ class DunningSettings(ServiceSettings):
     sweep_workers: int = Field(
         default=2, ge=1, le=16, description="Batches in flight at once (SKIP LOCKED)."
     )
+    sweep_processes: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Forked processes that sweep when more than one batch is due (1: the "
+        "service's own process only), each with `sweep_workers` batches in flight.",
+    )
 
 
 @lru_cache

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import TextClause
 
 from dunlin_events import CollectorTaskCreated, to_minor
 from dunning.db import assignments, cases, policies, tasks
@@ -74,6 +77,12 @@ async def claim_due(*, session: AsyncSession, now: dt.datetime, limit: int) -> l
     return [_decode(row.account_id, row.state) for row in rows]
 
 
+async def due_at_least(*, session: AsyncSession, now: dt.datetime, n: int) -> bool:
+    """Whether `n` or more cases are due (reads at most `n` entries of the partial index)."""
+    due = select(literal(1)).where(cases.c.next_action_at <= now).limit(n).subquery()
+    return (await session.scalar(select(func.count()).select_from(due)) or 0) >= n
+
+
 def _step_key(state: AccountState) -> str | None:
     progress = state.progress
     return progress.steps[-1].key if progress.status == "open" and progress.steps else None
@@ -100,36 +109,72 @@ async def save_states(
         return
     # One statement per batch, whatever its size: columns travel as arrays (unnest), so
     # neither SQLAlchemy nor the driver handles rows one by one.
+    texts = _text_columns(
+        account_id=[state.account_id for state, _ in saved],
+        case_id=[state.progress.case_id for state, _ in saved],
+        status=[state.progress.status for state, _ in saved],
+        state=[state.model_dump_json(exclude_defaults=True) for state, _ in saved],
+        step_key=[_step_key(state) for state, _ in saved],
+    )
     await session.execute(
-        _UPSERT_CASES,
-        {
-            "account_id": [state.account_id for state, _ in saved],
-            "case_id": [state.progress.case_id for state, _ in saved],
-            "status": [state.progress.status for state, _ in saved],
-            "next_action_at": [next_at for _, next_at in saved],
-            "state": [state.model_dump_json(exclude_defaults=True) for state, _ in saved],
-            "step_key": [_step_key(state) for state, _ in saved],
-            "updated_at": now,
-        },
+        _UPSERT_CASES[texts.joined],
+        {**texts.params, "next_action_at": [next_at for _, next_at in saved], "updated_at": now},
     )
 
 
-_UPSERT_CASES = text(
-    """
-    INSERT INTO dunning.cases
-        (account_id, case_id, status, next_action_at, state, step_key, updated_at)
-    SELECT u.account_id, u.case_id, u.status, u.next_action_at, u.state, u.step_key,
-        CAST(:updated_at AS timestamptz)
-    FROM unnest(
-        CAST(:account_id AS text[]), CAST(:case_id AS text[]), CAST(:status AS text[]),
-        CAST(:next_action_at AS timestamptz[]), CAST(:state AS text[]), CAST(:step_key AS text[])
-    ) AS u(account_id, case_id, status, next_action_at, state, step_key)
-    ON CONFLICT (account_id) DO UPDATE SET
-        case_id = excluded.case_id, status = excluded.status,
-        next_action_at = excluded.next_action_at, state = excluded.state,
-        step_key = excluded.step_key, updated_at = excluded.updated_at
-    """
-)
+# Text columns travel as ONE text each, joined by the ASCII unit separator (NULLs as the
+# record separator) and split by string_to_array: the driver then copies one string per
+# column instead of encoding (and type-checking) every element of a text[]. Any value that
+# contains a separator (or a lone empty string, which string_to_array reads as no element)
+# sends that batch's columns as text[] arrays instead.
+_SEP, _NULL = "\x1f", "\x1e"
+
+
+@dataclass(frozen=True)
+class _TextColumns:
+    joined: bool
+    params: dict[str, Any]
+
+
+def _text_columns(**columns: list[str | None]) -> _TextColumns:
+    joined: dict[str, Any] = {}
+    for name, values in columns.items():
+        nulls = values.count(None)
+        strings = [_NULL if v is None else v for v in values] if nulls else values
+        text_ = _SEP.join(cast("list[str]", strings))
+        if text_.count(_SEP) != len(values) - 1 or text_.count(_NULL) != nulls or not text_:
+            return _TextColumns(False, dict(columns))
+        joined[name] = text_
+    return _TextColumns(True, joined)
+
+
+def _text_column(name: str, joined: bool) -> str:
+    if joined:
+        return f"string_to_array(CAST(:{name} AS text), chr(31), chr(30))"
+    return f"CAST(:{name} AS text[])"
+
+
+def _upsert_cases(joined: bool) -> TextClause:
+    col = partial(_text_column, joined=joined)
+    return text(
+        f"""
+        INSERT INTO dunning.cases
+            (account_id, case_id, status, next_action_at, state, step_key, updated_at)
+        SELECT u.account_id, u.case_id, u.status, u.next_action_at, u.state, u.step_key,
+            CAST(:updated_at AS timestamptz)
+        FROM unnest(
+            {col("account_id")}, {col("case_id")}, {col("status")},
+            CAST(:next_action_at AS timestamptz[]), {col("state")}, {col("step_key")}
+        ) AS u(account_id, case_id, status, next_action_at, state, step_key)
+        ON CONFLICT (account_id) DO UPDATE SET
+            case_id = excluded.case_id, status = excluded.status,
+            next_action_at = excluded.next_action_at, state = excluded.state,
+            step_key = excluded.step_key, updated_at = excluded.updated_at
+        """  # noqa: S608 - only our own column expressions are interpolated
+    )
+
+
+_UPSERT_CASES = {joined: _upsert_cases(joined) for joined in (True, False)}
 
 
 async def add_audit(
@@ -143,34 +188,39 @@ async def add_audits(*, session: AsyncSession, entries: Sequence[tuple[str, Audi
     """Append immutable audit records of several accounts."""
     if not entries:
         return
+    texts = _text_columns(
+        account_id=[account_id for account_id, _ in entries],
+        case_id=[e.case_id for _, e in entries],
+        action=[e.action for _, e in entries],
+        step_key=[e.step_key for _, e in entries],
+        actor=[e.actor for _, e in entries],
+        reason=[e.reason for _, e in entries],
+        detail=[_to_json(e.detail) for _, e in entries],
+    )
     await session.execute(
-        _INSERT_AUDIT,
-        {
-            "account_id": [account_id for account_id, _ in entries],
-            "case_id": [e.case_id for _, e in entries],
-            "action": [e.action for _, e in entries],
-            "step_key": [e.step_key for _, e in entries],
-            "actor": [e.actor for _, e in entries],
-            "reason": [e.reason for _, e in entries],
-            "at": [e.at for _, e in entries],
-            "detail": [json.dumps(e.detail, default=str) for _, e in entries],
-        },
+        _INSERT_AUDIT[texts.joined], {**texts.params, "at": [e.at for _, e in entries]}
     )
 
 
-_INSERT_AUDIT = text(
-    """
-    INSERT INTO dunning.audit (account_id, case_id, action, step_key, actor, reason, at, detail)
-    SELECT u.account_id, u.case_id, u.action, u.step_key, u.actor, u.reason, u.at,
-        CAST(u.detail AS jsonb)
-    FROM unnest(
-        CAST(:account_id AS text[]), CAST(:case_id AS text[]), CAST(:action AS text[]),
-        CAST(:step_key AS text[]), CAST(:actor AS text[]), CAST(:reason AS text[]),
-        CAST(:at AS timestamptz[]), CAST(:detail AS text[])
-    ) WITH ORDINALITY AS u(account_id, case_id, action, step_key, actor, reason, at, detail, n)
-    ORDER BY u.n
-    """
-)
+def _insert_audit(joined: bool) -> TextClause:
+    col = partial(_text_column, joined=joined)
+    return text(
+        f"""
+        INSERT INTO dunning.audit
+            (account_id, case_id, action, step_key, actor, reason, at, detail)
+        SELECT u.account_id, u.case_id, u.action, u.step_key, u.actor, u.reason, u.at,
+            CAST(u.detail AS jsonb)
+        FROM unnest(
+            {col("account_id")}, {col("case_id")}, {col("action")}, {col("step_key")},
+            {col("actor")}, {col("reason")}, CAST(:at AS timestamptz[]), {col("detail")}
+        ) WITH ORDINALITY
+            AS u(account_id, case_id, action, step_key, actor, reason, at, detail, n)
+        ORDER BY u.n
+        """  # noqa: S608 - only our own column expressions are interpolated
+    )
+
+
+_INSERT_AUDIT = {joined: _insert_audit(joined) for joined in (True, False)}
 
 
 async def add_tasks(
@@ -213,6 +263,10 @@ async def cancel_open_tasks(
         )
 
 
+# `json.dumps(value, default=str)`: with any option json.dumps builds a new encoder per call.
+_to_json = json.JSONEncoder(default=str).encode
+
+
 def as_json(value: Any) -> str:
     """JSON text for JsonText columns."""
-    return json.dumps(value, default=str)
+    return _to_json(value)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from opentelemetry import trace
 
@@ -13,27 +12,45 @@ from dunlin_platform.telemetry import context_from_traceparent, traceparent_of
 from dunning.domain.case import StepTrace
 
 
-@contextmanager
-def step_span(step: StepTrace) -> Iterator[str | None]:
+class step_span:  # noqa: N801 - used like the context-manager function it replaced
     """`dunning step <key>`, child of the oldest concerned invoice's InvoiceIssued trace.
 
     Yields the span's traceparent for the step's outbox events. Attributes are ids only and
     are built only when the span records (unsampled spans still carry their ids onward).
+    The span is not made current: nothing inside a step reads the active context (its events
+    take the traceparent yielded here), and attaching a context costs more than the span.
     """
-    span = tracer().start_span(
-        f"dunning step {step.step_key}",
-        context=context_from_traceparent(step.parent),
-        kind=trace.SpanKind.INTERNAL,
-    )
-    if span.is_recording():
-        span.set_attributes(
-            {
-                "dunlin.account_id": step.account_id,
-                "dunlin.case_id": step.case_id,
-                "dunlin.dunning_step": step.step_key,
-                "dunlin.channel": ",".join(step.channels),
-                "dunlin.invoice_ids": list(step.invoice_ids[:MAX_INVOICE_IDS]),
-            }
+
+    __slots__ = ("_span",)
+
+    def __init__(self, step: StepTrace) -> None:
+        span = tracer().start_span(
+            f"dunning step {step.step_key}",
+            context=context_from_traceparent(step.parent),
+            kind=trace.SpanKind.INTERNAL,
         )
-    with trace.use_span(span, end_on_exit=True):
-        yield traceparent_of(span)
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "dunlin.account_id": step.account_id,
+                    "dunlin.case_id": step.case_id,
+                    "dunlin.dunning_step": step.step_key,
+                    "dunlin.channel": ",".join(step.channels),
+                    "dunlin.invoice_ids": list(step.invoice_ids[:MAX_INVOICE_IDS]),
+                }
+            )
+        self._span = span
+
+    def __enter__(self) -> str | None:
+        return traceparent_of(self._span)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None and self._span.is_recording():
+            self._span.record_exception(exc)
+            self._span.set_status(trace.Status(trace.StatusCode.ERROR, str(exc)))
+        self._span.end()

@@ -16,6 +16,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dunlin_devstack import databases
 from dunlin_devstack.broker import ensure_topics
 from dunlin_devstack.clients import asgi_client, new_api_key
 from dunlin_events import topics
@@ -25,6 +26,7 @@ from dunlin_platform.migrations import upgrade
 from dunlin_platform.runtime import ServiceRuntime
 from dunning.app import create_app
 from dunning.config import DunningSettings
+from dunning.db import PLATFORM_TABLES
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 ALL_SCOPES = ["dunning:read", "dunning:write", "admin"]
@@ -98,3 +100,31 @@ async def api_key(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
 async def client(app: FastAPI, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(app, "dunning", api_key) as client:
         yield client
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def own_runtime(
+    dunlin_postgres_server: str, kafka_bootstrap_servers: str
+) -> AsyncIterator[ServiceRuntime]:
+    """A runtime on a fresh database of its own (run_relay=False): sees only the test's rows."""
+    name = f"dunlin_test_{uuid.uuid4().hex[:12]}"
+    await databases.ensure_database(dunlin_postgres_server, name)
+    url = databases.with_database(dunlin_postgres_server, name)
+    await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=url)
+    settings = DunningSettings(
+        database_url=url,
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        environment="test",
+        log_format="text",
+    )
+    rt = ServiceRuntime(
+        settings,
+        tables=PLATFORM_TABLES,
+        clock=ManualClock(dt.datetime(2025, 3, 3, 6, 0, tzinfo=dt.UTC)),
+        run_relay=False,
+    )
+    try:
+        yield rt
+    finally:
+        await rt.stop()
+        await databases.drop_database(dunlin_postgres_server, name)

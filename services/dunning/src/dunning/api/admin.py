@@ -19,6 +19,9 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 async def dunning_sweep(runtime: RuntimeDep, settings: SettingsDep) -> SweepResult:
     """Execute every step due by the service clock's now (the background loop does this too)."""
     cases = await sweep_once(
-        runtime, batch_size=settings.sweep_batch_size, workers=settings.sweep_workers
+        runtime,
+        batch_size=settings.sweep_batch_size,
+        workers=settings.sweep_workers,
+        processes=settings.sweep_processes,
     )
     return SweepResult(cases=cases)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from dunning.domain.state import AccountState
 
@@ -37,17 +38,17 @@ class Balances:
     paid_total: int
     paid_by_invoice: dict[str, int] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def outstanding(self) -> int:
         """Everything still owed, disputed or not."""
         return sum(line.outstanding for line in self.lines)
 
-    @property
+    @cached_property
     def dunned_lines(self) -> tuple[Line, ...]:
         """Lines with a dunned balance, oldest first."""
         return tuple(line for line in self.lines if line.dunned > 0)
 
-    @property
+    @cached_property
     def dunned(self) -> int:
         """Sum of the dunned balances."""
         return sum(line.dunned for line in self.lines)

@@ -305,7 +305,8 @@ def _record(
     )
     fee = sum(c.amount for c in lines if c.kind == "fee" and c.description == f"Fee ({action.key})")
     progress.steps.append(
-        StepRecord(
+        build(
+            StepRecord,
             index=action.index,
             key=action.key,
             outcome=action.outcome,
@@ -361,7 +362,8 @@ def _message(
     contact = messages.pick_recipient(state, role=role, channel=channel)
     if contact is None:
         state.contacts.append(
-            ContactEntry(
+            build(
+                ContactEntry,
                 at=now,
                 channel=channel,
                 step_key=action.key,
@@ -386,7 +388,8 @@ def _message(
     )
     fx.events.append(event)
     state.contacts.append(
-        ContactEntry(
+        build(
+            ContactEntry,
             at=now,
             channel=channel,
             step_key=action.key,
@@ -428,7 +431,7 @@ def _task(
     fx.events.append(task)
     fx.tasks.append(task)
     state.contacts.append(
-        ContactEntry(at=now, channel="phone", step_key=action.key, status="task created")
+        build(ContactEntry, at=now, channel="phone", step_key=action.key, status="task created")
     )
 
 
@@ -481,7 +484,7 @@ def _hand_off(
         )
     )
     state.contacts.append(
-        ContactEntry(at=now, channel="agency", step_key=action.key, status="handed over")
+        build(ContactEntry, at=now, channel="agency", step_key=action.key, status="handed over")
     )
     fx.audit.append(AuditEntry("handed_to_agency", SYSTEM, policy.body.agency.name, now, case_id))
     _close_handed(state, action, now, fx)

@@ -148,11 +148,8 @@ def _ladder(
 ) -> tuple[list[StepAction], dt.datetime | None]:
     progress, tz = state.progress, state.account.time_zone
     steps = policy.body.steps
-    offsets = policy.offsets(state.risk_tier)
-    anchor = b.dunned_lines[0].due_date
-
-    def due(i: int) -> dt.datetime:
-        return local_midnight(anchor + dt.timedelta(days=offsets[i]), time_zone=tz)
+    offsets = _offsets(policy, state.risk_tier)
+    dues = _step_dues(b.dunned_lines[0].due_date, offsets, tz)
 
     gap = dt.timedelta(days=policy.body.contact_rules.min_days_between_contacts)
     actions: list[StepAction] = []
@@ -160,7 +157,7 @@ def _ladder(
     last_contact = progress.last_contact_at
     escalate_at = progress.escalate_at or (now if escalate else None)
     if progress.status == "idle":
-        passed = [i for i in range(len(steps)) if due(i) <= now]
+        passed = [i for i in range(len(steps)) if dues[i] <= now]
         if passed and escalate_at is None:
             nxt = passed[-1]
             actions += [
@@ -174,7 +171,7 @@ def _ladder(
                 for i in range(nxt)
             ]
     while nxt < len(steps):
-        at = due(nxt)
+        at = dues[nxt]
         if escalate_at is not None:
             at = min(at, escalate_at)
         if last_contact is not None:
@@ -201,6 +198,31 @@ def _ladder(
     index = len(steps) + progress.repeats
     actions.append(StepAction(index, FINAL_REMINDER_KEY, "executed", None, None, b.dunned_lines))
     return actions, now + dt.timedelta(days=final.every_days)
+
+
+# Policy (by identity, the entry keeps it alive) and risk tier -> the steps' offsets.
+_OFFSETS: dict[tuple[int, str | None], tuple[Policy, tuple[int, ...]]] = {}
+
+
+def _offsets(policy: Policy, tier: str | None) -> tuple[int, ...]:
+    """`policy.offsets(tier)`, computed once per policy object and tier."""
+    key = (id(policy), tier)
+    hit = _OFFSETS.get(key)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    if len(_OFFSETS) >= 1024:
+        _OFFSETS.clear()
+    offsets = tuple(policy.offsets(tier))
+    _OFFSETS[key] = (policy, offsets)
+    return offsets
+
+
+@lru_cache(maxsize=4096)  # accounts share due dates, ladders and zones
+def _step_dues(anchor: dt.date, offsets: tuple[int, ...], tz: str) -> tuple[dt.datetime, ...]:
+    """When each step falls due: local midnight `offset` days after the oldest due date."""
+    return tuple(
+        local_midnight(anchor + dt.timedelta(days=offset), time_zone=tz) for offset in offsets
+    )
 
 
 def evaluate(state: AccountState, policy: Policy, now: dt.datetime) -> Decision:

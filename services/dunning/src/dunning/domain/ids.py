@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from functools import lru_cache
 
 _NAMESPACE = uuid.UUID("6f1d3c7e-0d5b-4e0e-9a55-3a2f4f3d9b11")
 _SEED = hashlib.sha1(_NAMESPACE.bytes, usedforsecurity=False)
@@ -20,6 +21,7 @@ def stable_id(*parts: object) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+@lru_cache(maxsize=4096)  # asked for several times while one case is advanced
 def case_id(account_id: str, cycle: int) -> str:
     """The id of an account's n-th dunning case."""
     return stable_id("case", account_id, cycle)
