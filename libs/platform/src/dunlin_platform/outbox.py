@@ -21,17 +21,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    cast,
     event,
     func,
     insert,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement, TextClause
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
 from dunlin_events import Envelope, Event
@@ -40,16 +38,17 @@ from dunlin_platform.telemetry import current_traceparent
 
 
 class JsonText(TypeDecorator[str]):
-    """JSONB stored from, and read back as, already-serialised JSON text (no double encoding)."""
+    """A TEXT column holding JSON the application serialised (payloads, states): stored and
+    read back exactly as written.
+
+    PostgreSQL never looks inside these documents, and parsing each one as jsonb on the way in
+    cost ten times the insert itself (~25 us per 1 kB payload against ~2.5 us: EXPLAIN ANALYZE
+    of 20,000 rows here); their writers serialise them with pydantic or `json`, so they are
+    valid JSON by construction.
+    """
 
     impl = Text
     cache_ok = True
-
-    def bind_expression(self, bindvalue: Any) -> ColumnElement[Any]:
-        return cast(bindvalue, JSONB)
-
-    def column_expression(self, column: Any) -> ColumnElement[Any]:
-        return cast(column, Text)
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -196,7 +195,7 @@ class Outbox:
 
         Building thousands of rows' parameters costs more than executing them; here each
         column travels as one array (`unnest`), in event order (`seq` follows it, so an
-        account's events keep their order), the payload normalised through jsonb as `add`'s.
+        account's events keep their order), the payload stored as serialised, as `add` does.
         """
         if not events:
             return
@@ -228,7 +227,7 @@ class Outbox:
 
         The caller promises that each payload is exactly `event_type(...).model_dump_json()`
         of a valid event whose key is the matching `keys` entry, and proves it in its tests
-        (the events' checks are what this skips). The database still refuses malformed JSON.
+        (the events' checks are what this skips).
         """
         if len(keys) != len(payloads):
             raise ValueError("one key per payload")
@@ -282,7 +281,7 @@ class Outbox:
                 occurred_at, payload, tracingspancontext)
             SELECT u.id, u.aggregatetype, u.aggregateid, u.type, u.topic,
                 CAST(:source AS text), CAST(:occurred_at AS timestamptz),
-                CAST(CAST(u.payload AS jsonb) AS text), u.tracingspancontext
+                u.payload, u.tracingspancontext
             FROM unnest(
                 CAST(:id AS text[]), CAST(:aggregatetype AS text[]),
                 CAST(:aggregateid AS text[]), CAST(:type AS text[]), CAST(:topic AS text[]),
