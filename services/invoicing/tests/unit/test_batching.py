@@ -106,19 +106,19 @@ async def test_a_lone_failure_is_raised_to_its_request() -> None:
 
 async def test_a_second_writer_takes_what_queued_while_the_first_waits_for_its_commit() -> None:
     first_may_commit = asyncio.Event()
+    first_is_writing = asyncio.Event()
     written: list[list[int]] = []
 
     async def write(batch: Sequence[int]) -> list[int | DomainError]:
         written.append(list(batch))
         if batch[0] == 0:
+            first_is_writing.set()
             await first_may_commit.wait()
         return list(batch)
 
     batcher: WriteBatcher[int, int] = WriteBatcher(write, writers=2)
     first = asyncio.ensure_future(batcher.submit(0))
-    await asyncio.sleep(0)
-    while not written:
-        await asyncio.sleep(0)
+    await first_is_writing.wait()
     later = await asyncio.gather(*(batcher.submit(n) for n in range(1, 5)))
 
     assert later == [1, 2, 3, 4]
