@@ -216,10 +216,9 @@ class ErpIngest:
         await repository.add_accounts(
             session=session, accounts=list(batch.new_accounts.values()), now=now
         )
-        for account, fp in batch.changed_accounts.values():
-            await repository.replace_account(
-                session=session, account=account, now=now, fingerprint=fp
-            )
+        await repository.replace_accounts(
+            session=session, accounts=list(batch.changed_accounts.values()), now=now
+        )
         stored = await repository.insert_new_invoices(
             session=session, invoices=batch.new_invoices, now=now, erp_times=batch.erp_times
         )

@@ -99,15 +99,16 @@ async def add_accounts(
         await session.execute(insert(AccountRow), rows)
 
 
-async def replace_account(
-    *, session: AsyncSession, account: Account, now: dt.datetime, fingerprint: str | None
+async def replace_accounts(
+    *, session: AsyncSession, accounts: Sequence[tuple[Account, str | None]], now: dt.datetime
 ) -> None:
-    """Overwrite an account's master data (the ERP re-registered it)."""
-    values = _account_values(account, fingerprint=fingerprint)
-    del values["id"]
-    await session.execute(
-        update(AccountRow).where(AccountRow.id == account.id).values(**values, updated_at=now)
-    )
+    """Overwrite the master data of many (account, fingerprint) pairs in one statement.
+
+    The ERP re-registered them; an UPDATE by primary key, executed for all rows at once.
+    """
+    if accounts:
+        rows = [{**_account_values(a, fingerprint=f), "updated_at": now} for a, f in accounts]
+        await session.execute(update(AccountRow), rows)
 
 
 async def get_account(*, session: AsyncSession, account_id: str) -> Stored[Account] | None:
