@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -62,10 +63,20 @@ def invoice_body(account_id: str, number: str) -> bytes:
     ).encode()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure_endpoint(
-    port: int, account_id: str, headers: dict[str, str], opts: Options, tag: str
+    port: int, account_id: str, headers: dict[str, str], opts: Options, tag: str, pid: int
 ) -> LoadStats:
-    """Warm up, then the measured run; every request is a new invoice."""
+    """Warm up, then the measured run; every request is a new invoice.
+
+    The server's CPU time per request is taken too: on a shared machine it moves far less
+    than the throughput does, so it is the number to compare runs by.
+    """
 
     def numbered(prefix: str) -> Callable[[int], bytes]:
         def request(i: int) -> bytes:
@@ -76,14 +87,17 @@ async def measure_endpoint(
     await run_load(
         HTTP_HOST, port, numbered(f"{tag}-w"), total=opts.warmup, concurrency=opts.concurrency
     )
-    return await run_load(
+    before = cpu_seconds(pid)
+    stats = await run_load(
         HTTP_HOST, port, numbered(tag), total=opts.requests, concurrency=opts.concurrency
     )
+    stats.server_cpu_s = cpu_seconds(pid) - before
+    return stats
 
 
 @contextlib.asynccontextmanager
-async def bare_server(infra: Infra) -> AsyncIterator[int]:
-    """The reference app under uvicorn, one worker."""
+async def bare_server(infra: Infra) -> AsyncIterator[tuple[int, int]]:
+    """The reference app under uvicorn, one worker: its port and pid."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": infra.database_url}
     process = await asyncio.create_subprocess_exec(
@@ -102,7 +116,7 @@ async def bare_server(infra: Infra) -> AsyncIterator[int]:
     )
     try:
         await _wait_http(f"http://{HTTP_HOST}:{port}/docs")
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         await process.wait()
@@ -198,8 +212,8 @@ async def erp_ingestion(infra: Infra, count: int) -> tuple[float, int]:
 async def run(infra: Infra, opts: Options) -> list[Result]:
     """The bare reference, then Dunlin's invoicing service, then ERP ingestion into it."""
     results: list[Result] = []
-    async with bare_server(infra) as port:
-        bare = await measure_endpoint(port, "acc-bare", {}, opts, "bare")
+    async with bare_server(infra) as (port, pid):
+        bare = await measure_endpoint(port, "acc-bare", {}, opts, "bare", pid)
     results += _rows("http.bare_fastapi_asyncpg", bare, targets=False)
 
     await ensure_topics(infra.bootstrap, platform_topics(), partitions=6)
@@ -221,16 +235,27 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
                 },
             )
             account.raise_for_status()
-        dunlin = await measure_endpoint(spec.port, account.json()["id"], headers, opts, "inv")
+        assert service.process is not None
+        dunlin = await measure_endpoint(
+            spec.port, account.json()["id"], headers, opts, "inv", service.process.pid
+        )
         results += _rows("http.dunlin_post_invoices", dunlin, targets=True)
         results.append(
             Result("http.dunlin_over_bare", dunlin.rps / bare.rps, "x", note="throughput ratio")
         )
+        cpu_before = cpu_seconds(service.process.pid)
         seconds, stored = await erp_ingestion(infra, opts.erp_invoices)
+        cpu = cpu_seconds(service.process.pid) - cpu_before
         note = f"{stored:,} of {opts.erp_invoices:,} stored and republished; incl. publishing"
-        results.append(
-            Result("erp.ingestion", stored / seconds, "invoices/s", ERP_TARGET, "min", note)
-        )
+        results += [
+            Result("erp.ingestion", stored / seconds, "invoices/s", ERP_TARGET, "min", note),
+            Result(
+                "erp.ingestion.server_cpu",
+                cpu / max(stored, 1) * 1e6,
+                "us/invoice",
+                note="CPU time of the service process per invoice (consume, store, relay)",
+            ),
+        ]
     finally:
         await service.stop()
     return results
@@ -248,5 +273,11 @@ def _rows(name: str, stats: LoadStats, *, targets: bool) -> list[Result]:
             "ms",
             P99_TARGET_MS if targets else None,
             "max",
+        ),
+        Result(
+            f"{name}.server_cpu",
+            stats.server_cpu_s / stats.requests * 1e6,
+            "us/req",
+            note="CPU time of the server process (all its threads) per request",
         ),
     ]

@@ -21,6 +21,7 @@ class LoadStats:
     seconds: float
     latencies_ms: list[float] = field(repr=False)
     statuses: dict[int, int]
+    server_cpu_s: float = 0.0  # filled in by callers that watch the server process
 
     @property
     def rps(self) -> float:

@@ -53,5 +53,7 @@ def bootstrap(settings: InvoicingSettings, *, clock: Clock | None = None) -> Ser
         runtime=runtime,
         routers=routers(),
         sweeper=sweeper,
-        issuer=invoice_issuer(runtime, max_batch=settings.issue_batch_max),
+        issuer=invoice_issuer(
+            runtime, max_batch=settings.issue_batch_max, writers=settings.issue_writers
+        ),
     )

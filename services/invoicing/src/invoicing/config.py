@@ -47,6 +47,12 @@ class InvoicingSettings(ServiceSettings):
         le=5000,
         description="Most POST /invoices requests written together in one transaction.",
     )
+    issue_writers: int = Field(
+        default=3,
+        ge=1,
+        le=16,
+        description="POST /invoices transactions in flight at once (each holds a connection).",
+    )
 
 
 @lru_cache

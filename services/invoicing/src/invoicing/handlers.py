@@ -170,9 +170,9 @@ async def issue_many(
         for i, c in zip(outcomes, commands, strict=True)
         if isinstance(i, Invoice) and i.id in stored
     ]
-    await outbox.add(
+    await outbox.add_many(
         session,
-        *(messages.invoice_issued(i, accounts[i.account_id]) for i, _ in kept),
+        [messages.invoice_issued(i, accounts[i.account_id]) for i, _ in kept],
         occurred_at=now,
         traceparents=[c.traceparent for _, c in kept],
     )

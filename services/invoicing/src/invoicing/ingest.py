@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import AccountRegistered, Envelope, Event, InvoiceIssued, to_minor
@@ -19,7 +20,7 @@ from dunlin_platform.clock import Clock
 from dunlin_platform.consumer import RejectEvent
 from dunlin_platform.outbox import Outbox
 from dunlin_platform.router import processing_span
-from dunlin_platform.telemetry import current_traceparent
+from dunlin_platform.telemetry import traceparent_of
 from invoicing import messages, repository
 from invoicing.domain import (
     Account,
@@ -59,7 +60,7 @@ class _Batch:
 
     def publish(self, event: Event) -> None:
         self.events.append(event)
-        self.traceparents.append(current_traceparent())
+        self.traceparents.append(traceparent_of(trace.get_current_span()))
 
     def keep_account(self, account: Account, fp: str | None, *, is_new: bool) -> None:
         assert account.external_id is not None
@@ -215,15 +216,14 @@ class ErpIngest:
         await repository.add_accounts(
             session=session, accounts=list(batch.new_accounts.values()), now=now
         )
-        for account, fp in batch.changed_accounts.values():
-            await repository.replace_account(
-                session=session, account=account, now=now, fingerprint=fp
-            )
+        await repository.replace_accounts(
+            session=session, accounts=list(batch.changed_accounts.values()), now=now
+        )
         stored = await repository.insert_new_invoices(
             session=session, invoices=batch.new_invoices, now=now, erp_times=batch.erp_times
         )
-        await self._outbox.add(
-            session, *batch.events, occurred_at=now, traceparents=batch.traceparents
+        await self._outbox.add_many(
+            session, batch.events, occurred_at=now, traceparents=batch.traceparents
         )
         await invoices_became_known(
             session=session,

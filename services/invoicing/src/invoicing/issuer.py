@@ -13,8 +13,8 @@ from invoicing.repository import Stored
 InvoiceIssuer = WriteBatcher[handlers.IssueInvoice, Stored[Invoice]]
 
 
-def invoice_issuer(runtime: ServiceRuntime, *, max_batch: int) -> InvoiceIssuer:
-    """The process's issuer: one writer, one transaction per batch of queued commands."""
+def invoice_issuer(runtime: ServiceRuntime, *, max_batch: int, writers: int) -> InvoiceIssuer:
+    """The process's issuer: one transaction per batch of queued commands."""
 
     async def write(
         commands: Sequence[handlers.IssueInvoice],
@@ -24,4 +24,4 @@ def invoice_issuer(runtime: ServiceRuntime, *, max_batch: int) -> InvoiceIssuer:
                 session=session, outbox=runtime.outbox, commands=commands, now=runtime.clock.now()
             )
 
-    return WriteBatcher(write, max_batch=max_batch)
+    return WriteBatcher(write, max_batch=max_batch, writers=writers)

@@ -42,10 +42,16 @@ def account_registered(account: Account) -> AccountRegistered:
 
 
 def invoice_issued(invoice: Invoice, account: Account) -> InvoiceIssued:
-    """The InvoiceIssued fact with Dunlin ids; the ERP's ids travel as external ids."""
+    """The InvoiceIssued fact with Dunlin ids; the ERP's ids travel as external ids.
+
+    Built without re-validation (`model_construct`): the invoice already passed the issue
+    rules, which are the contract's (sums, scales, dates), and every value has the type the
+    model declares. Tests prove it equal, field for field and byte for byte, to the
+    validated model, and that it validates.
+    """
     currency = invoice.currency
     discount = invoice.early_payment_discount
-    return InvoiceIssued(
+    return InvoiceIssued.model_construct(
         account_id=account.id,
         invoice_id=invoice.id,
         external_id=invoice.external_id,
@@ -55,7 +61,7 @@ def invoice_issued(invoice: Invoice, account: Account) -> InvoiceIssued:
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
         lines=[
-            InvoiceLine(
+            InvoiceLine.model_construct(
                 description=line.description,
                 quantity=line.quantity,
                 unit_price=line.unit_price,
@@ -69,10 +75,14 @@ def invoice_issued(invoice: Invoice, account: Account) -> InvoiceIssued:
         tax_total=from_minor(invoice.totals.tax_total_minor, currency),
         total=from_minor(invoice.totals.total_minor, currency),
         early_payment_discount=(
-            EarlyPaymentDiscount(percent=discount.percent, days=discount.days)
+            EarlyPaymentDiscount.model_construct(percent=discount.percent, days=discount.days)
             if discount is not None
             else None
         ),
         purchase_order=invoice.purchase_order,
-        payment_terms=_terms(invoice.terms) if invoice.terms != account.terms else None,
+        payment_terms=(
+            PaymentTerms.model_construct(kind=invoice.terms.kind, days=invoice.terms.days)
+            if invoice.terms != account.terms
+            else None
+        ),
     )

@@ -101,6 +101,39 @@ async def test_erp_master_data_sets_the_terms_of_later_invoices(
     assert account["name"] == f"ERP customer {erp_account_id}"
 
 
+async def test_master_data_for_accounts_first_seen_on_invoices_replaces_the_placeholders(
+    client: httpx.AsyncClient, settings: InvoicingSettings
+):
+    first, second = unique("SAP-C"), unique("SAP-C")
+    invoices = {first: unique("SAP-I"), second: unique("SAP-I")}
+    await publish(
+        settings.kafka_bootstrap_servers,
+        settings.erp_invoices_topic,
+        *(erp_record(erp_invoice(account, invoice)) for account, invoice in invoices.items()),
+    )
+    ids = {a: (await published_invoice(settings, i)).account_id for a, i in invoices.items()}
+
+    await publish(
+        settings.kafka_bootstrap_servers,
+        settings.erp_invoices_topic,
+        erp_record(erp_account(first)),
+        erp_record(erp_account(second)),
+    )
+    registered = body_has("ERP customer")
+    await wait_for(
+        settings.kafka_bootstrap_servers,
+        topics.INVOICING_EVENTS,
+        lambda m: registered(m) and (body_has(first)(m) or body_has(second)(m)),
+        count=2,
+    )
+
+    for erp_id, account_id in ids.items():
+        account = (await client.get(f"/accounts/{account_id}")).json()
+        assert account["name"] == f"ERP customer {erp_id}"
+        assert account["payment_terms"] == {"kind": "end_of_month", "days": 15}
+        assert "incomplete_master_data" not in account["tags"]
+
+
 def dead_letter_of(key: str) -> Any:
     def match(message: ConsumerRecord[bytes, bytes]) -> bool:
         return bool(message.key == key.encode())

@@ -1,4 +1,4 @@
-"""The write batcher: one writer, arrival order, and every command gets its own outcome."""
+"""The write batcher: arrival order, writers in flight, and every command its own outcome."""
 
 from __future__ import annotations
 
@@ -102,3 +102,48 @@ async def test_a_lone_failure_is_raised_to_its_request() -> None:
     with pytest.raises(ConnectionError):
         await batcher.submit(1)
     await batcher.stop()
+
+
+async def test_a_second_writer_takes_what_queued_while_the_first_waits_for_its_commit() -> None:
+    first_may_commit = asyncio.Event()
+    first_is_writing = asyncio.Event()
+    written: list[list[int]] = []
+
+    async def write(batch: Sequence[int]) -> list[int | DomainError]:
+        written.append(list(batch))
+        if batch[0] == 0:
+            first_is_writing.set()
+            await first_may_commit.wait()
+        return list(batch)
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(write, writers=2)
+    first = asyncio.ensure_future(batcher.submit(0))
+    await first_is_writing.wait()
+    later = await asyncio.gather(*(batcher.submit(n) for n in range(1, 5)))
+
+    assert later == [1, 2, 3, 4]
+    assert not first.done()
+    first_may_commit.set()
+    assert await first == 0
+    await batcher.stop()
+    assert written[0] == [0]
+    assert [n for batch in written[1:] for n in batch] == [1, 2, 3, 4]
+
+
+async def test_one_writer_never_has_two_batches_in_flight() -> None:
+    in_flight = 0
+    most = 0
+
+    async def write(batch: Sequence[int]) -> list[int | DomainError]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.001)
+        in_flight -= 1
+        return list(batch)
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(write, writers=1, max_batch=2)
+    await asyncio.gather(*(batcher.submit(n) for n in range(9)))
+    await batcher.stop()
+
+    assert most == 1

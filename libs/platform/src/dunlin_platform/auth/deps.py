@@ -111,7 +111,11 @@ def require_scopes(*scopes: str) -> Any:  # Any, like fastapi.Depends itself
     `principal: Annotated[Principal, require_scopes("invoices:read")]`.
     """
 
-    async def check(principal: CurrentPrincipal) -> Principal:
+    # `authenticate` is called, not declared as a sub-dependency: FastAPI re-solves a
+    # sub-dependency's own parameters at every use before its cache is consulted, and the
+    # principal is memoised on the request anyway.
+    async def check(request: Request) -> Principal:
+        principal = await authenticate(request)
         missing = [scope for scope in scopes if not principal.has(scope)]
         if missing:
             raise ForbiddenError(

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dunlin_platform.auth.deps import CurrentPrincipal
+from dunlin_platform.auth.deps import authenticate
 from dunlin_platform.http.problems import ConflictError, UnprocessableError
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -151,7 +151,6 @@ async def _claim_or_replay(
 
 async def idempotent(
     request: Request,
-    principal: CurrentPrincipal,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -165,6 +164,8 @@ async def idempotent(
     """Claim the request's Idempotency-Key, or replay/refuse a repeat (409, 422)."""
     if idempotency_key is None or request.method not in ("POST", "PATCH"):
         return
+    # Called rather than declared (see require_scopes): keys are scoped per principal.
+    principal = await authenticate(request)
     table: Table = request.app.state.idempotency_table
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     claim = await _claim_or_replay(

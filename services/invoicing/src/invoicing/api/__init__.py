@@ -7,8 +7,8 @@ from invoicing.api.deps import problem_for
 
 
 def routers() -> list[APIRouter]:
-    """Every router of the service."""
-    return [accounts.router, invoices.router, ledger.router, reports.router, admin.router]
+    """Every router of the service, the busiest first: a request is matched in this order."""
+    return [invoices.router, accounts.router, ledger.router, reports.router, admin.router]
 
 
 __all__ = ["problem_for", "routers"]

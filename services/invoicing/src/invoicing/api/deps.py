@@ -37,13 +37,11 @@ async def _runtime(request: Request) -> ServiceRuntime:
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
 
-async def _invoice_issuer(request: Request) -> InvoiceIssuer:
+def invoice_issuer(request: Request) -> InvoiceIssuer:
+    """The app's issuer; a plain call, not a dependency, on the hottest route."""
     issuer = request.app.state.invoice_issuer
     assert isinstance(issuer, WriteBatcher)
     return issuer
-
-
-InvoiceIssuerDep = Annotated[InvoiceIssuer, Depends(_invoice_issuer)]
 
 
 def field_problem(

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+import pydantic_core
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from opentelemetry import trace
 
 from dunlin_events import from_minor
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
 from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
 from dunlin_platform.http.problems import NotFoundError, problem_responses
-from dunlin_platform.telemetry import current_traceparent
+from dunlin_platform.telemetry import traceparent_of
 from invoicing import handlers, repository
-from invoicing.api.deps import InvoiceIssuerDep, RuntimeDep
+from invoicing.api.deps import RuntimeDep, invoice_issuer
 from invoicing.domain import EarlyPaymentDiscount, Invoice, InvoiceStatus, LineDraft, Terms
 from invoicing.repository import Stored
-from invoicing.schemas import (
-    DiscountBody,
-    InvoiceCreate,
-    InvoicePublic,
-    LinePublic,
-    PaymentTermsBody,
-)
+from invoicing.schemas import InvoiceCreate, InvoicePublic
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 InvoiceId = Annotated[str, Path(min_length=1, max_length=100)]
@@ -55,47 +51,61 @@ def command_from(body: InvoiceCreate) -> handlers.IssueInvoice:
             EarlyPaymentDiscount(percent=discount.percent, days=discount.days) if discount else None
         ),
         purchase_order=body.purchase_order,
-        traceparent=current_traceparent(),
+        traceparent=traceparent_of(trace.get_current_span()),
     )
+
+
+def invoice_fields(stored: Stored[Invoice]) -> dict[str, Any]:
+    """The API view of a stored invoice as plain data, in `InvoicePublic`'s field order."""
+    invoice = stored.item
+    currency = invoice.currency
+    discount = invoice.early_payment_discount
+    return {
+        "id": invoice.id,
+        "account_id": invoice.account_id,
+        "invoice_number": invoice.invoice_number,
+        "external_id": invoice.external_id,
+        "currency": currency,
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "payment_terms": {"kind": invoice.terms.kind, "days": invoice.terms.days},
+        "status": invoice.status,
+        "source": invoice.source,
+        "subtotal": from_minor(invoice.totals.subtotal_minor, currency),
+        "tax_total": from_minor(invoice.totals.tax_total_minor, currency),
+        "total": from_minor(invoice.total_minor, currency),
+        "balance": from_minor(invoice.balance_minor, currency),
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "tax_rate": line.tax_rate,
+                "net_amount": from_minor(line.net_minor, currency),
+                "tax_amount": from_minor(line.tax_minor, currency),
+            }
+            for line in invoice.lines
+        ],
+        "early_payment_discount": (
+            # The form the Percent type writes (plain, never exponent notation).
+            {"percent": format(discount.percent, "f"), "days": discount.days} if discount else None
+        ),
+        "purchase_order": invoice.purchase_order,
+        "created_at": stored.created_at,
+    }
 
 
 def invoice_public(stored: Stored[Invoice]) -> InvoicePublic:
     """The API view of a stored invoice."""
-    invoice = stored.item
-    currency = invoice.currency
-    discount = invoice.early_payment_discount
-    return InvoicePublic(
-        id=invoice.id,
-        account_id=invoice.account_id,
-        invoice_number=invoice.invoice_number,
-        external_id=invoice.external_id,
-        currency=currency,
-        issue_date=invoice.issue_date,
-        due_date=invoice.due_date,
-        payment_terms=PaymentTermsBody(kind=invoice.terms.kind, days=invoice.terms.days),
-        status=invoice.status,
-        source=invoice.source,
-        subtotal=from_minor(invoice.totals.subtotal_minor, currency),
-        tax_total=from_minor(invoice.totals.tax_total_minor, currency),
-        total=from_minor(invoice.total_minor, currency),
-        balance=from_minor(invoice.balance_minor, currency),
-        lines=[
-            LinePublic(
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                tax_rate=line.tax_rate,
-                net_amount=from_minor(line.net_minor, currency),
-                tax_amount=from_minor(line.tax_minor, currency),
-            )
-            for line in invoice.lines
-        ],
-        early_payment_discount=(
-            DiscountBody(percent=discount.percent, days=discount.days) if discount else None
-        ),
-        purchase_order=invoice.purchase_order,
-        created_at=stored.created_at,
-    )
+    return InvoicePublic.model_validate(invoice_fields(stored))
+
+
+def invoice_json(stored: Stored[Invoice]) -> bytes:
+    """`invoice_public(stored).model_dump_json()`, without building and validating models.
+
+    Tests prove the two identical byte for byte.
+    """
+    return pydantic_core.to_json(invoice_fields(stored))
 
 
 @router.post(
@@ -105,12 +115,12 @@ def invoice_public(stored: Stored[Invoice]) -> InvoicePublic:
     dependencies=[require_scopes("invoices:write"), IdempotencyDep],
     responses=problem_responses(401, 403, 409, 422),
 )
-async def issue_invoice(body: InvoiceCreate, issuer: InvoiceIssuerDep) -> Response:
+async def issue_invoice(body: InvoiceCreate, request: Request) -> Response:
     """Issue an invoice: Dunlin prices the lines, stores it and publishes InvoiceIssued."""
-    stored = await issuer.submit(command_from(body))
-    # Serialised once from the model just built, not re-validated by the response model.
+    stored = await invoice_issuer(request).submit(command_from(body))
+    # Serialised once from what was just stored, not re-validated by the response model.
     return Response(
-        invoice_public(stored).model_dump_json(),
+        invoice_json(stored),
         status_code=status.HTTP_201_CREATED,
         media_type="application/json",
         headers={"Location": f"/invoices/{stored.item.id}"},

@@ -176,6 +176,14 @@ def issue_invoice(
     limit = 10 ** (_MAX_AMOUNT_INTEGER_DIGITS + exponent(currency))
     if sums.total_minor >= limit:
         raise InvalidInvoice("the invoice total is too large", field="lines")
+    # Discount lines may cancel out a huge line; each amount must still fit on the wire.
+    if any(abs(line.net_minor) >= limit or abs(line.tax_minor) >= limit for line in lines):
+        raise InvalidInvoice("a line amount is too large", field="lines")
+    if early_payment_discount is not None and early_payment_discount.percent <= 0:
+        raise InvalidInvoice(
+            "an early payment discount must be more than 0 percent",
+            field="early_payment_discount",
+        )
     return Invoice(
         id=invoice_id,
         account_id=account.id,

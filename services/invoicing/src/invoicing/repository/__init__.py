@@ -6,7 +6,7 @@ from invoicing.repository.accounts import (
     add_accounts,
     get_account,
     list_accounts,
-    replace_account,
+    replace_accounts,
     share_lock_accounts,
 )
 from invoicing.repository.common import Stored
@@ -30,7 +30,7 @@ __all__ = [
     "insert_new_invoices",
     "list_accounts",
     "list_invoices",
-    "replace_account",
+    "replace_accounts",
     "share_lock_accounts",
     "taken_external_ids",
     "taken_invoice_numbers",

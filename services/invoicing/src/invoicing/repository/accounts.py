@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, String, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +38,20 @@ def _account_values(account: Account, *, fingerprint: str | None) -> dict[str, A
     }
 
 
-def _account(row: AccountRow) -> Account:
+# Hot reads select the table's columns (Core rows): no ORM objects, no identity map.
+_ACCOUNTS = AccountRow.__table__
+
+
+# Built once: one array parameter, whatever the number of accounts.
+_SHARE_LOCK = (
+    select(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == any_(bindparam("ids", type_=ARRAY(String))))
+    .order_by(_ACCOUNTS.c.id)
+    .with_for_update(read=True)
+)
+
+
+def _account(row: AccountRow | Row[Any]) -> Account:
     return Account(
         id=row.id,
         external_id=row.external_id,
@@ -85,15 +99,16 @@ async def add_accounts(
         await session.execute(insert(AccountRow), rows)
 
 
-async def replace_account(
-    *, session: AsyncSession, account: Account, now: dt.datetime, fingerprint: str | None
+async def replace_accounts(
+    *, session: AsyncSession, accounts: Sequence[tuple[Account, str | None]], now: dt.datetime
 ) -> None:
-    """Overwrite an account's master data (the ERP re-registered it)."""
-    values = _account_values(account, fingerprint=fingerprint)
-    del values["id"]
-    await session.execute(
-        update(AccountRow).where(AccountRow.id == account.id).values(**values, updated_at=now)
-    )
+    """Overwrite the master data of many (account, fingerprint) pairs in one statement.
+
+    The ERP re-registered them; an UPDATE by primary key, executed for all rows at once.
+    """
+    if accounts:
+        rows = [{**_account_values(a, fingerprint=f), "updated_at": now} for a, f in accounts]
+        await session.execute(update(AccountRow), rows)
 
 
 async def get_account(*, session: AsyncSession, account_id: str) -> Stored[Account] | None:
@@ -112,12 +127,7 @@ async def share_lock_accounts(
     """
     if not account_ids:
         return {}
-    rows = await session.scalars(
-        select(AccountRow)
-        .where(AccountRow.id.in_(sorted(account_ids)))
-        .order_by(AccountRow.id)
-        .with_for_update(read=True)
-    )
+    rows = await session.execute(_SHARE_LOCK, {"ids": sorted(account_ids)})
     return {row.id: _account(row) for row in rows}
 
 
@@ -127,8 +137,8 @@ async def accounts_by_external_id(
     """Accounts (with their source fingerprint) keyed by external id, in one query."""
     if not external_ids:
         return {}
-    rows = await session.scalars(
-        select(AccountRow).where(AccountRow.external_id.in_(list(external_ids)))
+    rows = await session.execute(
+        select(_ACCOUNTS).where(_ACCOUNTS.c.external_id.in_(list(external_ids)))
     )
     return {
         row.external_id: (_account(row), row.source_fingerprint) for row in rows if row.external_id
