@@ -178,3 +178,24 @@ def test_header_mapping_is_the_sdk_binding_s(extra):
 def test_a_header_that_is_not_utf8_is_malformed():
     with pytest.raises(MalformedMessage, match="invalid CloudEvents attributes"):
         decode(record(traceparent=b"\xff\xfe"))
+
+
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_the_inline_header_mapping_decodes_as_the_general_one(factory):
+    # A header decode does not know sends the record down the general (SDK-equivalent) path.
+    env = new_envelope(factory(), source="/dunlin/test")
+    env = Envelope(**{**env.__dict__, "traceparent": TRACE})
+    rec = encode(env)
+    general = KafkaRecord(key=rec.key, value=rec.value, headers=[*rec.headers, ("x-tenant", b"t")])
+    assert decode(rec) == decode(general) == env
+
+
+def test_a_decoded_envelope_is_a_plain_frozen_envelope():
+    import dataclasses
+
+    env = decode(record(traceparent=TRACE.encode()))
+    assert type(env) is Envelope
+    assert env.traceparent == TRACE
+    assert dataclasses.replace(env) == env
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        env.id = "other"  # type: ignore[misc]
