@@ -23,7 +23,7 @@ from dunlin_platform.config import ServiceSettings
 from dunlin_platform.deadletter import DeadLetter, DeadLetterPublisher
 from dunlin_platform.errors import Backoff, is_transient
 from dunlin_platform.heap import freeze_startup_heap
-from dunlin_platform.inbox import claim_new
+from dunlin_platform.inbox import AlreadyClaimed, claim_all, claim_new
 
 log = logging.getLogger(__name__)
 
@@ -258,14 +258,27 @@ class BatchConsumer:
         unique: dict[str, Envelope[Event]] = {}
         for item in decoded:
             unique.setdefault(item.envelope.id, item.envelope)
+        try:
+            # The usual batch has never been seen: claim it with a plain INSERT.
+            applied = await self._transaction(list(unique.values()), all_new=True)
+        except AlreadyClaimed:
+            # A redelivery: redo the transaction, applying only the ids that are new.
+            applied = await self._transaction(list(unique.values()), all_new=False)
+        self.processed_total += applied
+
+    async def _transaction(self, envelopes: list[Envelope[Event]], *, all_new: bool) -> int:
+        """Claim the ids in the inbox and apply the new events, in one transaction."""
+        event_ids = [envelope.id for envelope in envelopes]
+        inbox, group = self._inbox, self.group_id
         async with self._sessionmaker() as session, session.begin():
-            fresh = await claim_new(
-                session, table=self._inbox, consumer=self.group_id, event_ids=list(unique)
-            )
-            envelopes = [env for event_id, env in unique.items() if event_id in fresh]
+            if all_new:
+                await claim_all(session, table=inbox, consumer=group, event_ids=event_ids)
+            else:
+                fresh = await claim_new(session, table=inbox, consumer=group, event_ids=event_ids)
+                envelopes = [envelope for envelope in envelopes if envelope.id in fresh]
             if envelopes:
                 await self._handler(session, envelopes)
-        self.processed_total += len(envelopes)
+        return len(envelopes)
 
     async def _retrying(
         self, work: Callable[[], Awaitable[_T]], partitions: set[TopicPartition]
