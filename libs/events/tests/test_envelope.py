@@ -199,3 +199,36 @@ def test_a_decoded_envelope_is_a_plain_frozen_envelope():
     assert dataclasses.replace(env) == env
     with pytest.raises(dataclasses.FrozenInstanceError):
         env.id = "other"  # type: ignore[misc]
+
+
+def _outcome(rec: KafkaRecord) -> object:
+    try:
+        return decode(rec)
+    except InvalidMessage as exc:
+        return (type(exc), exc.reason)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"traceparent": TRACE.encode()},
+        {"traceparent": b""},
+        {"traceparent": b"\xff\xfe"},
+        {"ce_id": b"\xff"},
+        {"ce_type": b"dunlin.payments.\xffPaymentReceived.v1"},
+        {"ce_source": "/dunlin/zahlungsverkehr/ü".encode()},
+        {"ce_type": b"dunlin.nope.Nothing.v1"},
+        {"ce_time": b"\xff"},
+        {"ce_subject": b"someone-else"},
+        {"content_type": b"application/json; charset=utf-8"},
+        {"ce_specversion": b"0.3"},
+        {"ce_id": b""},
+    ],
+)
+def test_records_as_dunlin_writes_them_decode_as_any_other_layout(overrides):
+    usual = record(**overrides)
+    # The same headers in another order, or as an iterator: the general path.
+    reordered = KafkaRecord(usual.key, usual.value, list(reversed(usual.headers)))
+    streamed = KafkaRecord(usual.key, usual.value, iter(usual.headers))  # type: ignore[arg-type]
+    assert _outcome(usual) == _outcome(reordered) == _outcome(streamed)
