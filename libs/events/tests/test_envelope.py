@@ -178,3 +178,57 @@ def test_header_mapping_is_the_sdk_binding_s(extra):
 def test_a_header_that_is_not_utf8_is_malformed():
     with pytest.raises(MalformedMessage, match="invalid CloudEvents attributes"):
         decode(record(traceparent=b"\xff\xfe"))
+
+
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_the_inline_header_mapping_decodes_as_the_general_one(factory):
+    # A header decode does not know sends the record down the general (SDK-equivalent) path.
+    env = new_envelope(factory(), source="/dunlin/test")
+    env = Envelope(**{**env.__dict__, "traceparent": TRACE})
+    rec = encode(env)
+    general = KafkaRecord(key=rec.key, value=rec.value, headers=[*rec.headers, ("x-tenant", b"t")])
+    assert decode(rec) == decode(general) == env
+
+
+def test_a_decoded_envelope_is_a_plain_frozen_envelope():
+    import dataclasses
+
+    env = decode(record(traceparent=TRACE.encode()))
+    assert type(env) is Envelope
+    assert env.traceparent == TRACE
+    assert dataclasses.replace(env) == env
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        env.id = "other"  # type: ignore[misc]
+
+
+def _outcome(rec: KafkaRecord) -> object:
+    try:
+        return decode(rec)
+    except InvalidMessage as exc:
+        return (type(exc), exc.reason)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"traceparent": TRACE.encode()},
+        {"traceparent": b""},
+        {"traceparent": b"\xff\xfe"},
+        {"ce_id": b"\xff"},
+        {"ce_type": b"dunlin.payments.\xffPaymentReceived.v1"},
+        {"ce_source": "/dunlin/zahlungsverkehr/ü".encode()},
+        {"ce_type": b"dunlin.nope.Nothing.v1"},
+        {"ce_time": b"\xff"},
+        {"ce_subject": b"someone-else"},
+        {"content_type": b"application/json; charset=utf-8"},
+        {"ce_specversion": b"0.3"},
+        {"ce_id": b""},
+    ],
+)
+def test_records_as_dunlin_writes_them_decode_as_any_other_layout(overrides):
+    usual = record(**overrides)
+    # The same headers in another order, or as an iterator: the general path.
+    reordered = KafkaRecord(usual.key, usual.value, list(reversed(usual.headers)))
+    streamed = KafkaRecord(usual.key, usual.value, iter(usual.headers))  # type: ignore[arg-type]
+    assert _outcome(usual) == _outcome(reordered) == _outcome(streamed)

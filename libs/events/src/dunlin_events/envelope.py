@@ -15,15 +15,28 @@ from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
 from dunlin_events.base import Event, event_class
-from dunlin_events.errors import MalformedMessage, SchemaViolation
+from dunlin_events.errors import MalformedMessage, SchemaViolation, UnknownEventType
 
 E = TypeVar("E", bound=Event)
 # Covariant: an Envelope[InvoiceIssued] is an Envelope[Event] (the dataclass is frozen).
 E_co = TypeVar("E_co", bound=Event, covariant=True)
 
 CONTENT_TYPE = "application/json"
+_CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
 TRACEPARENT = "traceparent"
 _REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject")
+# The headers encode_raw writes, in its order (traceparent last, when there is one).
+_USUAL_NAMES = (
+    "ce_specversion",
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_time",
+    "ce_subject",
+    "content-type",
+    TRACEPARENT,
+)
+_USUAL_COUNT = len(_USUAL_NAMES) - 1
 # Header names the SDK's binding maps one to one (already lower case): see _ce_attributes.
 _PLAIN_HEADERS = frozenset(
     {*_REQUIRED, "ce_datacontenttype", "ce_dataschema", "content-type", TRACEPARENT}
@@ -60,6 +73,7 @@ class _RawJSONFormat(JSONFormat):
 
 
 _FORMAT = _RawJSONFormat()
+_new_object = object.__new__
 
 
 def new_envelope(
@@ -135,36 +149,128 @@ def decode(record: KafkaRecord) -> Envelope[Event]:
 def decode_parts(
     key: bytes | None, value: bytes | None, raw_headers: Iterable[tuple[str, bytes]]
 ) -> Envelope[Event]:
-    """`decode` of a record's parts as aiokafka hands them over (None for an empty key/value)."""
-    headers = dict(raw_headers)
-    missing = [name for name in _REQUIRED if not headers.get(name)]
-    if missing:
-        raise MalformedMessage(f"not a binary-mode CloudEvent: missing {', '.join(missing)}")
-    if headers["ce_specversion"] != b"1.0":
-        raise MalformedMessage(f"unsupported ce_specversion {headers['ce_specversion']!r}")
-    content_type = headers.get("content-type", b"").split(b";")[0].strip()
-    if content_type != CONTENT_TYPE.encode():
-        raise MalformedMessage(f"content-type must be {CONTENT_TYPE}, got {content_type!r}")
-    time = _parse_time(headers["ce_time"])
-    attributes = _ce_attributes(headers)
-    ce_type = attributes["type"]
-    cls = event_class(ce_type)
-    data = _validate(cls, value or b"")
-    subject = attributes["subject"]
-    if subject != data.account_id:
-        raise SchemaViolation(f"ce_subject {subject!r} does not match account_id")
-    if key and key != data.account_id.encode():
+    """`decode` of a record's parts as aiokafka hands them over (None for an empty key/value).
+
+    This is every consumer's hot path. Records laid out as Dunlin's producers write them
+    (encode_raw: the same headers in the same order, `application/json`) are checked and
+    mapped inline, without building a dict of the headers; any other record takes the
+    general path. Both reach the same outcome, errors included.
+    """
+    usual = False
+    if type(raw_headers) is tuple or type(raw_headers) is list:
+        count = len(raw_headers)
+        if count == _USUAL_COUNT:
+            (
+                (n0, specversion),
+                (n1, ce_id),
+                (n2, source),
+                (n3, ce_type),
+                (n4, ce_time),
+                (n5, subject),
+                (n6, content_type),
+            ) = raw_headers
+            n7, trace = TRACEPARENT, None
+        elif count == _USUAL_COUNT + 1:
+            (
+                (n0, specversion),
+                (n1, ce_id),
+                (n2, source),
+                (n3, ce_type),
+                (n4, ce_time),
+                (n5, subject),
+                (n6, content_type),
+                (n7, trace),
+            ) = raw_headers
+        if count == _USUAL_COUNT or count == _USUAL_COUNT + 1:
+            usual = bool(
+                (n0, n1, n2, n3, n4, n5, n6, n7) == _USUAL_NAMES
+                and specversion == b"1.0"
+                and content_type == _CONTENT_TYPE_BYTES
+                and ce_id
+                and source
+                and ce_type
+                and ce_time
+                and subject
+            )
+    if usual:
+        time = _parse_time(ce_time)
+        try:
+            # What the SDK's binding does with these headers: a strict UTF-8 decode of each.
+            known = _KNOWN_TYPES[ce_type]
+            type_, validator = (ce_type.decode(), None) if known is None else known
+            id_, source_, subject_ = ce_id.decode(), source.decode(), subject.decode()
+            traceparent = trace.decode() if trace else None
+        except UnicodeDecodeError as exc:
+            _ce_attributes(dict(raw_headers))  # raises the SDK's error for these bytes
+            raise MalformedMessage(f"invalid CloudEvents attributes: {exc}") from exc
+    else:
+        headers = dict(raw_headers)
+        get = headers.get
+        specversion, ce_id, source, ce_type, ce_time, subject = (
+            get("ce_specversion"),
+            get("ce_id"),
+            get("ce_source"),
+            get("ce_type"),
+            get("ce_time"),
+            get("ce_subject"),
+        )
+        if not (specversion and ce_id and source and ce_type and ce_time and subject):
+            missing = [name for name in _REQUIRED if not headers.get(name)]
+            raise MalformedMessage(f"not a binary-mode CloudEvent: missing {', '.join(missing)}")
+        if specversion != b"1.0":
+            raise MalformedMessage(f"unsupported ce_specversion {specversion!r}")
+        content_type = headers.get("content-type", b"").split(b";")[0].strip()
+        if content_type != _CONTENT_TYPE_BYTES:
+            raise MalformedMessage(f"content-type must be {CONTENT_TYPE}, got {content_type!r}")
+        time = _parse_time(ce_time)
+        attributes = _ce_attributes(headers)
+        type_, subject_ = attributes["type"], attributes["subject"]
+        id_, source_ = attributes["id"], attributes["source"]
+        validator = None
+        trace = get(TRACEPARENT)
+        traceparent = trace.decode("utf-8", "replace") if trace else None
+    if validator is None:
+        validator = event_class(type_).__pydantic_validator__
+    try:
+        # model_validate_json without its Python wrapper (the same validator, same defaults).
+        data: Event = validator.validate_json(value or b"")
+    except ValidationError as exc:
+        raise _invalid_body(exc) from exc
+    account_id = data.account_id
+    if subject_ != account_id:
+        raise SchemaViolation(f"ce_subject {subject_!r} does not match account_id")
+    if key and key != account_id.encode():
         raise SchemaViolation("Kafka key does not match account_id")
-    trace = headers.get(TRACEPARENT)
-    return Envelope(
-        id=attributes["id"],
-        type=ce_type,
-        source=attributes["source"],
-        time=time,
-        subject=subject,
-        data=data,
-        traceparent=trace.decode("utf-8", "replace") if trace else None,
-    )
+    # What the frozen dataclass's __init__ does, without its per-field object.__setattr__.
+    envelope: Envelope[Event] = _new_object(Envelope)
+    fields = envelope.__dict__
+    fields["id"] = id_
+    fields["type"] = type_
+    fields["source"] = source_
+    fields["time"] = time
+    fields["subject"] = subject_
+    fields["data"] = data
+    fields["traceparent"] = traceparent
+    return envelope
+
+
+class _KnownTypes(dict[bytes, tuple[str, Any] | None]):
+    """ce_type header value -> (type, its event class's validator), for registered types.
+
+    Filled on first sight of each type, so bounded by the registry; an unknown type maps to
+    None and is not stored.
+    """
+
+    def __missing__(self, ce_type: bytes) -> tuple[str, Any] | None:
+        try:
+            cls = event_class(ce_type.decode())
+        except (UnknownEventType, UnicodeDecodeError):
+            return None
+        known = self[ce_type] = (cls.ce_type(), cls.__pydantic_validator__)
+        return known
+
+
+_KNOWN_TYPES = _KnownTypes()
 
 
 def _ce_attributes(headers: dict[str, bytes]) -> dict[str, Any]:
@@ -231,17 +337,13 @@ def _parse_time(raw: bytes) -> datetime:
     return time.astimezone(UTC)
 
 
-def _validate(cls: type[E], body: bytes) -> E:
-    try:
-        # model_validate_json without its Python wrapper (the same validator, same defaults).
-        return cls.__pydantic_validator__.validate_json(body)  # type: ignore[no-any-return]
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        if any(err["type"] == "json_invalid" for err in errors):
-            raise MalformedMessage(f"body is not valid JSON: {errors[0]['msg']}") from exc
-        if any(err["type"] == "model_type" and not err["loc"] for err in errors):
-            raise MalformedMessage("body is not a JSON object") from exc
-        raise SchemaViolation(summarise(errors)) from exc
+def _invalid_body(exc: ValidationError) -> MalformedMessage | SchemaViolation:
+    errors = exc.errors(include_url=False, include_input=False)
+    if any(err["type"] == "json_invalid" for err in errors):
+        return MalformedMessage(f"body is not valid JSON: {errors[0]['msg']}")
+    if any(err["type"] == "model_type" and not err["loc"] for err in errors):
+        return MalformedMessage("body is not a JSON object")
+    return SchemaViolation(summarise(errors))
 
 
 def summarise(errors: list[Any]) -> str:

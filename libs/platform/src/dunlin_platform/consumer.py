@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -23,12 +23,13 @@ from dunlin_platform.config import ServiceSettings
 from dunlin_platform.deadletter import DeadLetter, DeadLetterPublisher
 from dunlin_platform.errors import Backoff, is_transient
 from dunlin_platform.heap import freeze_startup_heap
-from dunlin_platform.inbox import claim_new
+from dunlin_platform.inbox import AlreadyClaimed, claim_all, claim_new
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _LAG_EVERY_S = 2.0
+_DECODE_CHUNK = 100  # messages decoded between turns of the event loop (~1 ms of work)
 
 BatchHandler = Callable[[AsyncSession, Sequence[Envelope[Event]]], Awaitable[None]]
 
@@ -41,9 +42,8 @@ class RejectEvent(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """A consumed message and its envelope."""
+class Decoded(NamedTuple):
+    """A consumed message and its envelope (a tuple: one is built per consumed event)."""
 
     message: ConsumerRecord[bytes, bytes]
     envelope: Envelope[Event]
@@ -162,7 +162,15 @@ class BatchConsumer:
         )
         if not batch:
             return None
-        decoded, rejected = self._decode(batch)
+        decoded: list[Decoded] = []
+        rejected: list[DeadLetter] = []
+        for messages in batch.values():
+            for at in range(0, len(messages), _DECODE_CHUNK):
+                # Between chunks the batch in flight takes its turn: its next statement goes
+                # out as soon as the database answers, so decoding fills the waits instead
+                # of delaying the transaction by a whole batch's decoding.
+                await asyncio.sleep(0)
+                self._decode(messages[at : at + _DECODE_CHUNK], decoded, rejected)
         return _Polled(batch, decoded, rejected)
 
     async def _connect(self) -> AIOKafkaConsumer | None:
@@ -211,18 +219,18 @@ class BatchConsumer:
         metrics.consumed_events.add(len(decoded), {**attrs, "outcome": "applied"})
 
     def _decode(
-        self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> tuple[list[Decoded], list[DeadLetter]]:
-        decoded: list[Decoded] = []
-        rejected: list[DeadLetter] = []
-        for messages in batch.values():
-            for message in messages:
-                try:
-                    envelope = decode_parts(message.key, message.value, message.headers)
-                    decoded.append(Decoded(message, envelope))
-                except InvalidMessage as exc:
-                    rejected.append(DeadLetter.of(message, self.group_id, exc, exc.reason))
-        return decoded, rejected
+        self,
+        messages: Sequence[ConsumerRecord[bytes, bytes]],
+        decoded: list[Decoded],
+        rejected: list[DeadLetter],
+    ) -> None:
+        """Decode messages onto `decoded`; the invalid ones become dead letters."""
+        append = decoded.append
+        for message in messages:
+            try:
+                append(Decoded(message, decode_parts(message.key, message.value, message.headers)))
+            except InvalidMessage as exc:
+                rejected.append(DeadLetter.of(message, self.group_id, exc, exc.reason))
 
     async def _apply(self, decoded: list[Decoded]) -> list[DeadLetter]:
         """The fast path: the whole batch in one transaction; on a bad event, isolate it."""
@@ -250,14 +258,27 @@ class BatchConsumer:
         unique: dict[str, Envelope[Event]] = {}
         for item in decoded:
             unique.setdefault(item.envelope.id, item.envelope)
+        try:
+            # The usual batch has never been seen: claim it with a plain INSERT.
+            applied = await self._transaction(list(unique.values()), all_new=True)
+        except AlreadyClaimed:
+            # A redelivery: redo the transaction, applying only the ids that are new.
+            applied = await self._transaction(list(unique.values()), all_new=False)
+        self.processed_total += applied
+
+    async def _transaction(self, envelopes: list[Envelope[Event]], *, all_new: bool) -> int:
+        """Claim the ids in the inbox and apply the new events, in one transaction."""
+        event_ids = [envelope.id for envelope in envelopes]
+        inbox, group = self._inbox, self.group_id
         async with self._sessionmaker() as session, session.begin():
-            fresh = await claim_new(
-                session, table=self._inbox, consumer=self.group_id, event_ids=list(unique)
-            )
-            envelopes = [env for event_id, env in unique.items() if event_id in fresh]
+            if all_new:
+                await claim_all(session, table=inbox, consumer=group, event_ids=event_ids)
+            else:
+                fresh = await claim_new(session, table=inbox, consumer=group, event_ids=event_ids)
+                envelopes = [envelope for envelope in envelopes if envelope.id in fresh]
             if envelopes:
                 await self._handler(session, envelopes)
-        self.processed_total += len(envelopes)
+        return len(envelopes)
 
     async def _retrying(
         self, work: Callable[[], Awaitable[_T]], partitions: set[TopicPartition]

@@ -33,12 +33,19 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        return _sqlstate(exc.orig) in _TRANSIENT_SQLSTATES
+        return sqlstate_of(exc) in _TRANSIENT_SQLSTATES
     if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError)):
         return True
     if isinstance(exc, asyncpg.PostgresError):
-        return _sqlstate(exc) in _TRANSIENT_SQLSTATES
+        return sqlstate_of(exc) in _TRANSIENT_SQLSTATES
     return isinstance(exc, (ConnectionError, TimeoutError, OSError))
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE of a driver error, raw or wrapped by SQLAlchemy (else None)."""
+    if isinstance(exc, DBAPIError):
+        return _sqlstate(exc.orig)
+    return _sqlstate(exc)
 
 
 def _sqlstate(exc: object) -> str | None:

@@ -222,3 +222,21 @@ async def test_the_inbox_claims_only_ids_it_has_not_seen(harness: Harness) -> No
     assert await claim(["b", "c", "d"]) == {"c", "d"}
     assert await claim(["e", "e"]) == {"e"}
     assert await claim(["a"], consumer="other") == {"a"}
+
+
+async def test_claim_all_records_new_ids_and_refuses_a_known_one(harness: Harness) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from dunlin_platform.inbox import AlreadyClaimed, claim_all, claim_new
+
+    sessions = async_sessionmaker(harness.engine)
+    inbox = harness.tables.inbox
+    async with sessions() as session, session.begin():
+        await claim_all(session, table=inbox, consumer="c", event_ids=["a", "b"])
+    with pytest.raises(AlreadyClaimed):
+        async with sessions() as session, session.begin():
+            await claim_all(session, table=inbox, consumer="c", event_ids=["c", "b"])
+    async with sessions() as session, session.begin():
+        await claim_all(session, table=inbox, consumer="other", event_ids=["a"])
+        # The refused claim left nothing behind: "c" is still new.
+        assert await claim_new(session, table=inbox, consumer="c", event_ids=["a", "c"]) == {"c"}
