@@ -79,7 +79,7 @@ async def rescore_all(
                     session=session, after=after, upto=upto, scorer=scorer, now=now, as_of=as_of
                 )
                 if outcome.events:
-                    await outbox.add(session, *outcome.events, occurred_at=now)
+                    await outbox.add_many(session, outcome.events, occurred_at=now)
             totals[0] += count
             totals[1] += len(outcome.events)
 

@@ -43,6 +43,24 @@ class Outcome:
     traceparents: list[str | None] = field(default_factory=list)
 
 
+# json.dumps with options builds an encoder per call; these are built once.
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+_DEFAULT = json.JSONEncoder().encode
+_ACTIONS: dict[tuple[str, ...], str] = {}  # a handful of combinations: encoded once each
+
+
+def _actions_json(actions: tuple[str, ...]) -> str:
+    encoded = _ACTIONS.get(actions)
+    if encoded is None:
+        encoded = _ACTIONS[actions] = _DEFAULT(list(actions))
+    return encoded
+
+
+def _round4(value: float) -> float:
+    """round(value, 4), skipping the (slow) rounding of whole numbers, which it returns as is."""
+    return value if value.__class__ is float and value.is_integer() else round(value, 4)
+
+
 def reasons_json(assessment: Assessment) -> list[dict[str, Any]]:
     """Reasons as stored and served."""
     return [
@@ -71,7 +89,7 @@ def score_account(
     """Assess one account; stage its row, and its events when the change is material."""
     values: dict[str, Any] = {
         "account_id": row.account_id,
-        "state": None if keep_state else json.dumps(state.to_json(), separators=(",", ":")),
+        "state": None if keep_state else _COMPACT(state.to_json()),
         "registered": state.registered,
         "external_id": state.external_id,
         "score": None,
@@ -90,19 +108,18 @@ def score_account(
         return
     measures = measure(state, as_of)
     assessment = scorer.assess(measures)
-    reasons = json.dumps(reasons_json(assessment), separators=(",", ":"))
-    values.update(
-        score=assessment.score,
-        tier=assessment.tier,
-        reasons=reasons,
-        actions=json.dumps(list(assessment.actions)),
-        model_version=assessment.model_version,
-        scored_at=now,
-    )
+    reason_list = reasons_json(assessment)
+    reasons = _COMPACT(reason_list)
+    values["score"] = assessment.score
+    values["tier"] = assessment.tier
+    values["reasons"] = reasons
+    values["actions"] = _actions_json(assessment.actions)
+    values["model_version"] = assessment.model_version
+    values["scored_at"] = now
     if is_material(
         assessment, previous_score=row.published_score, previous_tier=row.published_tier
     ):
-        outcome.events.append(_assessed(row, assessment, now))
+        outcome.events.append(_assessed(row, assessment, reason_list, now))
         outcome.traceparents.append(traceparent)
         outcome.history.append(
             {
@@ -111,9 +128,7 @@ def score_account(
                 "tier": assessment.tier,
                 "previous_score": row.published_score,
                 "reasons": reasons,
-                "measures": json.dumps(
-                    {k: round(v, 4) for k, v in measures.items()}, separators=(",", ":")
-                ),
+                "measures": _COMPACT({k: _round4(v) for k, v in measures.items()}),
                 "model_version": assessment.model_version,
                 "as_of": dt.date.fromordinal(max(state.as_of, as_of or 0, 1)),
                 "assessed_at": now,
@@ -139,7 +154,9 @@ def score_account(
     outcome.account_rows.append(values)
 
 
-def _assessed(row: StoredAccount, assessment: Assessment, now: dt.datetime) -> RiskAssessed:
+def _assessed(
+    row: StoredAccount, assessment: Assessment, reasons: list[dict[str, Any]], now: dt.datetime
+) -> RiskAssessed:
     return RiskAssessed.model_validate(
         {
             "account_id": row.account_id,
@@ -147,7 +164,7 @@ def _assessed(row: StoredAccount, assessment: Assessment, now: dt.datetime) -> R
             "tier": assessment.tier,
             "previous_score": row.published_score,
             "previous_tier": row.published_tier,
-            "reasons": reasons_json(assessment),
+            "reasons": reasons,
             "recommended_actions": list(assessment.actions),
             "model_version": assessment.model_version,
             "assessed_at": now,

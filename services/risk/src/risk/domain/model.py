@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from risk.domain.signals import Measures
 
@@ -61,9 +62,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Reason:
-    """A signal's part in one score."""
+class Reason(NamedTuple):
+    """A signal's part in one score (a named tuple: built for every reason of every score)."""
 
     code: str
     label: str
@@ -122,16 +122,23 @@ _CARD = tuple(
 )
 
 
+def _order(reason: Reason) -> tuple[float, str]:
+    return -abs(reason.contribution), reason.code
+
+
 def assess(measures: Measures) -> Assessment:
     """Score the measures with the points card; pure and deterministic."""
     reasons = []
+    get = measures.get
     for code, label, weight, start, span, floor in _CARD:
-        value = measures.get(code, 0.0)
+        value = get(code, 0.0)
+        if value <= start and not floor:
+            continue  # scaled to 0 or below, clipped to a floor of 0: contributes nothing
         scaled = (value - start) / span
         contribution = round(weight * (floor if scaled < floor else min(1.0, scaled)), 2)
         if contribution != 0:
             reasons.append(Reason(code, label, round(value, 4), weight, contribution))
-    reasons.sort(key=lambda r: (-abs(r.contribution), r.code))
+    reasons.sort(key=_order)
     score = max(0, min(100, round(BASE_POINTS + sum(r.contribution for r in reasons))))
     tier = tier_of(score)
     ordered = tuple(reasons)
