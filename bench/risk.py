@@ -226,6 +226,8 @@ async def full_rescore(infra: Infra, *, accounts: int, chunk: int) -> list[Resul
                 now=NOW,
                 as_of=as_of,
                 chunk=chunk,
+                processes=settings.rescore_processes,
+                settings=settings,
             )
             timings.append((time.perf_counter() - started, report))
     finally:
