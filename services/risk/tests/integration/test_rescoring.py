@@ -1,0 +1,107 @@
+"""Full rescoring shared among processes scores and publishes exactly what one process does."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from risk.config import RiskSettings
+from risk.db import PLATFORM_TABLES, AccountRow
+from risk.domain import synthetic
+from risk.rescoring import rescore_all
+from risk.runtime import RiskRuntime
+from risk.scoring import PointsCard
+
+from .support import unique
+
+NOW = dt.datetime(2025, 6, 1, 9, 0, tzinfo=dt.UTC)
+SCORED = (
+    AccountRow.score,
+    AccountRow.tier,
+    AccountRow.reasons,
+    AccountRow.actions,
+    AccountRow.published_score,
+    AccountRow.published_tier,
+    AccountRow.recommended_limit_minor,
+)
+
+
+async def _scores(
+    sessionmaker: async_sessionmaker[AsyncSession], prefix: str
+) -> list[tuple[Any, ...]]:
+    query = select(*SCORED).where(AccountRow.account_id.startswith(prefix))
+    async with sessionmaker() as session:
+        return [tuple(r) for r in await session.execute(query.order_by(AccountRow.account_id))]
+
+
+async def _published(sessionmaker: async_sessionmaker[AsyncSession], prefix: str) -> int:
+    outbox = PLATFORM_TABLES.outbox
+    query = select(func.count()).where(outbox.c.aggregateid.startswith(prefix))
+    async with sessionmaker() as session:
+        return int((await session.execute(query)).scalar_one())
+
+
+async def test_rescoring_in_processes_gives_what_one_process_gives(
+    settings: RiskSettings,
+    runtime: RiskRuntime,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # Two copies of the same 30 never-scored accounts: one scored in this process, the
+    # other by two rescoring processes over ranges of 4 accounts.
+    states = [
+        synthetic.state_at(a, synthetic.SNAPSHOT_DAY).to_json()
+        for a in synthetic.portfolio(30, seed=4)
+    ]
+    here, there = unique("rs-here") + "-", unique("rs-there") + "-"
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            insert(AccountRow),
+            [
+                {
+                    "account_id": f"{prefix}{i:03d}",
+                    "registered": True,
+                    "state": state,
+                    "reasons": [],
+                    "actions": [],
+                    "updated_at": NOW,
+                }
+                for prefix in (here, there)
+                for i, state in enumerate(states)
+            ],
+        )
+        # The second copy waits, unregistered, until the first is scored.
+        await session.execute(
+            update(AccountRow)
+            .where(AccountRow.account_id.startswith(there))
+            .values(registered=False)
+        )
+    one = await rescore_all(
+        sessionmaker=sessionmaker, outbox=runtime.outbox, scorer=PointsCard(), now=NOW, chunk=4
+    )
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(AccountRow)
+            .where(AccountRow.account_id.startswith(there))
+            .values(registered=True)
+        )
+    several = await rescore_all(
+        sessionmaker=sessionmaker,
+        outbox=runtime.outbox,
+        scorer=PointsCard(),
+        now=NOW,
+        chunk=4,
+        processes=2,
+        settings=settings,
+    )
+
+    expected = await _scores(sessionmaker, here)
+    assert len(expected) == len(states)
+    assert all(score is not None for score, *_ in expected)
+    assert await _scores(sessionmaker, there) == expected
+    # Every account once, and each copy's first scores published once (not once per process).
+    assert several.accounts >= one.accounts + len(states)
+    assert await _published(sessionmaker, there) == await _published(sessionmaker, here) > 0
+    assert several.published >= await _published(sessionmaker, there)
