@@ -43,9 +43,10 @@ class Outcome:
     traceparents: list[str | None] = field(default_factory=list)
 
 
-# json.dumps with options builds an encoder per call; these are built once.
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
-_DEFAULT = json.JSONEncoder().encode
+# json.dumps with options builds an encoder per call; these are built once. What they encode
+# is built here from numbers, strings and lists, never cyclic: the cycle check is skipped.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_DEFAULT = json.JSONEncoder(check_circular=False).encode
 _ACTIONS: dict[tuple[str, ...], str] = {}  # a handful of combinations: encoded once each
 
 
