@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import random
 import time
 import uuid
@@ -194,7 +195,7 @@ async def full_rescore(infra: Infra, *, accounts: int, chunk: int) -> list[Resul
     )
     runtime = ServiceRuntime(settings, tables=PLATFORM_TABLES, run_relay=False)
     samples = [
-        synthetic.state_at(a, synthetic.SNAPSHOT_DAY).to_json()
+        json.dumps(synthetic.state_at(a, synthetic.SNAPSHOT_DAY).to_json())
         for a in synthetic.portfolio(500, seed=3)
     ]
     prefix = uuid.uuid4().hex[:6]

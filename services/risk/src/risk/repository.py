@@ -39,7 +39,7 @@ class StoredAccount:
     """What scoring needs of a stored account."""
 
     account_id: str
-    state: dict[str, Any]
+    state: str  # as stored: AccountState.loads rebuilds it
     published_score: int | None
     published_tier: str | None
     recommended_limit_minor: int | None
@@ -52,7 +52,7 @@ _SELECT = (
 )
 _CREATE = text(
     "INSERT INTO risk.accounts (account_id, registered, state, reasons, actions, updated_at)"
-    " SELECT id, false, CAST(:state AS jsonb), '[]', '[]', :now"
+    " SELECT id, false, CAST(:state AS text), '[]', '[]', :now"
     " FROM unnest(CAST(:ids AS text[])) AS id ORDER BY id ON CONFLICT DO NOTHING"
 )
 _LOCK = text(
@@ -118,7 +118,7 @@ async def accounts_by_external_id(
 _SAVE = text(
     """
     UPDATE risk.accounts a SET
-        state = COALESCE(CAST(s.state AS jsonb), a.state),
+        state = COALESCE(s.state, a.state),
         registered = s.registered, external_id = s.external_id, score = s.score,
         tier = s.tier, reasons = CAST(s.reasons AS jsonb), actions = CAST(s.actions AS jsonb),
         model_version = s.model_version, published_score = s.published_score,

@@ -46,7 +46,7 @@ async def rescore_chunk(
     outcome = Outcome()
     day = as_of.toordinal() if as_of else None
     for row in rows:
-        state = AccountState.from_json(row.state)
+        state = AccountState.loads(row.state)
         # The state is unchanged: it is not rewritten (the largest column).
         score_account(
             row, state, scorer=scorer, now=now, outcome=outcome, as_of=day, keep_state=True

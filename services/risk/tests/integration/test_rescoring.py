@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -53,7 +54,7 @@ async def test_rescoring_in_processes_gives_what_one_process_gives(
     # Two copies of the same 12 never-scored accounts: one scored in this process, the
     # other by two rescoring processes over ranges of 3 accounts.
     states = [
-        synthetic.state_at(a, synthetic.SNAPSHOT_DAY).to_json()
+        json.dumps(synthetic.state_at(a, synthetic.SNAPSHOT_DAY).to_json())
         for a in synthetic.portfolio(12, seed=4)
     ]
     here, there = unique("rs-here") + "-", unique("rs-there") + "-"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,11 @@ class AccountState:
             "ag": self.agency_on,
             "bad": self.bad_on,
         }
+
+    @classmethod
+    def loads(cls, text: str) -> AccountState:
+        """Rebuild a state from its stored text."""
+        return cls.from_json(json.loads(text))
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> AccountState:
