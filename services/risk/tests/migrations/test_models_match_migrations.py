@@ -62,9 +62,8 @@ async def test_models_match_the_migrations_and_states_survive_the_move_to_text(
             )
         await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=url, revision="head")
         async with engine.connect() as conn:
-            stored = dict(
-                (await conn.execute(text("SELECT account_id, state FROM risk.accounts"))).all()
-            )
+            result = await conn.execute(text("SELECT account_id, state FROM risk.accounts"))
+            stored: dict[str, str] = {account_id: state for account_id, state in result}
             diff = await conn.run_sync(_diff)
         await engine.dispose()
         assert {k: AccountState.loads(v) for k, v in stored.items()} == states
