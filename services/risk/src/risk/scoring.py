@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from dunlin_events import CreditLimitRecommended, Event, RiskAssessed, from_minor
 from risk.domain import model
 from risk.domain.decisions import recommend_limit
-from risk.domain.model import Assessment, is_material
+from risk.domain.model import Assessment, is_material, rounded
 from risk.domain.signals import measure
 from risk.domain.state import AccountState
 from risk.repository import StoredAccount
@@ -55,11 +55,6 @@ def _actions_json(actions: tuple[str, ...]) -> str:
     if encoded is None:
         encoded = _ACTIONS[actions] = _DEFAULT(list(actions))
     return encoded
-
-
-def _round4(value: float) -> float:
-    """round(value, 4), skipping the (slow) rounding of whole numbers, which it returns as is."""
-    return value if value.__class__ is float and value.is_integer() else round(value, 4)
 
 
 def reasons_json(assessment: Assessment) -> list[dict[str, Any]]:
@@ -129,7 +124,7 @@ def score_account(
                 "tier": assessment.tier,
                 "previous_score": row.published_score,
                 "reasons": reasons,
-                "measures": _COMPACT({k: _round4(v) for k, v in measures.items()}),
+                "measures": _COMPACT({k: rounded(v, 4) for k, v in measures.items()}),
                 "model_version": assessment.model_version,
                 "as_of": dt.date.fromordinal(max(state.as_of, as_of or 0, 1)),
                 "assessed_at": now,

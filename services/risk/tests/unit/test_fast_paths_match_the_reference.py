@@ -8,7 +8,7 @@ from typing import Any
 
 from risk.domain import facts as f
 from risk.domain import synthetic
-from risk.domain.model import BASE_POINTS, RULES, Reason, assess, tier_of
+from risk.domain.model import BASE_POINTS, RULES, Reason, assess, rounded, tier_of
 from risk.domain.signals import (
     EVENT_WINDOW_DAYS,
     INSOLVENCY_HALF_LIFE_DAYS,
@@ -17,7 +17,6 @@ from risk.domain.signals import (
     measure,
 )
 from risk.domain.state import AccountState
-from risk.scoring import _round4
 
 from .factories import state_of, steady_history, uid
 
@@ -64,13 +63,14 @@ def test_the_points_card_matches_its_documented_formula() -> None:
         assert assessment.tier == tier_of(score)
 
 
-def test_rounding_to_four_places_skips_only_whole_numbers() -> None:
+def test_rounding_skips_only_whole_numbers() -> None:
     rng = random.Random(2)
     values = [0.0, -0.0, 1.0, 3.0, -2.0, 1e15, 0.12345, 2.00005, -0.00004999, 7]
     values += [rng.uniform(-100, 100) for _ in range(5000)]
     values += [float(rng.randint(-1000, 1000)) / rng.choice([1, 2, 4, 8, 3]) for _ in range(5000)]
     for value in values:
-        assert json.dumps(_round4(value)) == json.dumps(round(value, 4))
+        for digits in (2, 4):
+            assert json.dumps(rounded(value, digits)) == json.dumps(round(value, digits))
 
 
 def test_signals_measured_in_one_pass_match_each_kind_measured_alone() -> None:

@@ -72,8 +72,7 @@ class Reason(NamedTuple):
     contribution: float
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(NamedTuple):
     """A score with its tier, reasons (biggest first) and recommended actions."""
 
     score: int
@@ -126,6 +125,12 @@ def _order(reason: Reason) -> tuple[float, str]:
     return -abs(reason.contribution), reason.code
 
 
+def rounded(value: float, digits: int) -> float:
+    """round(value, digits), skipping the (slow) rounding of whole floats (counts, full
+    weights), which it would return unchanged."""
+    return value if value.__class__ is float and value.is_integer() else round(value, digits)
+
+
 def assess(measures: Measures) -> Assessment:
     """Score the measures with the points card; pure and deterministic."""
     reasons = []
@@ -135,9 +140,11 @@ def assess(measures: Measures) -> Assessment:
         if value <= start and not floor:
             continue  # scaled to 0 or below, clipped to a floor of 0: contributes nothing
         scaled = (value - start) / span
-        contribution = round(weight * (floor if scaled < floor else min(1.0, scaled)), 2)
+        contribution = rounded(
+            weight * (floor if scaled < floor else scaled if scaled < 1.0 else 1.0), 2
+        )
         if contribution != 0:
-            reasons.append(Reason(code, label, round(value, 4), weight, contribution))
+            reasons.append(Reason(code, label, rounded(value, 4), weight, contribution))
     reasons.sort(key=_order)
     score = max(0, min(100, round(BASE_POINTS + sum(r.contribution for r in reasons))))
     tier = tier_of(score)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from risk.domain.state import AccountState, month_of
 
@@ -47,7 +47,9 @@ def _decayed(state: AccountState, as_of: int) -> tuple[float, float, float, floa
     return news, downgrade, upgrade, insolvency, terms
 
 
-def _within(dates: Iterable[int], as_of: int, days: int) -> int:
+def _within(dates: Collection[int], as_of: int, days: int) -> int:
+    if not dates:  # most accounts: nothing broken, missed, disputed or reversed
+        return 0
     return sum(1 for on in dates if on and 0 <= as_of - on <= days)
 
 
@@ -65,19 +67,26 @@ def late_payment(state: AccountState) -> tuple[float, float, float]:
     return share, average, trend
 
 
+_NO_MONTH = (0, 0)
+
+
 def ordering_change(state: AccountState, as_of: int) -> float:
     """Invoiced value of the last 3 complete months over the 6 before; 1.0 = as usual."""
-    if not state.monthly or not as_of:
+    monthly = state.monthly
+    if not monthly or not as_of:
         return 1.0
     current = month_of(as_of)  # still running: it counts from next month on
-    recent_months = range(1, ORDER_RECENT_MONTHS + 1)
-    recent = sum(state.monthly.get(current - i, [0, 0])[1] for i in recent_months)
-    months = range(ORDER_RECENT_MONTHS + 1, ORDER_RECENT_MONTHS + ORDER_BASELINE_MONTHS + 1)
-    baseline_months = [state.monthly.get(current - i, [0, 0])[1] for i in months]
-    if sum(1 for v in baseline_months if v > 0) < 3:
+    recent = 0
+    for i in range(1, ORDER_RECENT_MONTHS + 1):
+        recent += monthly.get(current - i, _NO_MONTH)[1]
+    baseline = active = 0
+    for i in range(ORDER_RECENT_MONTHS + 1, ORDER_RECENT_MONTHS + ORDER_BASELINE_MONTHS + 1):
+        value = monthly.get(current - i, _NO_MONTH)[1]
+        baseline += value
+        active += value > 0
+    if active < 3:
         return 1.0  # too little history to know the account's usual pattern
-    baseline = sum(baseline_months) * ORDER_RECENT_MONTHS / ORDER_BASELINE_MONTHS
-    return recent / baseline
+    return recent / (baseline * ORDER_RECENT_MONTHS / ORDER_BASELINE_MONTHS)
 
 
 def exposure(state: AccountState, as_of: int) -> tuple[float, float, float, int]:
