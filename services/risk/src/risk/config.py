@@ -24,7 +24,10 @@ class RiskSettings(ServiceSettings):
     )
     rescore_chunk_size: int = Field(default=5000, ge=1, le=50_000)
     rescore_processes: int = Field(
-        default=2, ge=1, le=32, description="Processes a full rescoring shares its ranges among."
+        default=2,
+        ge=1,
+        le=32,
+        description="Processes (this one included) a full rescoring shares its ranges among.",
     )
 
     @property

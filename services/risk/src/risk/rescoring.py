@@ -6,9 +6,10 @@ import asyncio
 import datetime as dt
 import functools
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.sharedctypes import Synchronized
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -56,6 +57,16 @@ async def rescore_chunk(
     return outcome, len(rows)
 
 
+# Hands out the next range to rescore (None: all taken), in this process or shared by several.
+NextRange = Callable[[], Range | None]
+
+
+def _from(ranges: Sequence[Range]) -> NextRange:
+    """The ranges one by one, within this process."""
+    pending = iter(ranges)
+    return lambda: next(pending, None)
+
+
 async def _rescore_ranges(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -63,18 +74,16 @@ async def _rescore_ranges(
     scorer: Scorer,
     now: dt.datetime,
     as_of: dt.date | None,
-    ranges: Sequence[Range],
+    next_range: NextRange,
     workers: int,
 ) -> tuple[int, int]:
-    """Rescore these ranges, `workers` at a time, each in its own transaction with its events."""
-    queue: asyncio.Queue[Range] = asyncio.Queue()
-    for item in ranges:
-        queue.put_nowait(item)
+    """Rescore ranges until none is left, `workers` at a time, each range in its own
+    transaction with its events."""
     totals = [0, 0]
 
     async def work() -> None:
-        while not queue.empty():
-            after, upto = queue.get_nowait()
+        while (taken := next_range()) is not None:
+            after, upto = taken
             async with sessionmaker() as session, session.begin():
                 outcome, count = await rescore_chunk(
                     session=session, after=after, upto=upto, scorer=scorer, now=now, as_of=as_of
@@ -85,9 +94,31 @@ async def _rescore_ranges(
             totals[1] += len(outcome.events)
 
     async with asyncio.TaskGroup() as group:
-        for _ in range(max(1, min(workers, len(ranges)))):
+        for _ in range(max(1, workers)):
             group.create_task(work())
     return totals[0], totals[1]
+
+
+# The index of the next range not taken yet, shared by the processes of one rescoring (set in
+# each helper process when it starts).
+_shared_next: Synchronized[int] | None = None
+
+
+def _share(counter: Synchronized[int]) -> None:
+    global _shared_next  # one per helper process, set once when it starts
+    _shared_next = counter
+
+
+def _shared(counter: Synchronized[int], ranges: Sequence[Range]) -> NextRange:
+    """The ranges one by one, each taken by exactly one of the processes sharing `counter`."""
+
+    def take() -> Range | None:
+        with counter.get_lock():
+            index = counter.value
+            counter.value = index + 1
+        return ranges[index] if index < len(ranges) else None
+
+    return take
 
 
 def _rescore_in_process(
@@ -98,7 +129,9 @@ def _rescore_in_process(
     as_of: dt.date | None,
     workers: int,
 ) -> tuple[int, int]:
-    """A rescoring process: its own engine and outbox writer over its share of the ranges."""
+    """A helper process: its own engine and outbox writer, taking ranges until none is left."""
+    assert _shared_next is not None, "started without the shared range counter"
+    next_range = _shared(_shared_next, ranges)
 
     async def run() -> tuple[int, int]:
         engine = create_engine(settings, pool_size=workers)
@@ -109,7 +142,7 @@ def _rescore_in_process(
                 scorer=scorer,
                 now=now,
                 as_of=as_of,
-                ranges=ranges,
+                next_range=next_range,
                 workers=workers,
             )
         finally:
@@ -145,36 +178,43 @@ async def rescore_all(
     so one range's Python work overlaps another's database round trips. Ranges are disjoint
     and each locks its rows in id order in one statement, so workers never wait on each other.
 
-    With `processes` > 1 (and the `settings` to connect with), the ranges are shared out
-    among that many processes, each with its own connections and `workers`: scoring is
-    Python work, and one process uses one core.
+    With `processes` > 1 (and the `settings` to connect with), `processes` - 1 helper
+    processes, each with its own connections and `workers`, take ranges as this one does,
+    each range by exactly one of them: scoring is Python work, one process uses one core.
     """
     async with sessionmaker() as session:
         bounds = await repo.registered_bounds(session=session, every=chunk)
     ranges = list(zip(["", *bounds], [*bounds, None], strict=True))
+    work = functools.partial(
+        _rescore_ranges,
+        sessionmaker=sessionmaker,
+        outbox=outbox,
+        scorer=scorer,
+        now=now,
+        as_of=as_of,
+        workers=min(workers, len(ranges)),
+    )
     if settings is None or processes <= 1 or len(ranges) <= 1:
-        accounts, published = await _rescore_ranges(
-            sessionmaker=sessionmaker,
-            outbox=outbox,
-            scorer=scorer,
-            now=now,
-            as_of=as_of,
-            ranges=ranges,
-            workers=workers,
-        )
-        return RescoreReport(accounts, published)
-    shares = [ranges[i::processes] for i in range(min(processes, len(ranges)))]
+        return RescoreReport(*await work(next_range=_from(ranges)))
+    # This process takes ranges too: it starts at once, while the helpers start up.
+    context = _process_context()
+    counter = context.Value("q", 0)
+    helpers = min(processes, len(ranges)) - 1
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(len(shares), mp_context=_process_context()) as pool:
+    pool = ProcessPoolExecutor(helpers, mp_context=context, initializer=_share, initargs=(counter,))
+    try:
         done = await asyncio.gather(
+            work(next_range=_shared(counter, ranges)),
             *(
                 loop.run_in_executor(
                     pool,
                     functools.partial(
-                        _rescore_in_process, settings, share, scorer, now, as_of, workers
+                        _rescore_in_process, settings, ranges, scorer, now, as_of, workers
                     ),
                 )
-                for share in shares
-            )
+                for _ in range(helpers)
+            ),
         )
+    finally:  # after a failure, helpers still finish the ranges they hold: not on this loop
+        await asyncio.to_thread(pool.shutdown)
     return RescoreReport(sum(a for a, _ in done), sum(p for _, p in done))
