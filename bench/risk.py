@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import random
 import time
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+from bench.consumer import Progress
 from bench.corpus import produce
 from bench.infra import Infra, servers
 from bench.results import Result, render
@@ -136,7 +138,7 @@ def _records(events: list[Event], source: str) -> list[KafkaRecord]:
     return [encode(new_envelope(e, source=source)) for e in events]
 
 
-async def incremental(infra: Infra, *, events: int, accounts: int, batch_size: int) -> Result:
+async def incremental(infra: Infra, *, events: int, accounts: int, batch_size: int) -> list[Result]:
     """Produce the mix (untimed), then time the real consumer until every event is applied."""
     names = {k: await infra.create_topic(f"risk-{k}", PARTITIONS) for k in ("inv", "dun", "sig")}
     payments = await infra.create_topic("risk-pay", PARTITIONS)
@@ -165,12 +167,17 @@ async def incremental(infra: Infra, *, events: int, accounts: int, batch_size: i
         settings=settings, outbox=runtime.outbox, clock=runtime.clock, registry=ModelRegistry()
     ):
         consumer = runtime.add_consumer(spec)
+    progress = Progress(total)
     started = time.perf_counter()
     await runtime.start()
     try:
         async with asyncio.timeout(DEADLINE_S):
-            while consumer.processed_total < total:  # noqa: ASYNC110 - a counter, no event
-                await asyncio.sleep(0.05)
+            done = 0
+            while done < total:
+                await asyncio.sleep(0.01)
+                if consumer.processed_total != done:  # a batch committed
+                    done = consumer.processed_total
+                    progress.mark(done)
         seconds = time.perf_counter() - started
         async with runtime.sessionmaker() as session:
             scored = await session.scalar(
@@ -179,12 +186,23 @@ async def incremental(infra: Infra, *, events: int, accounts: int, batch_size: i
             staged = await session.scalar(select(func.count()).select_from(PLATFORM_TABLES.outbox))
     finally:
         await runtime.stop()
+    assert progress.first is not None
+    joined = progress.first[0] - started
     note = (
         f"{total:,} events over {accounts:,} accounts, batch {batch_size}, 4 topics;"
-        f" {scored:,} accounts scored, {staged:,} events staged;"
-        " includes consumer start-up and group join"
+        f" {scored:,} accounts scored, {staged:,} events staged; from the first applied batch"
+        f" to the last (as consumer.c_dunlin_pipeline), start-up excluded"
     )
-    return Result("risk.incremental", total / seconds, "events/s", 5_000, "min", note)
+    return [
+        Result("risk.incremental", progress.rate, "events/s", 5_000, "min", note),
+        Result(
+            "risk.incremental.with_start_up",
+            total / seconds,
+            "events/s",
+            note=f"the same run from runtime.start(): first batch applied after {joined:.1f} s"
+            " (consumer start-up and group join, the same for any number of events)",
+        ),
+    ]
 
 
 async def full_rescore(infra: Infra, *, accounts: int, chunk: int) -> list[Result]:
@@ -194,7 +212,7 @@ async def full_rescore(infra: Infra, *, accounts: int, chunk: int) -> list[Resul
     )
     runtime = ServiceRuntime(settings, tables=PLATFORM_TABLES, run_relay=False)
     samples = [
-        synthetic.state_at(a, synthetic.SNAPSHOT_DAY).to_json()
+        json.dumps(synthetic.state_at(a, synthetic.SNAPSHOT_DAY).to_json())
         for a in synthetic.portfolio(500, seed=3)
     ]
     prefix = uuid.uuid4().hex[:6]
@@ -226,6 +244,8 @@ async def full_rescore(infra: Infra, *, accounts: int, chunk: int) -> list[Resul
                 now=NOW,
                 as_of=as_of,
                 chunk=chunk,
+                processes=settings.rescore_processes,
+                settings=settings,
             )
             timings.append((time.perf_counter() - started, report))
     finally:
@@ -257,9 +277,7 @@ async def run(
     await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=infra.database_url)
     results = []
     if only in (None, "incremental"):
-        results.append(
-            await incremental(infra, events=events, accounts=accounts, batch_size=batch_size)
-        )
+        results += await incremental(infra, events=events, accounts=accounts, batch_size=batch_size)
     if only in (None, "rescore"):
         results += await full_rescore(infra, accounts=rescore_accounts, chunk=chunk)
     return results

@@ -170,6 +170,8 @@ async def _run(args: argparse.Namespace) -> str:
                 now=runtime.clock.now(),
                 as_of=args.as_of,
                 chunk=runtime.settings.rescore_chunk_size,
+                processes=runtime.settings.rescore_processes,
+                settings=runtime.settings,
             )
             return json.dumps({"accounts": report.accounts, "published": report.published})
         match args.action:

@@ -23,6 +23,12 @@ class RiskSettings(ServiceSettings):
         default=30.0, gt=0, description="How often the active model version is checked."
     )
     rescore_chunk_size: int = Field(default=5000, ge=1, le=50_000)
+    rescore_processes: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Processes (this one included) a full rescoring shares its ranges among.",
+    )
 
     @property
     def consumed_topics(self) -> list[str]:

@@ -39,8 +39,8 @@ class RiskEvents:
             raise RejectEvent(str(exc)) from exc
         if outcome.events:
             metrics.assessments_published.add(len(outcome.events))
-            await self._outbox.add(
-                session, *outcome.events, occurred_at=now, traceparents=outcome.traceparents
+            await self._outbox.add_many(
+                session, outcome.events, occurred_at=now, traceparents=outcome.traceparents
             )
 
 

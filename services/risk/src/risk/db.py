@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Identity, Index, Integer, String, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -22,7 +33,11 @@ class Base(DeclarativeBase):
 
 
 class AccountRow(Base):
-    """One account: its signal state (JSON), current score and what was last published."""
+    """One account: its signal state, current score and what was last published.
+
+    The state is the service's own JSON (AccountState.to_json) kept as text: it is only ever
+    read and written whole by the service, and jsonb would parse and print it every time.
+    """
 
     __tablename__ = "accounts"
     __table_args__ = (
@@ -33,7 +48,7 @@ class AccountRow(Base):
     account_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(100))
     registered: Mapped[bool] = mapped_column(Boolean)
-    state: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(Text)
     score: Mapped[int | None] = mapped_column(Integer)
     tier: Mapped[str | None] = mapped_column(String(10))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)

@@ -144,7 +144,7 @@ async def fold(
 ) -> Outcome:
     """Apply facts per account, score, and write accounts, history and predictions."""
     rows = await repo.lock_accounts(session=session, account_ids={a for _, a, _ in items}, now=now)
-    states = {account_id: AccountState.from_json(row.state) for account_id, row in rows.items()}
+    states = {account_id: AccountState.loads(row.state) for account_id, row in rows.items()}
     predictions: list[dict[str, Any]] = []
     settled: list[tuple[str, dt.date]] = []
 

@@ -8,11 +8,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from risk.db import AccountRow, Base, PredictionRow, SignalRow
+from risk.db import AccountRow, SignalRow
 from risk.domain.state import AccountState
 
 _EMPTY_STATE_JSON = json.dumps(AccountState().to_json())
@@ -34,30 +34,29 @@ async def lock_external_ids(*, session: AsyncSession, external_ids: Collection[s
         )
 
 
-def _table(model: type[Base]) -> Table:
-    """The Core table of a mapped class: executemany without the ORM's per-row work."""
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
 @dataclass(frozen=True, slots=True)
 class StoredAccount:
     """What scoring needs of a stored account."""
 
     account_id: str
-    state: dict[str, Any]
+    state: str  # as stored: AccountState.loads rebuilds it
     published_score: int | None
     published_tier: str | None
     recommended_limit_minor: int | None
 
 
-_COLUMNS = (
-    AccountRow.account_id,
-    AccountRow.state,
-    AccountRow.published_score,
-    AccountRow.published_tier,
-    AccountRow.recommended_limit_minor,
+# Plain SQL with column arrays (= ANY, unnest): one parameter per column, not one per id.
+_SELECT = (
+    "SELECT account_id, state, published_score, published_tier, recommended_limit_minor"
+    " FROM risk.accounts"
+)
+_CREATE = text(
+    "INSERT INTO risk.accounts (account_id, registered, state, reasons, actions, updated_at)"
+    " SELECT id, false, CAST(:state AS text), '[]', '[]', :now"
+    " FROM unnest(CAST(:ids AS text[])) AS id ORDER BY id ON CONFLICT DO NOTHING"
+)
+_LOCK = text(
+    _SELECT + " WHERE account_id = ANY(CAST(:ids AS text[])) ORDER BY account_id FOR UPDATE"
 )
 
 
@@ -68,21 +67,8 @@ async def lock_accounts(
     ids = sorted(set(account_ids))
     if not ids:
         return {}
-    await session.execute(
-        text(
-            "INSERT INTO risk.accounts"
-            " (account_id, registered, state, reasons, actions, updated_at)"
-            " SELECT id, false, CAST(:state AS jsonb), '[]', '[]', :now"
-            " FROM unnest(CAST(:ids AS text[])) AS id ORDER BY id ON CONFLICT DO NOTHING"
-        ),
-        {"ids": ids, "state": _EMPTY_STATE_JSON, "now": now},
-    )
-    result = await session.execute(
-        select(*_COLUMNS)
-        .where(AccountRow.account_id.in_(ids))
-        .order_by(AccountRow.account_id)
-        .with_for_update()
-    )
+    await session.execute(_CREATE, {"ids": ids, "state": _EMPTY_STATE_JSON, "now": now})
+    result = await session.execute(_LOCK, {"ids": ids})
     return {row[0]: StoredAccount(*row) for row in result}
 
 
@@ -99,14 +85,19 @@ async def registered_bounds(*, session: AsyncSession, every: int) -> list[str]:
     return list(result.scalars())
 
 
+_RANGE = _SELECT + " WHERE registered AND account_id > :after"
+_LOCK_RANGE = text(_RANGE + " AND account_id <= :upto ORDER BY account_id FOR UPDATE")
+_LOCK_REST = text(_RANGE + " ORDER BY account_id FOR UPDATE")
+
+
 async def lock_registered_between(
     *, session: AsyncSession, after: str, upto: str | None
 ) -> list[StoredAccount]:
     """The registered accounts with ids in (after, upto] (no upper end: None), locked, in order."""
-    query = select(*_COLUMNS).where(AccountRow.registered, AccountRow.account_id > after)
-    if upto is not None:
-        query = query.where(AccountRow.account_id <= upto)
-    result = await session.execute(query.order_by(AccountRow.account_id).with_for_update())
+    if upto is None:
+        result = await session.execute(_LOCK_REST, {"after": after})
+    else:
+        result = await session.execute(_LOCK_RANGE, {"after": after, "upto": upto})
     return [StoredAccount(*row) for row in result]
 
 
@@ -127,7 +118,7 @@ async def accounts_by_external_id(
 _SAVE = text(
     """
     UPDATE risk.accounts a SET
-        state = COALESCE(CAST(s.state AS jsonb), a.state),
+        state = COALESCE(s.state, a.state),
         registered = s.registered, external_id = s.external_id, score = s.score,
         tier = s.tier, reasons = CAST(s.reasons AS jsonb), actions = CAST(s.actions AS jsonb),
         model_version = s.model_version, published_score = s.published_score,
@@ -234,10 +225,27 @@ async def add_history(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) 
         await session.execute(_HISTORY, {c: [r[c] for r in rows] for c in HISTORY_COLUMNS})
 
 
+_PREDICTIONS = text(
+    """
+    INSERT INTO risk.payment_predictions
+        (invoice_id, account_id, issue_date, due_date, predicted_on, predicted_at)
+    SELECT * FROM unnest(
+        CAST(:invoice_id AS text[]), CAST(:account_id AS text[]), CAST(:issue_date AS date[]),
+        CAST(:due_date AS date[]), CAST(:predicted_on AS date[]),
+        CAST(:predicted_at AS timestamptz[])
+    )
+    ON CONFLICT DO NOTHING
+    """
+)
+PREDICTION_COLUMNS = (
+    "invoice_id", "account_id", "issue_date", "due_date", "predicted_on", "predicted_at",
+)  # fmt: skip
+
+
 async def add_predictions(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Record first predictions of new invoices (a re-sent invoice keeps its first one)."""
     if rows:
-        await session.execute(pg_insert(_table(PredictionRow)).on_conflict_do_nothing(), list(rows))
+        await session.execute(_PREDICTIONS, {c: [r[c] for r in rows] for c in PREDICTION_COLUMNS})
 
 
 async def settle_predictions(

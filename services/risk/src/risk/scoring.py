@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from dunlin_events import CreditLimitRecommended, Event, RiskAssessed, from_minor
 from risk.domain import model
 from risk.domain.decisions import recommend_limit
-from risk.domain.model import Assessment, is_material
+from risk.domain.model import Assessment, is_material, rounded
 from risk.domain.signals import measure
 from risk.domain.state import AccountState
 from risk.repository import StoredAccount
@@ -43,6 +43,20 @@ class Outcome:
     traceparents: list[str | None] = field(default_factory=list)
 
 
+# json.dumps with options builds an encoder per call; these are built once. What they encode
+# is built here from numbers, strings and lists, never cyclic: the cycle check is skipped.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_DEFAULT = json.JSONEncoder(check_circular=False).encode
+_ACTIONS: dict[tuple[str, ...], str] = {}  # a handful of combinations: encoded once each
+
+
+def _actions_json(actions: tuple[str, ...]) -> str:
+    encoded = _ACTIONS.get(actions)
+    if encoded is None:
+        encoded = _ACTIONS[actions] = _DEFAULT(list(actions))
+    return encoded
+
+
 def reasons_json(assessment: Assessment) -> list[dict[str, Any]]:
     """Reasons as stored and served."""
     return [
@@ -71,7 +85,7 @@ def score_account(
     """Assess one account; stage its row, and its events when the change is material."""
     values: dict[str, Any] = {
         "account_id": row.account_id,
-        "state": None if keep_state else json.dumps(state.to_json(), separators=(",", ":")),
+        "state": None if keep_state else _COMPACT(state.to_json()),
         "registered": state.registered,
         "external_id": state.external_id,
         "score": None,
@@ -90,19 +104,18 @@ def score_account(
         return
     measures = measure(state, as_of)
     assessment = scorer.assess(measures)
-    reasons = json.dumps(reasons_json(assessment), separators=(",", ":"))
-    values.update(
-        score=assessment.score,
-        tier=assessment.tier,
-        reasons=reasons,
-        actions=json.dumps(list(assessment.actions)),
-        model_version=assessment.model_version,
-        scored_at=now,
-    )
+    reason_list = reasons_json(assessment)
+    reasons = _COMPACT(reason_list)
+    values["score"] = assessment.score
+    values["tier"] = assessment.tier
+    values["reasons"] = reasons
+    values["actions"] = _actions_json(assessment.actions)
+    values["model_version"] = assessment.model_version
+    values["scored_at"] = now
     if is_material(
         assessment, previous_score=row.published_score, previous_tier=row.published_tier
     ):
-        outcome.events.append(_assessed(row, assessment, now))
+        outcome.events.append(_assessed(row, assessment, reason_list, now))
         outcome.traceparents.append(traceparent)
         outcome.history.append(
             {
@@ -111,9 +124,7 @@ def score_account(
                 "tier": assessment.tier,
                 "previous_score": row.published_score,
                 "reasons": reasons,
-                "measures": json.dumps(
-                    {k: round(v, 4) for k, v in measures.items()}, separators=(",", ":")
-                ),
+                "measures": _COMPACT({k: rounded(v, 4) for k, v in measures.items()}),
                 "model_version": assessment.model_version,
                 "as_of": dt.date.fromordinal(max(state.as_of, as_of or 0, 1)),
                 "assessed_at": now,
@@ -139,7 +150,9 @@ def score_account(
     outcome.account_rows.append(values)
 
 
-def _assessed(row: StoredAccount, assessment: Assessment, now: dt.datetime) -> RiskAssessed:
+def _assessed(
+    row: StoredAccount, assessment: Assessment, reasons: list[dict[str, Any]], now: dt.datetime
+) -> RiskAssessed:
     return RiskAssessed.model_validate(
         {
             "account_id": row.account_id,
@@ -147,7 +160,7 @@ def _assessed(row: StoredAccount, assessment: Assessment, now: dt.datetime) -> R
             "tier": assessment.tier,
             "previous_score": row.published_score,
             "previous_tier": row.published_tier,
-            "reasons": reasons_json(assessment),
+            "reasons": reasons,
             "recommended_actions": list(assessment.actions),
             "model_version": assessment.model_version,
             "assessed_at": now,

@@ -31,6 +31,8 @@ async def rescore(body: RescoreRequest, runtime: RuntimeDep) -> RescoreResult:
         now=runtime.clock.now(),
         as_of=body.as_of,
         chunk=runtime.settings.rescore_chunk_size,
+        processes=runtime.settings.rescore_processes,
+        settings=runtime.settings,
     )
     return RescoreResult(
         accounts=report.accounts, published=report.published, model_version=runtime.registry.version

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from risk.domain.signals import Measures
 
@@ -61,9 +62,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Reason:
-    """A signal's part in one score."""
+class Reason(NamedTuple):
+    """A signal's part in one score (a named tuple: built for every reason of every score)."""
 
     code: str
     label: str
@@ -72,8 +72,7 @@ class Reason:
     contribution: float
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(NamedTuple):
     """A score with its tier, reasons (biggest first) and recommended actions."""
 
     score: int
@@ -122,16 +121,31 @@ _CARD = tuple(
 )
 
 
+def _order(reason: Reason) -> tuple[float, str]:
+    return -abs(reason.contribution), reason.code
+
+
+def rounded(value: float, digits: int) -> float:
+    """round(value, digits), skipping the (slow) rounding of whole floats (counts, full
+    weights), which it would return unchanged."""
+    return value if value.__class__ is float and value.is_integer() else round(value, digits)
+
+
 def assess(measures: Measures) -> Assessment:
     """Score the measures with the points card; pure and deterministic."""
     reasons = []
+    get = measures.get
     for code, label, weight, start, span, floor in _CARD:
-        value = measures.get(code, 0.0)
+        value = get(code, 0.0)
+        if value <= start and not floor:
+            continue  # scaled to 0 or below, clipped to a floor of 0: contributes nothing
         scaled = (value - start) / span
-        contribution = round(weight * (floor if scaled < floor else min(1.0, scaled)), 2)
+        contribution = rounded(
+            weight * (floor if scaled < floor else scaled if scaled < 1.0 else 1.0), 2
+        )
         if contribution != 0:
-            reasons.append(Reason(code, label, round(value, 4), weight, contribution))
-    reasons.sort(key=lambda r: (-abs(r.contribution), r.code))
+            reasons.append(Reason(code, label, rounded(value, 4), weight, contribution))
+    reasons.sort(key=_order)
     score = max(0, min(100, round(BASE_POINTS + sum(r.contribution for r in reasons))))
     tier = tier_of(score)
     ordered = tuple(reasons)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from risk.domain.state import AccountState, month_of
 
@@ -25,15 +25,31 @@ def _avg_late(days: list[int]) -> float:
     return sum(max(0, d) for d in days) / len(days) if days else 0.0
 
 
-def _decayed(state: AccountState, kinds: tuple[str, ...], as_of: int, half_life: float) -> float:
-    total = 0.0
+def _decayed(state: AccountState, as_of: int) -> tuple[float, float, float, float, int]:
+    """Decayed severities (news, downgrades, upgrades, insolvency) and recent terms requests,
+    in one pass over the signals (each kind's terms summed in the same order as one by one)."""
+    news = downgrade = upgrade = insolvency = 0.0
+    terms = 0
     for kind, severity, on, _ in state.signals.values():
-        if kind in kinds and 0 <= as_of - on <= EVENT_WINDOW_DAYS * 2:
-            total += severity / 5 * 0.5 ** ((as_of - on) / half_life)
-    return total
+        age = as_of - on
+        if kind == "credit_terms_request":
+            if on and 0 <= age <= TERMS_WINDOW_DAYS:
+                terms += 1
+        elif 0 <= age <= EVENT_WINDOW_DAYS * 2:
+            if kind in NEGATIVE_KINDS:
+                news += severity / 5 * 0.5 ** (age / NEWS_HALF_LIFE_DAYS)
+            elif kind == "bureau_downgrade":
+                downgrade += severity / 5 * 0.5 ** (age / NEWS_HALF_LIFE_DAYS)
+            elif kind == "bureau_upgrade":
+                upgrade += severity / 5 * 0.5 ** (age / NEWS_HALF_LIFE_DAYS)
+            elif kind == "insolvency_notice":
+                insolvency += severity / 5 * 0.5 ** (age / INSOLVENCY_HALF_LIFE_DAYS)
+    return news, downgrade, upgrade, insolvency, terms
 
 
-def _within(dates: Iterable[int], as_of: int, days: int) -> int:
+def _within(dates: Collection[int], as_of: int, days: int) -> int:
+    if not dates:  # most accounts: nothing broken, missed, disputed or reversed
+        return 0
     return sum(1 for on in dates if on and 0 <= as_of - on <= days)
 
 
@@ -51,19 +67,26 @@ def late_payment(state: AccountState) -> tuple[float, float, float]:
     return share, average, trend
 
 
+_NO_MONTH = (0, 0)
+
+
 def ordering_change(state: AccountState, as_of: int) -> float:
     """Invoiced value of the last 3 complete months over the 6 before; 1.0 = as usual."""
-    if not state.monthly or not as_of:
+    monthly = state.monthly
+    if not monthly or not as_of:
         return 1.0
     current = month_of(as_of)  # still running: it counts from next month on
-    recent_months = range(1, ORDER_RECENT_MONTHS + 1)
-    recent = sum(state.monthly.get(current - i, [0, 0])[1] for i in recent_months)
-    months = range(ORDER_RECENT_MONTHS + 1, ORDER_RECENT_MONTHS + ORDER_BASELINE_MONTHS + 1)
-    baseline_months = [state.monthly.get(current - i, [0, 0])[1] for i in months]
-    if sum(1 for v in baseline_months if v > 0) < 3:
+    recent = 0
+    for i in range(1, ORDER_RECENT_MONTHS + 1):
+        recent += monthly.get(current - i, _NO_MONTH)[1]
+    baseline = active = 0
+    for i in range(ORDER_RECENT_MONTHS + 1, ORDER_RECENT_MONTHS + ORDER_BASELINE_MONTHS + 1):
+        value = monthly.get(current - i, _NO_MONTH)[1]
+        baseline += value
+        active += value > 0
+    if active < 3:
         return 1.0  # too little history to know the account's usual pattern
-    baseline = sum(baseline_months) * ORDER_RECENT_MONTHS / ORDER_BASELINE_MONTHS
-    return recent / baseline
+    return recent / (baseline * ORDER_RECENT_MONTHS / ORDER_BASELINE_MONTHS)
 
 
 def exposure(state: AccountState, as_of: int) -> tuple[float, float, float, int]:
@@ -92,31 +115,26 @@ def measure(state: AccountState, as_of: int | None = None) -> Measures:
     day = max(state.as_of, as_of or 0)
     share, average, trend = late_payment(state)
     utilisation, overdue_share, overdue_days, partial = exposure(state, day)
-    signals = state.signals.values()
-    terms = [on for kind, _, on, _ in signals if kind == "credit_terms_request"]
+    news, downgrade, upgrade, insolvency, terms = _decayed(state, day)
     ratio = ordering_change(state, day)
     return {
         "LATE_SHARE": share,
         "AVG_DAYS_LATE": average,
         "LATE_TREND": trend,
-        "CREDIT_TERMS_REQUESTS": float(_within(terms, day, TERMS_WINDOW_DAYS)),
+        "CREDIT_TERMS_REQUESTS": float(terms),
         "ORDER_DROP": max(0.0, 1.0 - ratio),
         "ORDER_SPIKE": ratio,
-        "NEGATIVE_NEWS": _decayed(state, NEGATIVE_KINDS, day, NEWS_HALF_LIFE_DAYS),
-        "BUREAU_DOWNGRADE": _decayed(state, ("bureau_downgrade",), day, NEWS_HALF_LIFE_DAYS),
-        "BUREAU_UPGRADE": _decayed(state, ("bureau_upgrade",), day, NEWS_HALF_LIFE_DAYS),
-        "INSOLVENCY_NOTICE": _decayed(
-            state, ("insolvency_notice",), day, INSOLVENCY_HALF_LIFE_DAYS
-        ),
-        "BROKEN_PROMISES": float(_within(list(state.broken.values()), day, EVENT_WINDOW_DAYS)),
+        "NEGATIVE_NEWS": news,
+        "BUREAU_DOWNGRADE": downgrade,
+        "BUREAU_UPGRADE": upgrade,
+        "INSOLVENCY_NOTICE": insolvency,
+        "BROKEN_PROMISES": float(_within(state.broken.values(), day, EVENT_WINDOW_DAYS)),
         "DISPUTES_OPENED": float(
             _within([d[0] for d in state.disputes.values()], day, DISPUTE_WINDOW_DAYS)
         ),
         "PARTIAL_PAYMENTS": float(partial),
-        "MISSED_INSTALLMENTS": float(_within(list(state.missed.values()), day, EVENT_WINDOW_DAYS)),
-        "PAYMENT_REVERSALS": float(
-            _within(list(state.reversals.values()), day, DISPUTE_WINDOW_DAYS)
-        ),
+        "MISSED_INSTALLMENTS": float(_within(state.missed.values(), day, EVENT_WINDOW_DAYS)),
+        "PAYMENT_REVERSALS": float(_within(state.reversals.values(), day, DISPUTE_WINDOW_DAYS)),
         "CREDIT_UTILISATION": utilisation,
         "OVERDUE_DAYS": overdue_days,
         "OVERDUE_SHARE": overdue_share,

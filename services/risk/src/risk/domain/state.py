@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +62,7 @@ class AccountState:
     bad_on: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready form (stored in the accounts row)."""
+        """What is stored in the accounts row, for json.dumps (shares the state's lists)."""
         return {
             "r": self.registered,
             "x": self.external_id,
@@ -69,9 +71,10 @@ class AccountState:
             "a": self.as_of,
             "i": {k: [v.total, v.paid, v.issue, v.due] for k, v in self.invoices.items()},
             "sc": [self.settled_count, self.late_count, self.days_late_sum],
-            "s": [list(s) for s in self.settlements],
-            "m": {str(k): v for k, v in self.monthly.items()},
-            "g": {k: list(v) for k, v in self.signals.items()},
+            # Tuples and int keys encode as JSON arrays and string keys: no copies needed.
+            "s": self.settlements,
+            "m": self.monthly,
+            "g": self.signals,
             "b": self.broken,
             "k": self.kept,
             "d": self.disputes,
@@ -80,6 +83,11 @@ class AccountState:
             "ag": self.agency_on,
             "bad": self.bad_on,
         }
+
+    @classmethod
+    def loads(cls, text: str) -> AccountState:
+        """Rebuild a state from its stored text."""
+        return cls.from_json(json.loads(text))
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> AccountState:
@@ -95,9 +103,9 @@ class AccountState:
             settled_count=count,
             late_count=late,
             days_late_sum=days,
-            settlements=[(s[0], s[1], s[2], s[3]) for s in raw["s"]],
+            settlements=list(map(tuple, raw["s"])),
             monthly={int(k): v for k, v in raw["m"].items()},
-            signals={k: (v[0], v[1], v[2], v[3]) for k, v in raw["g"].items()},
+            signals=dict(zip(raw["g"], map(tuple, raw["g"].values()), strict=True)),
             broken=raw["b"],
             kept=raw["k"],
             disputes=raw["d"],
@@ -108,8 +116,9 @@ class AccountState:
         )
 
 
+@functools.lru_cache(maxsize=4096)
 def month_of(ordinal: int) -> int:
-    """The month index of a date ordinal."""
+    """The month index of a date ordinal (cached: a rescoring asks for one day 100k times)."""
     day = dt.date.fromordinal(ordinal)
     return day.year * 12 + day.month - 1
 
