@@ -1,9 +1,10 @@
 """Rendering letters and statements off the event loop, on every core.
 
-fpdf2 is pure Python: a PDF costs milliseconds of CPU under the GIL, so threads would only
-keep the event loop responsive. With `pdf_workers` > 0 documents are rendered in that many
-worker processes (started on first use, forkserver with the PDF module preloaded, so each
-parses its fonts once); 0 renders in a thread of the service (tests, small installs).
+A PDF is pure Python CPU under the GIL, so threads would only keep the event loop
+responsive. With `pdf_workers` > 0 documents are rendered in that many worker processes
+(started on first use, forkserver with the PDF module preloaded, so each reads its fonts
+once and keeps its font subsets); 0 renders in a thread of the service (tests, small
+installs).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ log = logging.getLogger(__name__)
 
 def _warm() -> None:
     """Parse the fonts when a worker starts, not in its first document."""
-    # Imported here: with worker processes the service itself never loads fpdf2 and fontTools
-    # (tens of MB), only the workers do.
+    # Imported here: with worker processes the service itself never loads the fonts and
+    # their subsets, only the workers do.
     from notifications import pdf
 
     pdf.warm_up()

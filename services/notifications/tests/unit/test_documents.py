@@ -1,5 +1,6 @@
-"""E-mail MIME written by hand, parsed back by the standard library; PDFs with cached font
-subsets (text still extractable) and rendered in worker processes."""
+"""E-mail MIME written by hand, parsed back by the standard library; PDFs embedding subsets
+of exactly the glyphs they print (read back by pypdf and fontTools) and rendered in worker
+processes."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ import email
 import email.policy
 import io
 from email.message import EmailMessage
+from typing import Any
 
 import pypdf
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
 from dunlin_events.testing import notification_requested
-from notifications import fontcache
 from notifications.channels.base import Attachment, Outgoing
 from notifications.channels.email import build_email
 from notifications.channels.mime import address
 from notifications.documents import DocumentRenderer
 from notifications.letterhead import Letterhead
-from notifications.pdf import render_letter, render_statement
+from notifications.pdf import FONT_DIR, render_letter, render_statement
+from notifications.pdffont import embedding
 from notifications.templates.engine import Rendered
 
 HEAD = Letterhead("Dunlin Demo GmbH", ["Musterstraße 1", "10115 Berlin"])
@@ -80,19 +83,81 @@ def test_a_line_break_in_a_subject_cannot_inject_a_header() -> None:
     assert mail["Subject"] == "Hi Bcc: evil@x.example"
 
 
-def test_letters_with_different_names_share_one_cached_font_subset() -> None:
-    fontcache.CACHE.clear()
+def embedded_fonts(content: bytes) -> dict[str, TTFont]:
+    """The embedded font programs by base font name, read by fontTools."""
+    fonts = {}
+    for page in pypdf.PdfReader(io.BytesIO(content)).pages:
+        resources: Any = page["/Resources"]
+        for ref in resources["/Font"].values():
+            font = ref.get_object()
+            cid = font["/DescendantFonts"][0].get_object()
+            data = cid["/FontDescriptor"]["/FontFile2"].get_data()
+            fonts[str(font["/BaseFont"])] = TTFont(io.BytesIO(data), checkChecksums=2)
+    return fonts
+
+
+def test_a_document_embeds_exactly_the_glyphs_it_prints_with_the_fonts_outlines() -> None:
+    req = notification_requested(account_name="Zoë Ærø & Co", locale="de")
+    content = render_statement(req, head=HEAD, today=TODAY)
+    fonts = embedded_fonts(content)
+    assert sorted(name.split("+")[1] for name in fonts) == ["DejaVuSans", "DejaVuSans-Bold"]
+    for name, subset in fonts.items():
+        source = TTFont(FONT_DIR / f"{name.split('+')[1]}.ttf")
+        # Glyph ids are the full font's (names differ: the subset has no post table).
+        ours, theirs = subset.getGlyphOrder(), source.getGlyphOrder()
+        drawn = [gid for gid, g in enumerate(ours) if subset["glyf"][g].numberOfContours]
+        if name.endswith("+DejaVuSans"):
+            cmap = source.getBestCmap()
+            assert source.getGlyphID(cmap[ord("Ò")]) not in drawn  # not printed
+            for char in "Zë Ærø€0123456789".replace(" ", ""):  # printed (all digits once one is)
+                assert source.getGlyphID(cmap[ord(char)]) in drawn
+        for gid in drawn:
+            glyph = subset["glyf"][ours[gid]]
+            assert glyph.compile(subset["glyf"]) == source["glyf"][theirs[gid]].compile(
+                source["glyf"]
+            )
+            assert subset["hmtx"][ours[gid]] == source["hmtx"][theirs[gid]]
+    assert "Zoë Ærø & Co" in pdf_text(content)
+
+
+def test_documents_printing_the_same_characters_share_one_embedded_subset() -> None:
+    embedding.cache_clear()
     rendered = Rendered({"subject": "Mahnung", "body": "Guten Tag", "closing": "Grüße"})
-    names = ["Müller GmbH", "Zörner AG", "Bäcker KG"]
     texts = []
-    for name in names:
-        req = notification_requested(account_name=name, locale="de")
+    for number in ("RE-1", "RE-2", "RE-3"):  # other digits, same subset (all ten digits)
+        invoice = notification_requested().invoices[0].model_copy(update={"invoice_number": number})
+        req = notification_requested(account_name="Müller GmbH", invoices=[invoice])
         texts.append(pdf_text(render_letter(req, rendered, head=HEAD, today=TODAY)))
-    assert fontcache.CACHE.misses == 2  # one subset per font (regular, bold), then hits
-    assert fontcache.CACHE.hits == 2 * (len(names) - 1)
-    for name, text in zip(names, texts, strict=True):
-        assert name in text
+    assert embedding.cache_info().misses == 2  # regular and bold, made once
+    assert embedding.cache_info().hits == 2 * 2
+    for number, text in zip(("RE-1", "RE-2", "RE-3"), texts, strict=True):
+        assert number in text
+        assert "Müller GmbH" in text
         assert "€" in text
+
+
+def test_a_statement_longer_than_a_page_continues_on_the_next() -> None:
+    template = notification_requested().invoices[0]
+    invoices = [
+        template.model_copy(update={"invoice_id": f"i{n}", "invoice_number": f"RE-{n:03d}"})
+        for n in range(80)
+    ]
+    total = sum(i.balance for i in invoices)
+    req = notification_requested(invoices=invoices, dunned_balance=total, total_due=total)
+    pages = pypdf.PdfReader(io.BytesIO(render_statement(req, head=HEAD, today=TODAY))).pages
+    assert len(pages) == 3
+    text = "\n".join(page.extract_text() for page in pages)
+    assert [f"RE-{n:03d}" in text for n in range(80)] == [True] * 80
+    assert "Total due" in pages[-1].extract_text()
+
+
+def test_a_letter_body_wraps_into_justified_lines_that_read_back_in_order() -> None:
+    body = " ".join(f"word{n}" for n in range(120)) + "\n\nZweiter Absatz."
+    rendered = Rendered({"subject": "Mahnung", "body": body, "closing": "Grüße"})
+    text = pdf_text(render_letter(notification_requested(), rendered, head=HEAD, today=TODAY))
+    words = [w for w in text.split() if w.startswith("word")]
+    assert words == [f"word{n}" for n in range(120)]
+    assert "Zweiter Absatz." in text
 
 
 CYRILLIC_NAME = "\u041e\u041e\u041e \u0420\u043e\u043c\u0430\u0448\u043a\u0430 № 5 ₽"
