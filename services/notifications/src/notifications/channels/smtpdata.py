@@ -1,0 +1,61 @@
+"""aiosmtplib's DATA preparation without its per-line regular expressions.
+
+Before sending a message aiosmtplib turns every line ending into CRLF and doubles a period
+that starts a line, with `re.sub` (twice for the line endings when the server announces
+SIZE). Each line is a match and a replacement: ~2.5 ms of CPU for an e-mail carrying a
+statement PDF (hundreds of base64 lines), more than building and sending it. `install()`
+puts in replacements with the same results made of `bytes.replace` passes, if aiosmtplib
+still uses exactly the patterns they replace (else it leaves aiosmtplib as it is).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import aiosmtplib.protocol
+
+log = logging.getLogger(__name__)
+
+LINE_ENDINGS = rb"(?:\r\n|\n|\r(?!\n))"
+LEADING_PERIOD = rb"(?m)^\."
+
+
+class LineEndings:
+    """`re.compile(LINE_ENDINGS).sub(b"\\r\\n", data)`: every CRLF, LF and lone CR as CRLF."""
+
+    pattern = LINE_ENDINGS
+
+    def sub(self, replacement: bytes, data: bytes) -> bytes:
+        if replacement != b"\r\n":
+            return re.sub(self.pattern, replacement, data)
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
+class LeadingPeriods:
+    """`re.compile(LEADING_PERIOD).sub(b"..", data)`: a period starting a line doubled."""
+
+    pattern = LEADING_PERIOD
+
+    def sub(self, replacement: bytes, data: bytes) -> bytes:
+        if replacement != b"..":
+            return re.sub(self.pattern, replacement, data)
+        data = data.replace(b"\n.", b"\n..")
+        return b"." + data if data.startswith(b".") else data
+
+
+def install() -> None:
+    """Use the replacements in aiosmtplib (idempotent)."""
+    protocol = aiosmtplib.protocol
+    found = (
+        getattr(protocol, "LINE_ENDINGS_REGEX", None),
+        getattr(protocol, "PERIOD_REGEX", None),
+    )
+    if any(isinstance(item, LineEndings | LeadingPeriods) for item in found):
+        return
+    expected = (LINE_ENDINGS, LEADING_PERIOD)
+    if [getattr(item, "pattern", None) for item in found] != list(expected):
+        log.info("aiosmtplib prepares DATA differently now; its own code is used")
+        return
+    protocol.LINE_ENDINGS_REGEX = LineEndings()  # type: ignore[assignment]
+    protocol.PERIOD_REGEX = LeadingPeriods()  # type: ignore[assignment]
