@@ -18,6 +18,7 @@ import aiosmtplib.protocol
 import pypdf
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
+from dunlin_events import NotificationRequested
 from dunlin_events.testing import notification_requested
 from notifications.channels import mime, smtpdata
 from notifications.channels.base import Attachment, Outgoing
@@ -57,6 +58,7 @@ def test_an_email_with_accents_quotes_and_attachments_parses_back() -> None:
         date="Tue, 10 Nov 2026 10:00:00 GMT",
     )
     assert raw.isascii()
+    assert raw.count(b"\r\n") == raw.count(b"\n") == raw.count(b"\r")  # CRLF throughout
     mail = parse(raw)
     assert mail.defects == []
     assert mail["Subject"] == subject.strip() or mail["Subject"] == subject
@@ -66,7 +68,7 @@ def test_an_email_with_accents_quotes_and_attachments_parses_back() -> None:
     text, html = mail.get_body(("plain",)), mail.get_body(("html",))
     assert text is not None
     assert html is not None
-    assert text.get_content().startswith("Grüße\n.dot line")
+    assert text.get_content().splitlines()[:2] == ["Grüße", ".dot line"]  # CRLF, as sent
     assert "€" in html.get_content()
     assert [(a.get_filename(), a.get_content()) for a in mail.iter_attachments()] == [
         ("statement.pdf", b"%PDF" * 500),
@@ -188,8 +190,43 @@ def test_worker_processes_render_the_same_document() -> None:
     assert "RE-" in pdf_text(pdf)
 
 
+def invoiced(number: str) -> NotificationRequested:
+    invoice = notification_requested().invoices[0].model_copy(update={"invoice_number": number})
+    return notification_requested(invoices=[invoice])
+
+
+def test_documents_asked_for_together_come_back_each_to_its_own_caller() -> None:
+    requests = [invoiced(f"RE-{n}") for n in range(60)]  # several batches per worker
+    letter = Rendered({"subject": "Mahnung", "body": "Guten Tag", "closing": "Grüße"})
+
+    async def render() -> list[bytes | BaseException]:
+        renderer = DocumentRenderer(HEAD, workers=2)
+        try:
+            return await asyncio.gather(
+                *(
+                    renderer.letter(r, letter, today=TODAY)
+                    if n % 3 == 0
+                    else renderer.statement(r, today=TODAY)
+                    for n, r in enumerate(requests)
+                ),
+                renderer.letter(requests[0], Rendered({"subject": "no body"}), today=TODAY),
+                return_exceptions=True,
+            )
+        finally:
+            await asyncio.to_thread(renderer.close)
+
+    *documents, broken = asyncio.run(render())
+    assert isinstance(broken, KeyError)  # that letter alone fails
+    for n, document in enumerate(documents):
+        assert isinstance(document, bytes)
+        text = pdf_text(document)
+        assert f"\nRE-{n} " in text  # the invoice row of its own request
+        assert ("Guten Tag" in text) == (n % 3 == 0)
+
+
 SMTP_DATA_CASES = [
     b"",
+    b"all\r\nCRLF\r\n",
     b".",
     b"..\r\n.",
     b"a\r\nb\nc\rd\r\r\ne\n\r",

@@ -79,7 +79,9 @@ def mailbox(name: str | None, addr: str) -> str:
 
 
 def _qp(text: str) -> str:
-    return binascii.b2a_qp(text.encode(), quotetabs=False, istext=True).decode("ascii")
+    """Quoted-printable with CRLF line breaks (the message is CRLF throughout)."""
+    encoded = binascii.b2a_qp(text.encode(), quotetabs=False, istext=True).decode("ascii")
+    return encoded.replace("\r\n", "\n").replace("\n", CRLF)
 
 
 def base64_lines(content: bytes) -> str:

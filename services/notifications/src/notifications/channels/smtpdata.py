@@ -4,8 +4,8 @@ Before sending a message aiosmtplib turns every line ending into CRLF and double
 that starts a line, with `re.sub` (twice for the line endings when the server announces
 SIZE). Each line is a match and a replacement: ~2.5 ms of CPU for an e-mail carrying a
 statement PDF (hundreds of base64 lines), more than building and sending it. `install()`
-puts in replacements with the same results made of `bytes.replace` passes, if aiosmtplib
-still uses exactly the patterns they replace (else it leaves aiosmtplib as it is).
+puts in replacements with the same results made of `bytes.count` and `bytes.replace` passes,
+if aiosmtplib still uses exactly the patterns they replace (else it leaves it as it is).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ class LineEndings:
     def sub(self, replacement: bytes, data: bytes) -> bytes:
         if replacement != b"\r\n":
             return re.sub(self.pattern, replacement, data)
+        crlf = data.count(b"\r\n")
+        if data.count(b"\r") == crlf and data.count(b"\n") == crlf:
+            return data  # CRLF only already (as channels.mime writes)
         return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
