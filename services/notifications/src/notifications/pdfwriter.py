@@ -11,10 +11,10 @@ from the top left, 1 mm cell padding, text baseline at half the cell height + 0.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from notifications.pdffile import PdfFile
 from notifications.pdffont import embedding_for, glyph_hex, text_units
 from notifications.ttf import TrueTypeFont
 
@@ -202,7 +202,7 @@ class Document:
 
     def output(self) -> bytes:
         """The PDF file."""
-        writer = _Writer()
+        writer = PdfFile()
         catalog, pages, resources = writer.reserve(), writer.reserve(), writer.reserve()
         fonts = {}
         for used in self._fonts.values():
@@ -225,50 +225,3 @@ class Document:
         writer.put(catalog, f"<< /Type /Catalog /Pages {pages} 0 R >>")
         info = writer.add(f"<< /Producer ({self._producer}) >>")
         return writer.finish(root=catalog, info=info)
-
-
-class _Writer:
-    """Numbered objects written in order, then the cross-reference table."""
-
-    def __init__(self) -> None:
-        self._objects: dict[int, bytes] = {}
-        self._next = 1
-
-    def reserve(self) -> int:
-        number, self._next = self._next, self._next + 1
-        return number
-
-    def put(self, number: int, body: str | bytes) -> None:
-        self._objects[number] = body.encode("ascii") if isinstance(body, str) else body
-
-    def add(self, body: str) -> int:
-        number = self.reserve()
-        self.put(number, body)
-        return number
-
-    def stream(self, data: bytes, *, extra: str = "") -> int:
-        return self.packed_stream(zlib.compress(data, 6), extra=extra)
-
-    def packed_stream(self, packed: bytes, extra: str = "") -> int:
-        head = f"<< /Length {len(packed)} /Filter /FlateDecode {extra}>>\nstream\n"
-        number = self.reserve()
-        self.put(number, head.encode("ascii") + packed + b"\nendstream")
-        return number
-
-    def finish(self, *, root: int, info: int) -> bytes:
-        out = [b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"]
-        at = len(out[0])
-        offsets = []
-        for number in range(1, self._next):
-            chunk = b"%d 0 obj\n%s\nendobj\n" % (number, self._objects[number])
-            offsets.append(at)
-            out.append(chunk)
-            at += len(chunk)
-        xref = [f"xref\n0 {self._next}\n0000000000 65535 f \n"]
-        xref += [f"{offset:010d} 00000 n \n" for offset in offsets]
-        xref.append(
-            f"trailer\n<< /Size {self._next} /Root {root} 0 R /Info {info} 0 R >>\n"
-            f"startxref\n{at}\n%%EOF\n"
-        )
-        out.append("".join(xref).encode("ascii"))
-        return b"".join(out)
