@@ -39,7 +39,7 @@ class PdfFile:
 
     def stream(self, data: bytes, extra: str = "") -> int:
         """A new stream of `data`, compressed; its number."""
-        return self.packed_stream(zlib.compress(data, 6), extra)
+        return self.packed_stream(pack(data), extra)
 
     def packed_stream(self, packed: bytes, extra: str = "") -> int:
         """A new stream of data already zlib-compressed; its number."""
@@ -65,7 +65,7 @@ class PdfFile:
             offset += len(bodies[-1]) + 1
             entries[number] = (2, container, position)
         head = b" ".join(index) + b"\n"
-        packed = zlib.compress(head + b"\n".join(bodies), 9)
+        packed = pack(head + b"\n".join(bodies))
         extra = f"/Type /ObjStm /N {len(numbers)} /First {len(head)}"
         chunk = b"%d 0 obj\n%s\nendobj\n" % (container, _stream(packed, extra))
         entries[container] = (1, at, 0)
@@ -75,9 +75,17 @@ class PdfFile:
         entries[xref] = (1, at, 0)
         table = b"".join(struct.pack(">BIH", *entries[n]) for n in range(self._next))
         extra = f"/Type /XRef /Size {self._next} /W [1 4 2] /Root {root} 0 R /Info {info} 0 R"
-        chunk = b"%d 0 obj\n%s\nendobj\n" % (xref, _stream(zlib.compress(table, 9), extra))
+        chunk = b"%d 0 obj\n%s\nendobj\n" % (xref, _stream(pack(table), extra))
         out += [chunk, b"startxref\n%d\n%%%%EOF\n" % at]
         return b"".join(out)
+
+
+def pack(data: bytes, level: int = 6) -> bytes:
+    """zlib-compressed, with a window only as large as the data: zlib's default 32 kB window
+    and hash tables are set up (~60 us) even for the few hundred bytes of a dictionary."""
+    bits = max(10, min(15, len(data).bit_length()))
+    packer = zlib.compressobj(level, zlib.DEFLATED, bits, max(1, bits - 7))
+    return packer.compress(data) + packer.flush()
 
 
 def _stream(packed: bytes, extra: str) -> bytes:

@@ -8,12 +8,12 @@ the same labels, digits and names again and again, so most reuse an earlier subs
 from __future__ import annotations
 
 import hashlib
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TypeVar
 
+from notifications.pdffile import pack
 from notifications.ttf import TrueTypeFont
 
 DIGITS = frozenset("0123456789")
@@ -119,7 +119,7 @@ def embedding(font: TrueTypeFont, chars: frozenset[str]) -> Embedding:
         length=length,
         descriptor=descriptor,
         widths=f"/DW {font.widths[0]} /W [{widths}]",
-        to_unicode=zlib.compress(_to_unicode(unicode)),
+        to_unicode=pack(_to_unicode(unicode), 9),
     )
 
 

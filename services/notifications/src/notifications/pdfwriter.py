@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from notifications.pdffile import PdfFile
 from notifications.pdffont import embedding_for, glyph_hex, text_units
@@ -22,6 +23,37 @@ K = 72 / 25.4  # points per millimetre
 PAGE_W, PAGE_H = 210.0, 297.0  # A4 in mm
 CELL_PADDING = 1.0
 LINE_WIDTH = 0.2
+CELLS_KEPT = 4096
+
+
+@lru_cache(maxsize=CELLS_KEPT)
+def _cell_ops(
+    font: TrueTypeFont | None,
+    size: float,
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    text: str,
+    border: str,
+    align: str,
+) -> tuple[str, ...]:
+    """The operators drawing a cell (kept: letterheads, labels and headings recur)."""
+    ops = []
+    for edge, at in (("T", y), ("B", y + h)):
+        if edge in border:
+            top = (PAGE_H - at) * K
+            ops.append(f"{x * K:.2f} {top:.2f} m {(x + w) * K:.2f} {top:.2f} l S")
+    if font is not None and text:
+        if align in ("R", "C"):
+            width = text_units(font, text) * size / 1000 / K
+            dx = w - CELL_PADDING - width if align == "R" else (w - width) / 2
+        else:
+            dx = CELL_PADDING
+        baseline = y + 0.5 * h + 0.3 * size / K
+        show = f"<{glyph_hex(font, text)}> Tj"
+        ops.append(f"BT {(x + dx) * K:.2f} {(PAGE_H - baseline) * K:.2f} Td {show} ET")
+    return tuple(ops)
 
 
 @dataclass
@@ -98,20 +130,14 @@ class Document:
             self.x = x
         if w == 0:
             w = PAGE_W - self.r_margin - self.x
-        ops = self._pages[-1]
         x, y = self.x, self.y
-        if "T" in border:
-            ops.append(self._rule(x, y, x + w))
-        if "B" in border:
-            ops.append(self._rule(x, y + h, x + w))
+        font = None
         if text:
-            if align == "R":
-                dx = w - CELL_PADDING - self.text_width(text)
-            elif align == "C":
-                dx = (w - self.text_width(text)) / 2
-            else:
-                dx = CELL_PADDING
-            self._show(x + dx, y + 0.5 * h + 0.3 * self.font_size, self._glyphs(text))
+            used = self._used()
+            used.texts.append(text)
+            self._select_font(used)
+            font = used.font
+        self._pages[-1] += _cell_ops(font, self._size, x, y, w, h, text, border, align)
         self._last_h = h
         if newline:
             self.x, self.y = self.l_margin, y + h
@@ -175,10 +201,6 @@ class Document:
         )
         self._last_h = h
 
-    def _rule(self, x1: float, y: float, x2: float) -> str:
-        top = (PAGE_H - y) * K
-        return f"{x1 * K:.2f} {top:.2f} m {x2 * K:.2f} {top:.2f} l S"
-
     def _used(self) -> _UsedFont:
         if self._font is None:
             raise ValueError("set_font before writing text")
@@ -190,13 +212,15 @@ class Document:
         used.texts.append(text)
         return glyph_hex(used.font, text)
 
-    def _show(self, x: float, baseline: float, glyphs: str, *, array: bool = False) -> None:
-        used, ops = self._used(), self._pages[-1]
+    def _select_font(self, used: _UsedFont) -> None:
         if self._page_font != (used.number, self._size):
-            ops.append(f"BT /F{used.number} {self._size:.2f} Tf ET")
+            self._pages[-1].append(f"BT /F{used.number} {self._size:.2f} Tf ET")
             self._page_font = (used.number, self._size)
+
+    def _show(self, x: float, baseline: float, glyphs: str, *, array: bool = False) -> None:
+        self._select_font(self._used())
         show = f"[{glyphs}] TJ" if array else f"<{glyphs}> Tj"
-        ops.append(f"BT {x * K:.2f} {(PAGE_H - baseline) * K:.2f} Td {show} ET")
+        self._pages[-1].append(f"BT {x * K:.2f} {(PAGE_H - baseline) * K:.2f} Td {show} ET")
 
     # --- output --------------------------------------------------------------------------
 
