@@ -14,8 +14,11 @@ import re
 from email.message import EmailMessage
 from typing import Any
 
+import aiosmtplib.email
 import aiosmtplib.protocol
+import aiosmtplib.smtp
 import pypdf
+import pytest
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
 from dunlin_events import NotificationRequested
@@ -247,6 +250,17 @@ def test_aiosmtplib_data_preparation_is_unchanged_by_the_faster_replacements() -
     assert isinstance(protocol.LINE_ENDINGS_REGEX, smtpdata.LineEndings)
     assert isinstance(protocol.PERIOD_REGEX, smtpdata.LeadingPeriods)
     assert protocol.normalize_message_line_endings(b"a\nb\rc") == b"a\r\nb\r\nc\r\n"
+
+
+def test_aiosmtplib_parses_each_address_as_before_once() -> None:
+    smtpdata.install()
+    assert getattr(aiosmtplib.smtp, "parse_address") is smtpdata.parse_address  # noqa: B009
+    for value in ("a@b.example", "Jürgen <j@b.example>", '"x y"@b.example', " c@d.example "):
+        assert smtpdata.parse_address(value) == aiosmtplib.email.parse_address(value)
+        assert smtpdata.quote_address(value) == aiosmtplib.email.quote_address(value)
+    for _ in range(2):  # refused every time, not remembered as valid
+        with pytest.raises(ValueError, match="not permitted"):
+            smtpdata.quote_address("a b@c.example")
 
 
 def test_attachments_are_base64_in_lines_of_76_as_encodebytes_writes_them() -> None:

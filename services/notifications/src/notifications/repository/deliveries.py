@@ -169,6 +169,15 @@ async def attempts_of(*, session: AsyncSession, delivery_ids: Collection[str]) -
     return list((await session.scalars(query)).all())
 
 
+async def archive_documents(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep sent documents (one multi-row insert per chunk, not an ORM object each)."""
+    if not rows:
+        return
+    chunk = max(_MAX_PARAMETERS // len(rows[0]), 1)
+    for at in range(0, len(rows), chunk):
+        await session.execute(insert(DocumentRow).values(list(rows[at : at + chunk])))
+
+
 async def documents_of(*, session: AsyncSession, delivery_id: str) -> list[DocumentRow]:
     """The archived documents of a delivery, without loading their content twice."""
     query = select(DocumentRow).where(DocumentRow.delivery_id == delivery_id)
