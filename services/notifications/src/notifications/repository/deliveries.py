@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import Table, case, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -170,12 +170,10 @@ async def attempts_of(*, session: AsyncSession, delivery_ids: Collection[str]) -
 
 
 async def archive_documents(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Keep sent documents (one multi-row insert per chunk, not an ORM object each)."""
-    if not rows:
-        return
-    chunk = max(_MAX_PARAMETERS // len(rows[0]), 1)
-    for at in range(0, len(rows), chunk):
-        await session.execute(insert(DocumentRow).values(list(rows[at : at + chunk])))
+    """Keep sent documents: one prepared INSERT executed for every row (the driver's
+    executemany), not an ORM object each nor a statement compiled for a round's rows."""
+    if rows:
+        await session.execute(insert(cast(Table, DocumentRow.__table__)), list(rows))
 
 
 async def documents_of(*, session: AsyncSession, delivery_id: str) -> list[DocumentRow]:
