@@ -80,6 +80,7 @@ class Options:
     pdf_workers: int = 2
     memory: bool = True
     profile: bool = False
+    profile_statements: bool = False
 
 
 def bench_request(index: int, *, step: str, channel: str, run: str) -> NotificationRequested:
@@ -146,6 +147,11 @@ class SinkProcess:
             raise RuntimeError(f"the SMTP sink did not start: {line}")
         self.port = int(line[1])
 
+    @property
+    def pid(self) -> int | None:
+        """The sink's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
     async def stop(self) -> int:
         """Stop it; returns how many messages it received."""
         if self._process is None or self._process.returncode is not None:
@@ -200,6 +206,22 @@ async def _outbox_backlog(service: Service) -> int:
         return int((await conn.execute(query)).scalar_one())
 
 
+def cpu_s(pids: Sequence[int]) -> float:
+    """User + system CPU seconds the processes used so far (from /proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _pdf_worker_pids(service: Service) -> list[int]:
+    pool = getattr(service.worker.documents, "_pool", None)
+    processes = getattr(pool, "_processes", None) or {}
+    return list(processes)
+
+
 @dataclass(frozen=True)
 class Rate:
     """A measured rate and what was checked about it."""
@@ -209,7 +231,13 @@ class Rate:
 
 
 async def worker_rate(
-    service: Service, *, count: int, step: str, channel: str, profiler: Profiler | None = None
+    service: Service,
+    *,
+    count: int,
+    step: str,
+    channel: str,
+    sink: SinkProcess | None = None,
+    profiler: Profiler | None = None,
 ) -> Rate:
     """Record `count` requests, then time worker rounds until all are sent and published."""
     run = uuid.uuid4().hex[:6]
@@ -219,6 +247,9 @@ async def worker_rate(
     await worker.documents.start()  # a running service has its PDF workers already
     if profiler is not None:
         profiler.start()
+    sink_pids = [sink.pid] if sink is not None and sink.pid is not None else []
+    pdf_pids = _pdf_worker_pids(service)
+    others = cpu_s(sink_pids), cpu_s(pdf_pids)
     cpu = time.process_time()
     started = time.perf_counter()
     async with asyncio.timeout(DEADLINE_S):
@@ -228,12 +259,16 @@ async def worker_rate(
             await asyncio.sleep(0.05)
     seconds = time.perf_counter() - started
     cpu_ms = 1000 * (time.process_time() - cpu) / count
+    sink_ms = 1000 * (cpu_s(sink_pids) - others[0]) / count
+    pdf_ms = 1000 * (cpu_s(pdf_pids) - others[1]) / count
     if profiler is not None:
         profiler.stop()
     sent = await _count(service, run, "sent")
     note = (
         f"{sent:,}/{count:,} sent in {seconds:.1f}s incl. outbox published"
         f" (worker done at {sent_s:.1f}s); service process CPU {cpu_ms:.2f} ms each"
+        f" (+ PDF workers {pdf_ms:.2f} ms"
+        + (f", SMTP sink {sink_ms:.2f} ms)" if sink_pids else ")")
     )
     return Rate(sent / seconds if sent == count else None, note)
 
@@ -286,14 +321,27 @@ async def in_process(infra: Infra, opts: Options, sink: SinkProcess) -> list[Res
     )
     service = bootstrap(settings, run_worker=False)
     profiler = Profiler("notifications_worker") if opts.profile else None
+    statements_profiler = (
+        Profiler("notifications_worker_statements") if opts.profile_statements else None
+    )
     results: list[Result] = []
     await service.runtime.start()
     try:
         plain = await worker_rate(
-            service, count=opts.emails, step="courtesy", channel="email", profiler=profiler
+            service,
+            count=opts.emails,
+            step="courtesy",
+            channel="email",
+            sink=sink,
+            profiler=profiler,
         )
         with_pdf = await worker_rate(
-            service, count=opts.statement_emails, step="reminder", channel="email"
+            service,
+            count=opts.statement_emails,
+            step="reminder",
+            channel="email",
+            sink=sink,
+            profiler=statements_profiler,
         )
         letters = await worker_rate(service, count=opts.letters, step="demand", channel="letter")
         rendered = await render_rate(service, opts.letters)
@@ -301,8 +349,9 @@ async def in_process(infra: Infra, opts: Options, sink: SinkProcess) -> list[Res
         await service.runtime.stop()
         await service.close()
         await asyncio.to_thread(shutil.rmtree, letters_dir, True)
-    if profiler is not None:
-        profiler.report()
+    for used in (profiler, statements_profiler):
+        if used is not None:
+            used.report()
     results += [
         Result(
             "notifications.emails",
@@ -494,6 +543,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--pdf-workers", type=int, default=defaults.pdf_workers)
     parser.add_argument("--no-memory", action="store_true", help="skip the memory run")
     parser.add_argument("--profile", action="store_true", help="cProfile the plain e-mail run")
+    parser.add_argument(
+        "--profile-statements", action="store_true", help="cProfile the statement e-mail run"
+    )
     parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -507,6 +559,7 @@ async def _main(args: argparse.Namespace) -> list[Result]:
         pdf_workers=args.pdf_workers,
         memory=not args.no_memory,
         profile=args.profile,
+        profile_statements=args.profile_statements,
     )
     async with servers() as infra:
         print(f"bench: {infra.origin}; database {infra.database_url}; broker {infra.bootstrap}")

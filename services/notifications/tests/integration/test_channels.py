@@ -61,6 +61,9 @@ async def test_an_email_carries_text_html_statement_link_and_reply_to(
     [statement] = list(mail.iter_attachments())
     assert statement.get_filename() == "statement.pdf"
     assert req.invoices[0].invoice_number in pdf_text(statement.get_content())
+    [document] = delivery["documents"]  # the statement as sent is archived
+    archived = await client.get(document["url"])
+    assert archived.content == statement.get_content()
     [sent] = await outcomes(settings.kafka_bootstrap_servers, req.notification_id, 1)
     assert isinstance(sent, NotificationSent)
     assert (sent.channel, sent.provider, sent.provider_message_id) == (

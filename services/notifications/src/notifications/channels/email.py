@@ -9,7 +9,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 
 import aiosmtplib
 
-from notifications.channels import mime
+from notifications.channels import mime, smtpdata
 from notifications.channels.base import (
     Outgoing,
     PermanentFailure,
@@ -54,6 +54,7 @@ class SmtpPool:
     """Up to `size` open SMTP connections, each used by one send at a time."""
 
     def __init__(self, settings: NotificationsSettings) -> None:
+        smtpdata.install()
         self._settings = settings
         self._idle: asyncio.LifoQueue[aiosmtplib.SMTP] = asyncio.LifoQueue()
         self._slots = asyncio.Semaphore(settings.smtp_pool_size)

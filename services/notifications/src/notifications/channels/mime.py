@@ -79,7 +79,17 @@ def mailbox(name: str | None, addr: str) -> str:
 
 
 def _qp(text: str) -> str:
-    return binascii.b2a_qp(text.encode(), quotetabs=False, istext=True).decode("ascii")
+    """Quoted-printable with CRLF line breaks (the message is CRLF throughout)."""
+    encoded = binascii.b2a_qp(text.encode(), quotetabs=False, istext=True).decode("ascii")
+    return encoded.replace("\r\n", "\n").replace("\n", CRLF)
+
+
+def base64_lines(content: bytes) -> str:
+    """Base64 in lines of 76 characters (as `base64.encodebytes`, without its per-line loop)."""
+    encoded = base64.b64encode(content).decode("ascii")
+    if not encoded:
+        return ""
+    return CRLF.join([encoded[at : at + 76] for at in range(0, len(encoded), 76)]) + CRLF
 
 
 def _filename(name: str) -> tuple[str, str]:
@@ -132,7 +142,7 @@ def build(
                 f"Content-Disposition: attachment; {param}={value}",
                 "Content-Transfer-Encoding: base64",
                 "",
-                base64.encodebytes(item.content).decode("ascii"),
+                base64_lines(item.content),
             ]
         lines.append(f"--{mixed}--")
     else:

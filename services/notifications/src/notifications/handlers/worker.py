@@ -8,9 +8,9 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry import trace
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import Event
 from dunlin_platform.runtime import ServiceRuntime
@@ -25,7 +25,7 @@ from notifications.channels.base import (
     TransientFailure,
 )
 from notifications.config import NotificationsSettings
-from notifications.db import AttemptRow, DeliveryRow, DocumentRow
+from notifications.db import AttemptRow, DeliveryRow
 from notifications.documents import DocumentRenderer
 from notifications.domain.delivery import Retry, after_transient_failure
 from notifications.domain.rules import ContactPolicy
@@ -203,28 +203,31 @@ class DeliveryWorker:
         now = self._runtime.clock.now()
         events: list[Event] = []
         traceparents: list[str | None] = []
+        documents: list[dict[str, Any]] = []
         async with self._runtime.sessionmaker() as session, session.begin():
             ids = [d.job.delivery_id for d in done]
             rows = {r.id: r for r in await repo.lock_deliveries(session=session, ids=ids)}
             attempts = await repo.open_attempts(session=session, delivery_ids=ids)
             for item in done:
                 before = len(events)
-                self._record_one(session, item, rows, attempts, events, now)
+                self._record_one(item, rows, attempts, events, documents, now)
                 traceparents += [item.traceparent] * (len(events) - before)
+            await repo.archive_documents(session=session, rows=documents)
             await self._runtime.outbox.add(
                 session, *events, occurred_at=now, traceparents=traceparents
             )
 
     def _record_one(
         self,
-        session: AsyncSession,
         item: Done,
         rows: Mapping[str, DeliveryRow],
         attempts: Mapping[str, AttemptRow],
         events: list[Event],
+        documents: list[dict[str, Any]],
         now: dt.datetime,
     ) -> None:
-        """One job's outcome onto its rows; the events it causes appended to `events`."""
+        """One job's outcome onto its rows; the events it causes appended to `events`, the
+        documents it sent to `documents`."""
         row, attempt = rows[item.job.delivery_id], attempts.get(item.job.delivery_id)
         contact_id = item.job.request.recipient.contact_id
         if attempt is None or row.status != "sending" or attempt.number != item.job.number:
@@ -250,8 +253,7 @@ class DeliveryWorker:
                 events.append(
                     delivered(row, provider=outcome.provider, now=now, contact_id=contact_id)
                 )
-            for doc in item.attachments:
-                session.add(_document(row, doc, now))
+            documents += [_document(row, doc, now) for doc in item.attachments]
             metrics.delivery_outcomes.add(1, {"channel": row.channel, "status": "sent"})
         else:
             attempt.status, attempt.error = "failed", str(outcome)[:2000]
@@ -331,13 +333,13 @@ class DeliveryWorker:
         return len(found)
 
 
-def _document(row: DeliveryRow, doc: Attachment, now: dt.datetime) -> DocumentRow:
+def _document(row: DeliveryRow, doc: Attachment, now: dt.datetime) -> dict[str, Any]:
     kind = "letter" if row.channel == "letter" else "statement"
-    return DocumentRow(
-        id=str(uuid.uuid4()),
-        delivery_id=row.id,
-        kind=kind,
-        filename=doc.filename,
-        content=doc.content,
-        created_at=now,
-    )
+    return {
+        "id": str(uuid.uuid4()),
+        "delivery_id": row.id,
+        "kind": kind,
+        "filename": doc.filename,
+        "content": doc.content,
+        "created_at": now,
+    }

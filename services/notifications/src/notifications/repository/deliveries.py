@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import Table, case, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -167,6 +167,13 @@ async def attempts_of(*, session: AsyncSession, delivery_ids: Collection[str]) -
         select(AttemptRow).where(AttemptRow.delivery_id.in_(delivery_ids)).order_by(AttemptRow.id)
     )
     return list((await session.scalars(query)).all())
+
+
+async def archive_documents(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep sent documents: one prepared INSERT executed for every row (the driver's
+    executemany), not an ORM object each nor a statement compiled for a round's rows."""
+    if rows:
+        await session.execute(insert(cast(Table, DocumentRow.__table__)), list(rows))
 
 
 async def documents_of(*, session: AsyncSession, delivery_id: str) -> list[DocumentRow]:
