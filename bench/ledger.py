@@ -94,6 +94,13 @@ async def generate(
         "today": TODAY,
     }
     async with engine.begin() as conn:
+        # The run's database is shared with the other benchmarks (the HTTP one issues invoices).
+        await conn.execute(
+            text(
+                "TRUNCATE invoicing.invoice_aging, invoicing.invoices, invoicing.accounts,"
+                " invoicing.outbox CASCADE"
+            )
+        )
         for statement in (ACCOUNTS, INVOICES, MARKS):
             await conn.execute(text(statement), params)
     async with engine.connect() as conn:
