@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, text
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dunlin_platform.outbox import outbox_trigger_ddl
@@ -24,3 +28,16 @@ async def drop_schema(engine: AsyncEngine, schema: str) -> None:
     """Drop a test schema and everything in it."""
     async with engine.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+def schema_drift(connection: Connection, metadata: MetaData, schema: str) -> list[Any]:
+    """What the models declare that the migrated `schema` lacks or has otherwise (empty = in
+    step); run it with `AsyncConnection.run_sync` on a database migrated to head."""
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "include_schemas": True,
+            "include_name": lambda name, type_, _: type_ != "schema" or name == schema,
+        },
+    )
+    return [d for d in compare_metadata(context, metadata) if "alembic_version" not in str(d)]

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from dunlin_devstack import databases
 from dunlin_platform.migrations import upgrade
+from dunlin_platform.testing import schema_drift
 from dunning.db import SCHEMA, Base
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
@@ -36,14 +35,7 @@ OPEN_STATE = json.dumps(
 
 
 def _diff(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(
-        connection,
-        opts={
-            "include_schemas": True,
-            "include_name": lambda name, type_, _: type_ != "schema" or name == SCHEMA,
-        },
-    )
-    return [d for d in compare_metadata(context, Base.metadata) if "alembic_version" not in str(d)]
+    return schema_drift(connection, Base.metadata, SCHEMA)
 
 
 async def test_models_match_the_migrations_and_open_cases_get_their_step(
