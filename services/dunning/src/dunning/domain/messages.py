@@ -181,6 +181,8 @@ def notification(
         pay_by=local_today + dt.timedelta(days=pay_within_days)
         if pay_within_days is not None
         else None,
+        payment_link=None,
+        reply_to=None,
         case_file=case,
         requested_at=now,
     )
