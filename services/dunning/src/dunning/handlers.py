@@ -17,7 +17,7 @@ from dunning.domain.case import AuditEntry, Effects, advance
 from dunning.domain.facts import apply
 from dunning.domain.state import AccountState
 from dunning.metrics import count_promises_after_commit
-from dunning.tracing import step_span
+from dunning.tracing import step_spans
 
 
 async def _persist(
@@ -89,8 +89,9 @@ async def sweep_batch(
 ) -> int:
     """Execute the due steps of up to `limit` cases; returns how many cases were claimed."""
     states = await repo.claim_due(session=session, now=now, limit=limit)
+    trace_step = step_spans()
     results = [
-        (s, advance(s, book.for_account(s), now, execute=True, trace_step=step_span))
+        (s, advance(s, book.for_account(s), now, execute=True, trace_step=trace_step))
         for s in states
     ]
     await _persist(session=session, outbox=outbox, results=results, now=now)

@@ -182,8 +182,9 @@ def _helper_main(
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # Inherited objects live as long as the process: never scan them. The process does
-    # nothing but sweep, so cycles are collected once per batch (see _helper_sweep), when
-    # little is alive, instead of scanning each batch's thousands of live states.
+    # nothing but sweep, and a batch leaves (next to) no cycles behind, so cycles are
+    # collected only every few batches (see _YoungCollector) instead of scanning each
+    # batch's thousands of live states.
     gc.freeze()
     gc.disable()
     try:
@@ -213,15 +214,31 @@ async def _helper_sweep(
         outbox = Outbox(table=outbox_table, source=settings.source, on_commit=_nothing)
         sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         return await _sweep(
-            sessionmaker, outbox, book, now, batch_size, workers, after_batch=_collect_young
+            sessionmaker, outbox, book, now, batch_size, workers, after_batch=_YoungCollector()
         )
     finally:
         await engine.dispose()
 
 
-def _collect_young() -> None:
-    """The cycles of the last batch; what survives moves up and is not scanned again."""
-    gc.collect(0)
+class _YoungCollector:
+    """Collects the young generation's cycles every `every` batches (the helpers run gc-less).
+
+    A batch's states, effects and rows are freed by reference counting when it ends; a
+    collection finds nothing of them (0 unreachable objects per batch, measured). What it
+    does scan is everything alive at that moment, i.e. the thousands of states of the
+    batches still in flight: once per batch that was ~11 us of CPU per case with two workers.
+    Collecting every few batches keeps memory bounded should something start leaving
+    cycles, at a fraction of that cost.
+    """
+
+    def __init__(self, every: int = 25) -> None:
+        self._every = every
+        self._batches = 0
+
+    def __call__(self) -> None:
+        self._batches += 1
+        if self._batches % self._every == 0:
+            gc.collect(0)  # what survives moves up and is not scanned again
 
 
 def _nothing() -> None:

@@ -9,7 +9,7 @@ from opentelemetry import trace
 from dunlin_platform.router import tracer
 from dunlin_platform.spans import MAX_INVOICE_IDS
 from dunlin_platform.telemetry import context_from_traceparent, traceparent_of
-from dunning.domain.case import StepTrace
+from dunning.domain.case import StepTrace, StepTracer
 
 
 class step_span:  # noqa: N801 - used like the context-manager function it replaced
@@ -23,8 +23,8 @@ class step_span:  # noqa: N801 - used like the context-manager function it repla
 
     __slots__ = ("_span",)
 
-    def __init__(self, step: StepTrace) -> None:
-        span = tracer().start_span(
+    def __init__(self, step: StepTrace, step_tracer: trace.Tracer | None = None) -> None:
+        span = (step_tracer or tracer()).start_span(
             f"dunning step {step.step_key}",
             context=context_from_traceparent(step.parent),
             kind=trace.SpanKind.INTERNAL,
@@ -54,3 +54,9 @@ class step_span:  # noqa: N801 - used like the context-manager function it repla
             self._span.record_exception(exc)
             self._span.set_status(trace.Status(trace.StatusCode.ERROR, str(exc)))
         self._span.end()
+
+
+def step_spans() -> StepTracer:
+    """`step_span` with the tracer looked up once, for a batch of steps (a lookup is ~2 us)."""
+    step_tracer = tracer()
+    return lambda step: step_span(step, step_tracer)

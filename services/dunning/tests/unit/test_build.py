@@ -45,6 +45,30 @@ def _step(**overrides: object) -> dict[str, object]:
         (DunningStepExecuted, _step()),
         (StepRecord, {"index": 0, "key": "courtesy", "outcome": "skipped", "at": AT}),
         (ContactEntry, {"at": AT, "channel": "email", "status": "requested"}),
+        # Every field in declaration order: the fast path.
+        (
+            ContactEntry,
+            {
+                "at": AT,
+                "channel": "email",
+                "step_key": "reminder",
+                "status": "requested",
+                "note": None,
+                "notification_id": "n-1",
+            },
+        ),
+        # Every field, out of order: the general path, the same model.
+        (
+            StepRecord,
+            {
+                "key": "courtesy",
+                "index": 0,
+                "outcome": "skipped",
+                "at": AT,
+                "fee": 0,
+                "reason": None,
+            },
+        ),
     ],
 )
 def test_build_makes_what_model_construct_and_validation_make(

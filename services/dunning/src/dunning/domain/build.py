@@ -32,6 +32,8 @@ _IMMUTABLE = (type(None), str, int, float, bool, Decimal, dt.date, dt.datetime, 
 # Per class: (field name, default value, default factory) in declaration order.
 _Plan = tuple[tuple[str, Any, Callable[[], Any] | None], ...]
 _PLANS: dict[type[BaseModel], _Plan] = {}
+# Per class: every field name in declaration order (the fast path of `build`).
+_NAMES: dict[type[BaseModel], tuple[str, ...]] = {}
 
 
 def _plan(cls: type[BaseModel]) -> _Plan:
@@ -53,6 +55,7 @@ def _plan(cls: type[BaseModel]) -> _Plan:
             factory = partial(copy.deepcopy, default)  # as model_construct copies it
         plan.append((name, default, factory))
     _PLANS[cls] = result = tuple(plan)
+    _NAMES[cls] = tuple(name for name, _, _ in result)
     return result
 
 
@@ -60,8 +63,12 @@ def build(cls: type[M], **fields: Any) -> M:
     """`cls.model_construct(**fields)` (validated and compared when STRICT).
 
     Unknown field names are an error here (`model_construct` would drop them silently).
+    A call that gives every field in declaration order (as the hot paths do) takes its
+    keyword dictionary as the model's `__dict__` as it is, after one tuple comparison.
     """
     plan = _PLANS.get(cls) or _plan(cls)
+    if tuple(fields) == _NAMES[cls]:
+        return _made(cls, fields, fields)
     values: dict[str, Any] = {}
     given = 0
     for name, default, factory in plan:
@@ -77,6 +84,10 @@ def build(cls: type[M], **fields: Any) -> M:
     if given != len(fields):
         unknown = sorted(set(fields) - set(values))
         raise TypeError(f"{cls.__name__}: unknown fields {unknown}")
+    return _made(cls, values, fields)
+
+
+def _made(cls: type[M], values: dict[str, Any], fields: dict[str, Any]) -> M:
     built = cls.__new__(cls)
     _set(built, "__dict__", values)
     _set(built, "__pydantic_fields_set__", set(fields))

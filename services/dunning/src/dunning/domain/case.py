@@ -369,6 +369,7 @@ def _message(
                 step_key=action.key,
                 status="failed",
                 note=f"no contact with consent and address for {channel}",
+                notification_id=None,
             )
         )
         return
@@ -394,6 +395,7 @@ def _message(
             channel=channel,
             step_key=action.key,
             status="requested",
+            note=None,
             notification_id=event.notification_id,
         )
     )
@@ -431,7 +433,15 @@ def _task(
     fx.events.append(task)
     fx.tasks.append(task)
     state.contacts.append(
-        build(ContactEntry, at=now, channel="phone", step_key=action.key, status="task created")
+        build(
+            ContactEntry,
+            at=now,
+            channel="phone",
+            step_key=action.key,
+            status="task created",
+            note=None,
+            notification_id=None,
+        )
     )
 
 
@@ -484,7 +494,15 @@ def _hand_off(
         )
     )
     state.contacts.append(
-        build(ContactEntry, at=now, channel="agency", step_key=action.key, status="handed over")
+        build(
+            ContactEntry,
+            at=now,
+            channel="agency",
+            step_key=action.key,
+            status="handed over",
+            note=None,
+            notification_id=None,
+        )
     )
     fx.audit.append(AuditEntry("handed_to_agency", SYSTEM, policy.body.agency.name, now, case_id))
     _close_handed(state, action, now, fx)

@@ -251,7 +251,14 @@ def evaluate(state: AccountState, policy: Policy, now: dt.datetime) -> Decision:
         return _with(base, pause=pause, next_action_at=min(wakeups, default=None))
     broken = any(p.outcome == "broken" for p in promises)
     actions, at = _ladder(state, policy, b, now, broken)
-    return _with(base, actions=tuple(actions), next_action_at=at)
+    # Built directly on the path every due case takes (`replace` costs as much again).
+    return Decision(
+        balances=b,
+        actions=tuple(actions),
+        promises=base.promises,
+        expired_holds=expired,
+        next_action_at=at,
+    )
 
 
 def _with(base: Decision, **changes: object) -> Decision:

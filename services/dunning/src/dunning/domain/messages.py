@@ -156,9 +156,8 @@ def notification(
     total = dunned + sum((c.amount for c in extra), from_minor(0, currency))
     tz = account.time_zone
     fallbacks = [ch for ch in _FALLBACKS if ch != channel and reachable(contact, ch)]
-    local_today = now.astimezone(
-        send_window(now, time_zone=tz, rules=policy.body.contact_rules).tzinfo
-    ).date()
+    not_before = send_window(now, time_zone=tz, rules=policy.body.contact_rules)
+    local_today = now.astimezone(not_before.tzinfo).date()
     return build(
         NotificationRequested,
         account_id=state.account_id,
@@ -170,7 +169,7 @@ def notification(
         template_key=template_key,
         locale=account.locale,
         time_zone=tz,
-        not_before=send_window(now, time_zone=tz, rules=policy.body.contact_rules),
+        not_before=not_before,
         account_name=account.name or state.account_id,
         recipient=Contact.model_validate(contact),
         currency=currency,
@@ -181,6 +180,8 @@ def notification(
         pay_by=local_today + dt.timedelta(days=pay_within_days)
         if pay_within_days is not None
         else None,
+        payment_link=None,
+        reply_to=None,
         case_file=case,
         requested_at=now,
     )
