@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -23,7 +23,7 @@ from dunlin_platform.deadletter import DeadLetter, DeadLetterPublisher
 from dunlin_platform.errors import Backoff, is_transient
 from dunlin_platform.heap import freeze_startup_heap
 from dunlin_platform.inbox import AlreadyClaimed, claim_all, claim_new
-from dunlin_platform.lanes import Decoded, Lane, Polled, split
+from dunlin_platform.lanes import Decoded, Lane, Polled, lane_of, split
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,16 @@ _LAG_EVERY_S = 2.0
 _DECODE_CHUNK = 100  # messages decoded between turns of the event loop (~1 ms of work)
 
 BatchHandler = Callable[[AsyncSession, Sequence[Envelope[Event]]], Awaitable[None]]
+
+
+async def _first(waits: Iterable[Coroutine[Any, Any, Any]]) -> None:
+    """Wait until the first of these finishes; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 class RejectEvent(Exception):
@@ -98,7 +108,10 @@ class BatchConsumer:
         self._dead_letters = dead_letters
         self._stop = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
-        self.lanes = [Lane(settings.consumer_batch_size) for _ in range(lanes)]
+        batch_size = settings.consumer_batch_size
+        # Up to two batches queued per lane: decoding runs ahead instead of alternating with
+        # the transactions (the poller only fetches for lanes below that).
+        self.lanes = [Lane(batch_size=batch_size, limit=2 * batch_size) for _ in range(lanes)]
         self.revoked: set[TopicPartition] = set()
         self.running = False
         self.processed_total = 0
@@ -142,12 +155,27 @@ class BatchConsumer:
     async def _feed(self, consumer: AIOKafkaConsumer) -> None:
         """Poll and decode, and queue each partition's messages on its lane, in order."""
         while True:
-            polled = await self._poll(consumer)
+            partitions = self._partitions_with_room(consumer)
+            if partitions is None:
+                await _first(lane.room.wait() for lane in self.lanes if not lane.has_room)
+                continue
+            polled = await self._poll(consumer, partitions)
             if polled is not None:
                 for lane, part in zip(self.lanes, polled, strict=True):
                     if part.batch:
-                        await lane.put(part)
+                        lane.put(part)
             await self._record_lag(consumer)
+
+    def _partitions_with_room(self, consumer: AIOKafkaConsumer) -> list[TopicPartition] | None:
+        """The partitions to poll: [] for all of them, None when every lane is full."""
+        if len(self.lanes) == 1:
+            return [] if self.lanes[0].has_room else None
+        assigned = consumer.assignment()
+        count = len(self.lanes)
+        partitions = [tp for tp in assigned if self.lanes[lane_of(tp, count)].has_room]
+        if len(partitions) == len(assigned):
+            return []
+        return partitions or None
 
     async def _work(self, consumer: AIOKafkaConsumer, lane: Lane) -> None:
         """Apply a lane's batches one after the other until the lane is closed."""
@@ -155,8 +183,11 @@ class BatchConsumer:
             async with lane.busy:
                 await self._process(consumer, polled.without(self.revoked))
 
-    async def _poll(self, consumer: AIOKafkaConsumer) -> list[Polled] | None:
+    async def _poll(
+        self, consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition] = ()
+    ) -> list[Polled] | None:
         batch = await consumer.getmany(
+            *partitions,
             timeout_ms=self._settings.consumer_poll_timeout_ms,
             max_records=self._settings.consumer_batch_size,
         )

@@ -86,34 +86,39 @@ def lane_of(tp: TopicPartition, lanes: int) -> int:
 class Lane:
     """A FIFO of polled batches for one lane, and the lock held while one is applied.
 
-    The queue holds about one batch's worth of messages (`limit`): the poller waits for room
-    beyond that, so a slow lane slows polling instead of filling memory. Batches queued while
-    the lane was busy are taken together, up to `limit` messages, as one transaction.
+    The poller fetches a lane's partitions only while the lane has room (less than `limit`
+    messages queued), so a slow lane is not fed while the others keep being fed, and
+    memory stays bounded. Batches queued while the lane was busy are taken together, up to
+    `batch_size` messages, as one transaction.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, *, batch_size: int, limit: int) -> None:
         self.busy = asyncio.Lock()
+        self._batch_size = batch_size
         self._limit = limit
         self._queue: deque[Polled] = deque()
         self._queued = 0
         self._closed = False
         self._filled = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
+        self.room = asyncio.Event()
+        self.room.set()
 
-    async def put(self, polled: Polled) -> None:
-        """Queue a batch, waiting while the lane already holds a batch's worth."""
-        while self._queued >= self._limit and not self._closed:
-            self._room.clear()
-            await self._room.wait()
+    @property
+    def has_room(self) -> bool:
+        return self._queued < self._limit
+
+    def put(self, polled: Polled) -> None:
+        """Queue a batch (the poller only fetches for a lane that has room)."""
         if self._closed:
             return  # never applied, never committed: the broker delivers it again
         self._queue.append(polled)
         self._queued += polled.size
         self._filled.set()
+        if not self.has_room:
+            self.room.clear()
 
     async def take(self) -> Polled | None:
-        """The oldest batches, merged up to `limit` messages; None once the lane is closed."""
+        """The oldest batches, merged up to `batch_size` messages; None once closed."""
         while not self._queue:
             if self._closed:
                 return None
@@ -123,11 +128,12 @@ class Lane:
             return None
         parts = [self._queue.popleft()]
         size = parts[0].size
-        while self._queue and size + self._queue[0].size <= self._limit:
+        while self._queue and size + self._queue[0].size <= self._batch_size:
             parts.append(self._queue.popleft())
             size += parts[-1].size
         self._queued -= size
-        self._room.set()
+        if self.has_room:
+            self.room.set()
         return Polled.merge(parts)
 
     def close(self) -> None:
@@ -136,7 +142,7 @@ class Lane:
         self._queue.clear()
         self._queued = 0
         self._filled.set()
-        self._room.set()
+        self.room.set()
 
 
 def split(
