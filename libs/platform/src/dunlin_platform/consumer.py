@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _LAG_EVERY_S = 2.0
+_SUBSET_POLL_MS = 20
 _DECODE_CHUNK = 100  # messages decoded between turns of the event loop (~1 ms of work)
 
 BatchHandler = Callable[[AsyncSession, Sequence[Envelope[Event]]], Awaitable[None]]
@@ -186,9 +187,13 @@ class BatchConsumer:
     async def _poll(
         self, consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition] = ()
     ) -> list[Polled] | None:
+        timeout_ms = self._settings.consumer_poll_timeout_ms
+        if partitions:
+            # Some lanes are full: wait briefly, so that a lane freed meanwhile is fed soon.
+            timeout_ms = min(timeout_ms, _SUBSET_POLL_MS)
         batch = await consumer.getmany(
             *partitions,
-            timeout_ms=self._settings.consumer_poll_timeout_ms,
+            timeout_ms=timeout_ms,
             max_records=self._settings.consumer_batch_size,
         )
         if not batch:
