@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +32,11 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(default=1000, ge=1, le=50_000)
     consumer_poll_timeout_ms: int = Field(default=500, ge=1)
     consumer_max_backoff_s: float = Field(default=30.0, gt=0)
+    consumer_lanes: dict[str, Annotated[int, Field(ge=1, le=64)]] = Field(
+        default_factory=dict,
+        description="Partition lanes per consumer name (JSON object), overriding the service's"
+        ' default for that consumer: e.g. {"erp-invoices": 4}.',
+    )
 
     outbox_batch_size: int = Field(default=2000, ge=1, le=50_000)
     outbox_poll_interval_s: float = Field(

@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -24,14 +23,26 @@ from dunlin_platform.deadletter import DeadLetter, DeadLetterPublisher
 from dunlin_platform.errors import Backoff, is_transient
 from dunlin_platform.heap import freeze_startup_heap
 from dunlin_platform.inbox import AlreadyClaimed, claim_all, claim_new
+from dunlin_platform.lanes import Decoded, Lane, Polled, lane_of, split
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _LAG_EVERY_S = 2.0
+_SUBSET_POLL_MS = 20
 _DECODE_CHUNK = 100  # messages decoded between turns of the event loop (~1 ms of work)
 
 BatchHandler = Callable[[AsyncSession, Sequence[Envelope[Event]]], Awaitable[None]]
+
+
+async def _first(waits: Iterable[Coroutine[Any, Any, Any]]) -> None:
+    """Wait until the first of these finishes; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 class RejectEvent(Exception):
@@ -40,37 +51,6 @@ class RejectEvent(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class Decoded(NamedTuple):
-    """A consumed message and its envelope (a tuple: one is built per consumed event)."""
-
-    message: ConsumerRecord[bytes, bytes]
-    envelope: Envelope[Event]
-
-
-@dataclass(frozen=True)
-class _Polled:
-    """One polled batch, decoded; bad messages already turned into dead letters."""
-
-    batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    decoded: list[Decoded]
-    rejected: list[DeadLetter]
-
-    def without(self, revoked: set[TopicPartition]) -> _Polled:
-        """Drop what was fetched for partitions this consumer no longer owns."""
-        if not revoked or not revoked & self.batch.keys():
-            return self
-        owned = {tp: messages for tp, messages in self.batch.items() if tp not in revoked}
-
-        def kept(message: ConsumerRecord[bytes, bytes]) -> bool:
-            return TopicPartition(message.topic, message.partition) in owned
-
-        return _Polled(
-            owned,
-            [d for d in self.decoded if kept(d.message)],
-            [r for r in self.rejected if TopicPartition(r.topic, r.partition) in owned],
-        )
 
 
 class _BatchAbandoned(Exception):
@@ -83,11 +63,12 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         self._owner.revoked.update(revoked)
-        # Let an in-flight batch finish and commit so the next owner has little to redo.
+        # Let in-flight batches finish and commit so the next owner has little to redo.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(10):
-                async with self._owner.batch_lock:
-                    pass
+                for lane in self._owner.lanes:
+                    async with lane.busy:
+                        pass
         for tp in revoked:
             metrics.consumer_lag.discard(topic=tp.topic, partition=str(tp.partition))
 
@@ -96,7 +77,14 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class BatchConsumer:
-    """Consumes topics in batches and applies each batch exactly once to the database."""
+    """Consumes topics in batches and applies each batch exactly once to the database.
+
+    With `lanes` > 1 the assigned partitions are spread over that many lanes (a partition
+    always in the same lane) which apply their batches concurrently, each batch in its own
+    transaction followed by the offset commit of that lane's partitions: the order per
+    partition is kept, while the database works on several batches at once. Handlers must
+    then be correct when batches of different partitions (different keys) run concurrently.
+    """
 
     def __init__(
         self,
@@ -108,7 +96,10 @@ class BatchConsumer:
         sessionmaker: async_sessionmaker[AsyncSession],
         inbox: Table,
         dead_letters: DeadLetterPublisher,
+        lanes: int = 1,
     ) -> None:
+        if lanes < 1:
+            raise ValueError(f"a consumer needs at least one lane, got {lanes}")
         self.group_id = group_id
         self.topics = tuple(topics)
         self._settings = settings
@@ -118,14 +109,17 @@ class BatchConsumer:
         self._dead_letters = dead_letters
         self._stop = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
-        self.batch_lock = asyncio.Lock()
+        batch_size = settings.consumer_batch_size
+        # Up to two batches queued per lane: decoding runs ahead instead of alternating with
+        # the transactions (the poller only fetches for lanes below that).
+        self.lanes = [Lane(batch_size=batch_size, limit=2 * batch_size) for _ in range(lanes)]
         self.revoked: set[TopicPartition] = set()
         self.running = False
         self.processed_total = 0
         self._lag_recorded_at = 0.0
 
     def stop(self) -> None:
-        """Ask the loop to finish the current batch, commit and leave the group."""
+        """Ask the loop to finish the batches in flight, commit and leave the group."""
         self._stop.set()
 
     async def run(self) -> None:
@@ -136,42 +130,85 @@ class BatchConsumer:
             return
         self._consumer = consumer
         self.running = True
-        ahead = asyncio.ensure_future(self._poll(consumer))
+        # Polling and decoding (CPU here) run beside the lanes' transactions (CPU there).
+        poller = asyncio.ensure_future(self._feed(consumer))
+        workers = [asyncio.ensure_future(self._work(consumer, lane)) for lane in self.lanes]
+        stopped = asyncio.ensure_future(self._stop.wait())
         try:
-            while not self._stop.is_set():
-                polled = await ahead
-                # Fetch and decode the next batch while this one's transaction is in flight:
-                # the decoding (CPU here) overlaps the database work (CPU there).
-                ahead = asyncio.ensure_future(self._poll(consumer))
-                if polled is not None:
-                    async with self.batch_lock:
-                        await self._process(consumer, polled.without(self.revoked))
-                await self._record_lag(consumer)
+            done, _ = await asyncio.wait(
+                [stopped, poller, *workers], return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                task.result()  # a failed poller or lane ends the consumer with its error
+            poller.cancel()  # what it fetched and did not queue is simply redelivered
+            for lane in self.lanes:
+                lane.close()
+            await asyncio.gather(*workers)  # the batches in flight finish and commit
         finally:
             self.running = False
-            ahead.cancel()  # a prefetched batch is simply redelivered: nothing was committed
+            for task in (stopped, poller, *workers):
+                task.cancel()
             with contextlib.suppress(BaseException):
-                await ahead
+                await asyncio.gather(stopped, poller, *workers, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
-    async def _poll(self, consumer: AIOKafkaConsumer) -> _Polled | None:
+    async def _feed(self, consumer: AIOKafkaConsumer) -> None:
+        """Poll and decode, and queue each partition's messages on its lane, in order."""
+        while True:
+            partitions = self._partitions_with_room(consumer)
+            if partitions is None:
+                await _first(lane.room.wait() for lane in self.lanes if not lane.has_room)
+                continue
+            polled = await self._poll(consumer, partitions)
+            if polled is not None:
+                for lane, part in zip(self.lanes, polled, strict=True):
+                    if part.batch:
+                        lane.put(part)
+            await self._record_lag(consumer)
+
+    def _partitions_with_room(self, consumer: AIOKafkaConsumer) -> list[TopicPartition] | None:
+        """The partitions to poll: [] for all of them, None when every lane is full."""
+        if len(self.lanes) == 1:
+            return [] if self.lanes[0].has_room else None
+        assigned = consumer.assignment()
+        count = len(self.lanes)
+        partitions = [tp for tp in assigned if self.lanes[lane_of(tp, count)].has_room]
+        if len(partitions) == len(assigned):
+            return []
+        return partitions or None
+
+    async def _work(self, consumer: AIOKafkaConsumer, lane: Lane) -> None:
+        """Apply a lane's batches one after the other until the lane is closed."""
+        while (polled := await lane.take()) is not None:
+            async with lane.busy:
+                await self._process(consumer, polled.without(self.revoked))
+
+    async def _poll(
+        self, consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition] = ()
+    ) -> list[Polled] | None:
+        timeout_ms = self._settings.consumer_poll_timeout_ms
+        if partitions:
+            # Some lanes are full: wait briefly, so that a lane freed meanwhile is fed soon.
+            timeout_ms = min(timeout_ms, _SUBSET_POLL_MS)
         batch = await consumer.getmany(
-            timeout_ms=self._settings.consumer_poll_timeout_ms,
+            *partitions,
+            timeout_ms=timeout_ms,
             max_records=self._settings.consumer_batch_size,
         )
         if not batch:
             return None
-        decoded: list[Decoded] = []
-        rejected: list[DeadLetter] = []
-        for messages in batch.values():
+        parts = [Polled.empty() for _ in self.lanes]
+        for lane, tp, messages in split(batch, len(parts)):
+            part = parts[lane]
+            part.batch[tp] = messages
             for at in range(0, len(messages), _DECODE_CHUNK):
-                # Between chunks the batch in flight takes its turn: its next statement goes
-                # out as soon as the database answers, so decoding fills the waits instead
-                # of delaying the transaction by a whole batch's decoding.
+                # Between chunks the batches in flight take their turn: their next statement
+                # goes out as soon as the database answers, so decoding fills the waits
+                # instead of delaying the transactions by a whole batch's decoding.
                 await asyncio.sleep(0)
-                self._decode(messages[at : at + _DECODE_CHUNK], decoded, rejected)
-        return _Polled(batch, decoded, rejected)
+                self._decode(messages[at : at + _DECODE_CHUNK], part.decoded, part.rejected)
+        return parts
 
     async def _connect(self) -> AIOKafkaConsumer | None:
         backoff = Backoff(maximum=self._settings.consumer_max_backoff_s)
@@ -200,7 +237,7 @@ class BatchConsumer:
                     await asyncio.wait_for(self._stop.wait(), delay)
         return None
 
-    async def _process(self, consumer: AIOKafkaConsumer, polled: _Polled) -> None:
+    async def _process(self, consumer: AIOKafkaConsumer, polled: Polled) -> None:
         started = time.perf_counter()
         batch, decoded, rejected = polled.batch, polled.decoded, polled.rejected
         if not batch:

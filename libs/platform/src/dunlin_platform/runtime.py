@@ -32,6 +32,9 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handler: BatchHandler
+    lanes: int = 1
+    """Partition lanes applying batches concurrently (see BatchConsumer); the setting
+    CONSUMER_LANES overrides it per consumer name."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class ServiceRuntime:
             sessionmaker=self.sessionmaker,
             inbox=self.tables.inbox,
             dead_letters=self._dead_letters,
+            lanes=self.settings.consumer_lanes.get(spec.name, spec.lanes),
         )
         self.consumers.append(consumer)
         return consumer
