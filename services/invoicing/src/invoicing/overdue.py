@@ -14,9 +14,9 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import Date, Integer, bindparam, text
@@ -100,10 +100,13 @@ def account_overdue_json(notice: OverdueNotice, *, as_of: dt.datetime) -> str:
 
 _OPEN = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
 
-# One row per account and currency claimed: the marks claimed (their row ids, due dates,
-# thresholds announced, and the invoice's status and balance), and what the account owes past
-# due in that currency (open invoices with an undisputed balance, oldest first, invoice numbers
-# in code point order as Python sorts them; NULLs when nothing), as parallel arrays.
+# One row of parallel arrays, so a batch of thousands of accounts decodes into a dozen lists
+# rather than a row and ten lists per account (which also kept the garbage collector busy):
+# - the marks claimed: row id, account key, due date, threshold announced, the invoice's
+#   status and balance;
+# - the account keys: account and currency of key k at position k;
+# - what each account key owes past due: open invoices with an undisputed balance, by key,
+#   then oldest first (invoice numbers in code point order, as Python sorts them).
 #
 # Up to :limit due marks are claimed, oldest first, then every other due mark of the same
 # accounts, so an account gets one notice per sweep rather than one per batch it straddles.
@@ -120,36 +123,50 @@ _CLAIM = text(f"""
         ORDER BY next_aging_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
-    ), claimed AS (
+    ), claimed AS MATERIALIZED (
         SELECT a.ctid AS row_id, a.invoice_id, a.account_id, a.currency, a.due_date,
                a.aging_threshold
         FROM invoicing.invoice_aging AS a
         WHERE a.next_aging_at <= :today
           AND a.account_id IN (SELECT DISTINCT account_id FROM first)
         FOR UPDATE OF a SKIP LOCKED
-    ), accounts AS (
-        SELECT c.account_id, c.currency, array_agg(c.row_id) AS row_ids,
-               array_agg(c.due_date) AS due_dates, array_agg(c.aging_threshold) AS announced,
-               array_agg(i.status) AS statuses, array_agg(i.balance_minor) AS balances
-        FROM claimed AS c CROSS JOIN LATERAL (
+    ), keys AS MATERIALIZED (
+        SELECT account_id, currency, CAST(row_number() OVER () - 1 AS integer) AS k
+        FROM (SELECT DISTINCT account_id, currency FROM claimed) AS d
+    ), marks AS (
+        SELECT c.row_id, k.k, c.due_date, c.aging_threshold, i.status, i.balance_minor
+        FROM claimed AS c JOIN keys AS k USING (account_id, currency)
+        CROSS JOIN LATERAL (
             SELECT status, balance_minor FROM invoicing.invoices WHERE id = c.invoice_id
             OFFSET 0
         ) AS i
-        GROUP BY c.account_id, c.currency
+    ), owed AS (
+        SELECT k.k, o.n, o.id, o.invoice_number, o.due_date, o.undisputed
+        FROM keys AS k CROSS JOIN LATERAL (
+            SELECT id, invoice_number, due_date, balance_minor - disputed_minor AS undisputed,
+                   row_number() OVER (ORDER BY due_date, invoice_number COLLATE "C") AS n
+            FROM invoicing.invoices
+            WHERE account_id = k.account_id AND currency = k.currency
+              AND status IN ({_OPEN}) AND due_date < :today
+              AND balance_minor - disputed_minor > 0
+        ) AS o
     )
-    SELECT a.account_id, a.currency, a.row_ids, a.due_dates, a.announced, a.statuses,
-           a.balances, o.ids, o.numbers, o.due_dates, o.undisputed, o.total
-    FROM accounts AS a CROSS JOIN LATERAL (
-        SELECT array_agg(id ORDER BY due_date, invoice_number COLLATE "C") AS ids,
-               array_agg(invoice_number ORDER BY due_date, invoice_number COLLATE "C")
-                   AS numbers,
-               array_agg(due_date ORDER BY due_date, invoice_number COLLATE "C") AS due_dates,
-               array_agg(balance_minor - disputed_minor
-                         ORDER BY due_date, invoice_number COLLATE "C") AS undisputed,
-               sum(balance_minor - disputed_minor) AS total
-        FROM invoicing.invoices
-        WHERE account_id = a.account_id AND currency = a.currency
-          AND status IN ({_OPEN}) AND due_date < :today AND balance_minor - disputed_minor > 0
+    SELECT m.*, a.*, o.*
+    FROM (
+        SELECT array_agg(row_id) AS row_ids, array_agg(k) AS keys,
+               array_agg(due_date) AS due_dates, array_agg(aging_threshold) AS announced,
+               array_agg(status) AS statuses, array_agg(balance_minor) AS balances
+        FROM marks
+    ) AS m, (
+        SELECT array_agg(account_id ORDER BY k) AS accounts,
+               array_agg(currency ORDER BY k) AS currencies
+        FROM keys
+    ) AS a, (
+        SELECT array_agg(k ORDER BY k, n) AS owed_keys, array_agg(id ORDER BY k, n) AS ids,
+               array_agg(invoice_number ORDER BY k, n) AS numbers,
+               array_agg(due_date ORDER BY k, n) AS owed_due_dates,
+               array_agg(undisputed ORDER BY k, n) AS undisputed
+        FROM owed
     ) AS o
 """).bindparams(  # noqa: S608 (only module constants are interpolated; values are bound)
     bindparam("today", type_=Date),
@@ -187,36 +204,37 @@ async def sweep_batch(
     marks. The events are built as JSON directly (`account_overdue_json`).
     """
     today = now.date()
-    rows = await session.execute(
+    claim = await session.execute(
         _CLAIM, {"today": today, "parts": parts, "part": part, "limit": limit}
     )
-    row_ids: list[Any] = []
-    thresholds: list[int] = []
-    next_ats: list[dt.date | None] = []
-    keys: list[str] = []
-    payloads: list[str] = []
-    for account_id, currency, marks, due_dates, announced, statuses, balances, *owed in rows:
-        crossed = 0
-        for row_id, due_date, threshold, status, balance in zip(
-            marks, due_dates, announced, statuses, balances, strict=True
-        ):
-            mark, reached = sweep_mark(
-                due_date=due_date,
-                today=today,
-                status=status,
-                balance_minor=balance,
-                announced=threshold,
-            )
-            row_ids.append(row_id)
-            thresholds.append(mark.threshold)
-            next_ats.append(mark.next_at)
-            crossed = max(crossed, reached)
-        notice = _notice(account_id, currency, owed, crossed=crossed, today=today)
-        if notice is not None:
-            keys.append(account_id)
-            payloads.append(account_overdue_json(notice, as_of=now))
+    row_ids, mark_keys, due_dates, announced, statuses, balances, *owed = claim.one()
     if not row_ids:
         return 0, 0
+    thresholds: list[int] = []
+    next_ats: list[dt.date | None] = []
+    crossed: dict[int, int] = {}
+    for key, due_date, threshold, status, balance in zip(
+        mark_keys, due_dates, announced, statuses, balances, strict=True
+    ):
+        mark, reached = sweep_mark(
+            due_date=due_date,
+            today=today,
+            status=status,
+            balance_minor=balance,
+            announced=threshold,
+        )
+        thresholds.append(mark.threshold)
+        next_ats.append(mark.next_at)
+        if reached > crossed.get(key, 0):
+            crossed[key] = reached
+    # Each notice becomes its JSON at once, so its objects die young (the garbage collector
+    # would otherwise keep walking a batch's thousands of live notices).
+    keys: list[str] = []
+    payloads: list[str] = []
+    for notice in _notices(*owed, crossed=crossed, today=today):
+        if notice is not None:
+            keys.append(notice.group.account_id)
+            payloads.append(account_overdue_json(notice, as_of=now))
     await outbox.add_payloads(session, AccountOverdue, keys, payloads, occurred_at=now)
     await session.execute(
         _SET_MARKS, {"row_ids": row_ids, "thresholds": thresholds, "next_ats": next_ats}
@@ -224,15 +242,43 @@ async def sweep_batch(
     return len(row_ids), len(payloads)
 
 
-def _notice(
-    account_id: str, currency: str, owed: list[Any], *, crossed: int, today: dt.date
-) -> OverdueNotice | None:
-    """The notice of one account and currency, from the overdue columns of its claim row."""
-    ids, numbers, due_dates, undisputed, total = owed
-    if crossed < 1 or not ids:
-        return None
-    group = OverdueGroup(account_id, currency, ids, numbers, due_dates, undisputed, int(total))
-    return overdue_notice(group, crossed=crossed, today=today)
+def _notices(
+    accounts: list[str],
+    currencies: list[str],
+    keys: list[int] | None,
+    ids: list[str] | None,
+    numbers: list[str] | None,
+    due_dates: list[dt.date] | None,
+    undisputed: list[int] | None,
+    *,
+    crossed: Mapping[int, int],
+    today: dt.date,
+) -> Iterator[OverdueNotice | None]:
+    """The notice of each account key that crossed a threshold and owes something past due.
+
+    The owed columns list every key's invoices in one run per key (NULL when none is owed).
+    """
+    if not keys or ids is None or numbers is None or due_dates is None or undisputed is None:
+        return
+    start, end = 0, len(keys)
+    while start < end:
+        key = keys[start]
+        stop = start + 1
+        while stop < end and keys[stop] == key:
+            stop += 1
+        if key in crossed:
+            owed = undisputed[start:stop]
+            group = OverdueGroup(
+                accounts[key],
+                currencies[key],
+                ids[start:stop],
+                numbers[start:stop],
+                due_dates[start:stop],
+                owed,
+                sum(owed),
+            )
+            yield overdue_notice(group, crossed=crossed[key], today=today)
+        start = stop
 
 
 async def sweep_overdue(
