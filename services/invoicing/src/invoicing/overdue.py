@@ -115,10 +115,10 @@ _OPEN = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
 # due marks pass it (for `=` on an expression it guesses 0.5%), so it reads the next_aging_at
 # index in order and stops at :limit, rather than sorting every due mark of the part in each
 # batch (20 ms a batch with 100,000 due, growing with the backlog). Rows other transactions
-# hold are skipped. `LATERAL (... OFFSET 0)` keeps the invoice lookups
-# on the primary key: with a few thousand keys the planner's costs otherwise prefer a hash
-# join over a scan of every invoice, ten times slower with the table in memory. The overdue
-# invoices come from ix_invoices_open_account_id_due_date alone (it covers every column read).
+# hold are skipped. `LATERAL (... OFFSET 0)` keeps the invoice lookups on the primary key:
+# with a few thousand keys the planner's costs otherwise prefer a hash join over a scan of
+# every invoice, ten times slower with the table in memory. The overdue invoices come from
+# ix_invoices_open_account_id_due_date alone (it covers every column read).
 _CLAIM = text(f"""
     WITH first AS (
         SELECT account_id FROM invoicing.invoice_aging
