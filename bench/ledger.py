@@ -8,7 +8,9 @@ due (the day before), a sweep with `--due` invoices newly overdue (by default on
 the worst case: one `AccountOverdue` with its outbox row per invoice), the same sweep again
 (nothing new), and the aging report (all currencies, one currency, one tagged portfolio, one
 account). The sweep runs with the service's defaults (batch size and workers from
-`InvoicingSettings`).
+`InvoicingSettings`). The newly-overdue row also gives the CPU that sweep used, in this
+process (Python) and in the server processes of the run's database (read from /proc, so
+only for a server on this machine), which moves far less than wall time on a busy machine.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -116,6 +119,33 @@ async def timed(work: Callable[[], Awaitable[T]]) -> tuple[float, T]:
     return time.perf_counter() - started, result
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a local PostgreSQL process, from /proc; None otherwise."""
+    try:
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+            return None  # a server elsewhere (another host, a container): not our pid space
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_cpu(engine: AsyncEngine) -> dict[int, float | None]:
+    """CPU seconds used so far by each server process connected to the run's database."""
+    async with engine.connect() as conn:
+        pids = await conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        )
+        return {pid: _cpu_seconds(pid) for pid in pids}
+
+
+def cpu_used(before: dict[int, float | None], after: dict[int, float | None]) -> float | None:
+    """CPU seconds the server processes used in between (None when /proc cannot tell)."""
+    if None in before.values() or None in after.values():
+        return None
+    return sum((a or 0.0) - (before.get(pid) or 0.0) for pid, a in after.items())
+
+
 async def run(
     infra: Infra,
     *,
@@ -148,7 +178,12 @@ async def run(
             )
 
         idle = [(await timed(sweep(now - dt.timedelta(days=1))))[0] for _ in range(5)]
+        # CPU, not only wall time: on a shared machine it is the figure that stays put.
+        backends = await backend_cpu(engine)
+        python_cpu = time.process_time()
         seconds, swept = await timed(sweep(now))
+        python_cpu = time.process_time() - python_cpu
+        postgres_cpu = cpu_used(backends, await backend_cpu(engine))
         again, _ = await timed(sweep(now))
         async with engine.connect() as conn:
             events = (
@@ -171,6 +206,10 @@ async def run(
     finally:
         await engine.dispose()
     portfolio = f"{invoices:,} invoices, {accounts:,} accounts (generated in {generated:.0f} s)"
+    cpu = f"; CPU {python_cpu:.1f} s Python"
+    if postgres_cpu is not None:
+        per_invoice = 1e6 * (python_cpu + postgres_cpu) / max(swept.invoices_examined, 1)
+        cpu += f" + {postgres_cpu:.1f} s PostgreSQL backends ({per_invoice:.0f} us per invoice)"
     return [
         Result(
             "ledger.overdue_sweep_nothing_due",
@@ -189,7 +228,7 @@ async def run(
             note=(
                 f"{swept.invoices_examined:,} invoices newly overdue in {due_accounts:,} accounts"
                 f" -> {swept.notices:,} AccountOverdue ({events:,} outbox rows), batch {batch},"
-                f" {workers} workers; the same sweep again {1000 * again:.0f} ms"
+                f" {workers} workers; the same sweep again {1000 * again:.0f} ms{cpu}"
             ),
         ),
         Result(

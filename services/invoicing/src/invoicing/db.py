@@ -147,12 +147,13 @@ Index(
     postgresql_include=["balance_minor", "account_id"],
     postgresql_where=InvoiceRow.status.in_(("open", "partially_paid")),
 )
-# An account's overdue invoices (sweep notices, per-account aging).
+# An account's overdue invoices (sweep notices, per-account aging); the sweep's notices read
+# every column they list from the index alone (0006_overdue_covering_index).
 Index(
     "ix_invoices_open_account_id_due_date",
     InvoiceRow.account_id,
     InvoiceRow.due_date,
-    postgresql_include=["currency", "balance_minor"],
+    postgresql_include=["currency", "balance_minor", "disputed_minor", "invoice_number", "id"],
     postgresql_where=InvoiceRow.status.in_(("open", "partially_paid")),
 )
 # Portfolio filters of the reports (accounts tagged X).

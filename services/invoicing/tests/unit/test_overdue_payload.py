@@ -65,14 +65,17 @@ def notices(draw: st.DrawFn) -> tuple[OverdueGroup, int]:
     return group, draw(st.sampled_from([1, 31, 61, 91]))
 
 
-@given(notice=notices(), microsecond=st.integers(0, 999_999))
+# `later` moves the sweep's clock past the notice's day: the payload's per-due-date text is
+# cached by due date and day, so the cache must never hand one day's text to another.
+@given(notice=notices(), microsecond=st.integers(0, 999_999), later=st.integers(0, 3))
 def test_hand_built_payload_equals_the_models_and_validates(
-    notice: tuple[OverdueGroup, int], microsecond: int
+    notice: tuple[OverdueGroup, int], microsecond: int, later: int
 ) -> None:
     group, crossed = notice
-    built = overdue_notice(group, crossed=crossed, today=TODAY)
+    day = TODAY + dt.timedelta(days=later)
+    built = overdue_notice(group, crossed=crossed, today=day)
     assert built is not None
-    as_of = dt.datetime.combine(TODAY, dt.time(6, 0, 0, microsecond), tzinfo=dt.UTC)
+    as_of = dt.datetime.combine(day, dt.time(6, 0, 0, microsecond), tzinfo=dt.UTC)
     payload = account_overdue_json(built, as_of=as_of)
     model = account_overdue(built, as_of=as_of)
     assert payload == model.model_dump_json()
