@@ -239,6 +239,7 @@ class Outbox:
         Building thousands of rows' parameters costs more than executing them; here each
         column travels whole (see `_insert_columns`), in event order (`seq` follows it, so an
         account's events keep their order), the payload stored as serialised, as `add` does.
+        Only the ids differ in kind: time-ordered UUIDv7s (`_id_block`) where `add` makes uuid4s.
         """
         if not events:
             return
