@@ -6,10 +6,13 @@ payload, plus tracingspancontext), so change-data-capture can replace the relay.
 
 from __future__ import annotations
 
+import functools
+import os
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -132,6 +135,46 @@ def _wake_running_relays(schema: str) -> Callable[[], None]:
     return wake
 
 
+# The bulk insert's text columns, in the order of its unnest.
+_TEXT_COLUMNS = ("aggregatetype", "aggregateid", "type", "topic", "payload", "tracingspancontext")
+# A text column travels as ONE text, its values joined by the ASCII unit separator (NULLs
+# written as the record separator) and split again by string_to_array: the driver then
+# copies one string instead of type-checking and encoding every element of a text[].
+_SEP, _NULL = "\x1f", "\x1e"
+
+
+def _joined_columns(columns: Mapping[str, Sequence[str | None]]) -> dict[str, str] | None:
+    """Every column joined, or None when a value holds a separator (or the one value is "")
+    and the columns must travel as arrays. JSON text never holds either separator raw."""
+    joined: dict[str, str] = {}
+    for name, values in columns.items():
+        nulls = values.count(None)
+        strings = [_NULL if v is None else v for v in values] if nulls else values
+        text_ = _SEP.join(cast("list[str]", strings))
+        if not text_ or text_.count(_SEP) != len(values) - 1 or text_.count(_NULL) != nulls:
+            return None
+        joined[name] = text_
+    return joined
+
+
+def _id_block() -> tuple[str, int]:
+    """The ids of one bulk insert: row n (from 1) gets `prefix + f"{base + n:012x}"`.
+
+    These are UUIDv7 (RFC 9562, "monotonic random"): 48 bits of Unix milliseconds, version,
+    12 random bits, variant, 14 random bits and a 48-bit field counting up per row from a
+    random start below 2**47 (so it never overflows). Time-ordered ids land at the right
+    edge of the primary-key index, where uuid4s land anywhere in it: that cost PostgreSQL
+    ~3 us more per row at 300,000 rows, and making a uuid4 per row ~2 us of Python. Two
+    blocks collide only if drawn in the same millisecond with the same 26 random bits and
+    starts less than their length apart (~1e-18 per such pair of 6,000-row blocks).
+    """
+    millis = time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF
+    rand = int.from_bytes(os.urandom(10), "big")
+    rand_a, rand_b_high, base = rand & 0xFFF, (rand >> 12) & 0x3FFF, rand >> 33
+    hex_ms = f"{millis:012x}"
+    return f"{hex_ms[:8]}-{hex_ms[8:]}-7{rand_a:03x}-{0x8000 | rand_b_high:04x}-", base
+
+
 class Outbox:
     """Writes events into the outbox inside the caller's transaction."""
 
@@ -191,21 +234,25 @@ class Outbox:
         occurred_at: datetime | None = None,
         traceparents: Sequence[str | None] | None = None,
     ) -> None:
-        """`add` for large batches: the same rows, written as column arrays in one statement.
+        """`add` for large batches: the same rows, written as columns in one statement.
 
         Building thousands of rows' parameters costs more than executing them; here each
-        column travels as one array (`unnest`), in event order (`seq` follows it, so an
+        column travels whole (see `_insert_columns`), in event order (`seq` follows it, so an
         account's events keep their order), the payload stored as serialised, as `add` does.
+        Only the ids differ in kind: time-ordered UUIDv7s (`_id_block`) where `add` makes uuid4s.
         """
         if not events:
             return
+        classes = [type(e) for e in events]
+        kinds = {cls: (cls.event_name, cls.ce_type(), cls.topic()) for cls in set(classes)}
+        rows = [kinds[cls] for cls in classes]
         await self._insert_columns(
             session,
             {
-                "aggregatetype": [e.event_name for e in events],
+                "aggregatetype": [name for name, _, _ in rows],
                 "aggregateid": [e.key() for e in events],
-                "type": [e.ce_type() for e in events],
-                "topic": [e.topic() for e in events],
+                "type": [ce_type for _, ce_type, _ in rows],
+                "topic": [topic for _, _, topic in rows],
                 "payload": [e.model_dump_json() for e in events],
             },
             count=len(events),
@@ -261,33 +308,45 @@ class Outbox:
             traceparents = [current_traceparent()] * count
         elif len(traceparents) != count:
             raise ValueError("one traceparent per event")
+        texts: dict[str, Sequence[str | None]] = {**columns, "tracingspancontext": traceparents}
+        joined = _joined_columns(texts)
+        id_prefix, id_base = _id_block()
         await session.execute(
-            self._insert_many(),
+            self._statements[joined is not None],
             {
-                "id": [str(uuid.uuid4()) for _ in range(count)],
-                **columns,
-                "tracingspancontext": list(traceparents),
+                **({k: list(v) for k, v in texts.items()} if joined is None else joined),
+                "id_prefix": id_prefix,
+                "id_base": id_base,
                 "source": self._source,
                 "occurred_at": occurred_at or self._clock.now(),
             },
         )
         self._wake_after_commit(session)
 
-    def _insert_many(self) -> TextClause:
+    @functools.cached_property
+    def _statements(self) -> dict[bool, TextClause]:
+        """The bulk insert, by whether its text columns travel joined (True) or as arrays."""
+        return {joined: self._insert_many(joined) for joined in (True, False)}
+
+    def _insert_many(self, joined: bool) -> TextClause:
         table = f'"{self._table.schema}"."{self._table.name}"'
+        columns = ", ".join(
+            f"string_to_array(CAST(:{name} AS text), chr(31), chr(30))"
+            if joined
+            else f"CAST(:{name} AS text[])"
+            for name in _TEXT_COLUMNS
+        )
+        # Row n's id is the statement's id block (see `_id_block`) plus n.
         return text(
             f"""
             INSERT INTO {table} (id, aggregatetype, aggregateid, type, topic, source,
                 occurred_at, payload, tracingspancontext)
-            SELECT u.id, u.aggregatetype, u.aggregateid, u.type, u.topic,
-                CAST(:source AS text), CAST(:occurred_at AS timestamptz),
-                u.payload, u.tracingspancontext
-            FROM unnest(
-                CAST(:id AS text[]), CAST(:aggregatetype AS text[]),
-                CAST(:aggregateid AS text[]), CAST(:type AS text[]), CAST(:topic AS text[]),
-                CAST(:payload AS text[]), CAST(:tracingspancontext AS text[])
-            ) WITH ORDINALITY AS u(id, aggregatetype, aggregateid, type, topic, payload,
-                tracingspancontext, n)
+            SELECT CAST(:id_prefix AS text)
+                    || lpad(to_hex(CAST(:id_base AS bigint) + u.n), 12, '0'),
+                u.aggregatetype, u.aggregateid, u.type, u.topic, CAST(:source AS text),
+                CAST(:occurred_at AS timestamptz), u.payload, u.tracingspancontext
+            FROM unnest({columns}) WITH ORDINALITY
+                AS u(aggregatetype, aggregateid, type, topic, payload, tracingspancontext, n)
             ORDER BY u.n
             """  # noqa: S608 - the table name comes from our own metadata, not from input
         )

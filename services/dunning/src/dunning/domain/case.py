@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from dunlin_events import (
     AccountHandedToAgency,
@@ -64,9 +64,11 @@ class Effects:
         return [self.traced.get(i, default) for i in range(len(self.events))]
 
 
-@dataclass(frozen=True)
-class StepTrace:
-    """What a step span needs: ids only (never names or addresses) and the parent context."""
+class StepTrace(NamedTuple):
+    """What a step span needs: ids only (never names or addresses) and the parent context.
+
+    A named tuple: made twice per swept case, in a third of a frozen dataclass's time.
+    """
 
     account_id: str
     case_id: str
@@ -244,18 +246,20 @@ def _traced_record(
 ) -> None:
     lines = action.lines or d.balances.dunned_lines[:1]
     invoices = state.invoices
-    parent = next(
-        (tp for line in lines if (tp := invoices[line.invoice_id].traceparent) is not None), None
-    )
-    final = policy.body.final_reminder
-    channels = action.step.channels if action.step else (final.channels if final else [])
+    parent = None
+    for line in lines:
+        parent = invoices[line.invoice_id].traceparent
+        if parent is not None:
+            break
+    step, final = action.step, policy.body.final_reminder
+    channels = step.channels if step else (final.channels if final else [])
     trace = StepTrace(
-        account_id=state.account_id,
-        case_id=current_case_id(state),
-        step_key=action.key,
-        channels=tuple(channels),
-        invoice_ids=tuple(line.invoice_id for line in lines),
-        parent=parent,
+        state.account_id,
+        current_case_id(state),
+        action.key,
+        tuple(channels),
+        tuple([line.invoice_id for line in lines]),
+        parent,
     )
     with trace_step(trace) as traceparent:
         start = len(fx.events)
