@@ -1,12 +1,12 @@
 """POST /invoices of concurrent requests, coalesced into one transaction per batch.
 
-A batch is written on the bare asyncpg connection under a pooled engine connection: BEGIN,
-the accounts share-locked in one query, one statement storing the invoices with their lines,
-opening entries, aging marks and InvoiceIssued outbox rows, COMMIT (see
-`repository/issue_batch.py`). A batch with an invoice that allocations are held for is
-rolled back and written again by `handlers.issue_many`, which applies them in the same
-transaction through the ledger (an issue with an external id a payment named first is the
-only way to get there).
+A batch is written on the bare asyncpg connection under a pooled engine connection, in two
+round trips and no explicit transaction (see `repository/issue_batch.py`): its accounts are
+read, the invoices and events built, and one statement locks the accounts, checks them and
+stores everything. An account changed in between makes the batch read and build again. A
+batch with an invoice that allocations are held for is written by `handlers.issue_many`,
+which applies them in the same transaction through the ledger (an issue with an external
+id a payment named first is the only way to get there).
 """
 
 from __future__ import annotations
@@ -26,8 +26,12 @@ InvoiceIssuer = WriteBatcher[handlers.IssueInvoice, Stored[Invoice]]
 Outcomes = list[Stored[Invoice] | DomainError]
 
 
-class _HeldAllocations(Exception):
-    """Allocations wait for an invoice of the batch: the general path must apply them."""
+# Batches built again after an account changed under them, before the general path takes over.
+_ATTEMPTS = 3
+
+
+class _NeedsLedger(Exception):
+    """The batch must be written by `handlers.issue_many` (held allocations, busy accounts)."""
 
 
 def invoice_issuer(runtime: ServiceRuntime, *, max_batch: int, writers: int) -> InvoiceIssuer:
@@ -40,11 +44,10 @@ def invoice_issuer(runtime: ServiceRuntime, *, max_batch: int, writers: int) -> 
             driver = (await pooled.get_raw_connection()).driver_connection
             assert isinstance(driver, asyncpg.Connection)
             try:
-                async with driver.transaction():
-                    outcomes, published = await issue_on_connection(
-                        connection=driver, commands=commands, source=source, now=now
-                    )
-            except _HeldAllocations:
+                outcomes, published = await _issue_with_retries(
+                    connection=driver, commands=commands, source=source, now=now
+                )
+            except _NeedsLedger:
                 pass
             except BaseException:
                 if driver.is_closed():  # SQLAlchemy's pool must not hand it out again
@@ -62,6 +65,25 @@ def invoice_issuer(runtime: ServiceRuntime, *, max_batch: int, writers: int) -> 
     return WriteBatcher(write, max_batch=max_batch, writers=writers)
 
 
+async def _issue_with_retries(
+    *,
+    connection: asyncpg.Connection,
+    commands: Sequence[handlers.IssueInvoice],
+    source: str,
+    now: dt.datetime,
+) -> tuple[Outcomes, bool]:
+    for _ in range(_ATTEMPTS):
+        try:
+            return await issue_on_connection(
+                connection=connection, commands=commands, source=source, now=now
+            )
+        except issue_batch.Stale:
+            continue
+        except issue_batch.AllocationsHeld:
+            raise _NeedsLedger from None
+    raise _NeedsLedger
+
+
 async def issue_on_connection(
     *,
     connection: asyncpg.Connection,
@@ -69,13 +91,14 @@ async def issue_on_connection(
     source: str,
     now: dt.datetime,
 ) -> tuple[Outcomes, bool]:
-    """`handlers.issue_many` inside the caller's transaction on `connection`.
+    """`handlers.issue_many` on `connection`, outside any transaction: one statement stores it.
 
     Its per-command rules are `issue_many`'s own helpers (`_invoice`, `_duplicate`), so the
     two paths cannot drift apart. Returns each command's outcome and whether any event was
-    written; raises `_HeldAllocations` (the caller rolls back) when the batch needs the ledger.
+    written; raises `issue_batch.Stale` or `issue_batch.AllocationsHeld` having written
+    nothing.
     """
-    accounts = await issue_batch.share_lock_accounts(
+    accounts = await issue_batch.read_accounts(
         connection=connection, account_ids={c.account_id for c in commands}
     )
     outcomes = [handlers._invoice(c, accounts.get(c.account_id)) for c in commands]
@@ -91,19 +114,19 @@ async def issue_on_connection(
     ]
     stored = await issue_batch.insert_issued_invoices(
         connection=connection,
+        accounts=accounts.values(),
         invoices=[i for i, _ in issued],
         events=events,
         source=source,
         now=now,
     )
-    if any(ids.has_holds for ids in stored.values()):
-        raise _HeldAllocations
+    # Invoices are never deleted: what the statement found taken is taken now.
     taken = await issue_batch.taken_external_ids(
         connection=connection,
         external_ids={i.external_id for i, _ in issued if i.id not in stored and i.external_id},
     )
     return [
-        Stored(as_stored(o), stored[o.id].seq, now)
+        Stored(as_stored(o), stored[o.id], now)
         if isinstance(o, Invoice) and o.id in stored
         else handlers._duplicate(o, taken)
         if isinstance(o, Invoice)

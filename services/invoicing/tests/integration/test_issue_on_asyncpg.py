@@ -1,24 +1,28 @@
 """The bare-asyncpg issue path writes what `handlers.issue_many` writes, row for row.
 
 (A batch with held allocations goes back to `issue_many`: test_ledger_flow issues such an
-invoice through POST /invoices and sees the allocation applied.)
+invoice through POST /invoices and sees the allocation applied; here, the statement refuses
+to write it.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from dunlin_platform.runtime import ServiceRuntime
 from invoicing import handlers, repository
 from invoicing.api.invoices import command_from
-from invoicing.domain import DomainError, Invoice
+from invoicing.domain import Account, DomainError, Invoice
 from invoicing.issuer import issue_on_connection
 from invoicing.repository import Stored, issue_batch
 from invoicing.schemas import InvoiceCreate
@@ -171,13 +175,9 @@ async def test_the_asyncpg_path_writes_the_rows_and_answers_of_issue_many(
     async with runtime.engine.connect() as pooled:
         driver = (await pooled.get_raw_connection()).driver_connection
         assert isinstance(driver, asyncpg.Connection)
-        async with driver.transaction():
-            fast, published = await issue_on_connection(
-                connection=driver,
-                commands=fast_commands,
-                source=runtime.settings.source,
-                now=NOW,
-            )
+        fast, published = await issue_on_connection(
+            connection=driver, commands=fast_commands, source=runtime.settings.source, now=NOW
+        )
         general_ids = _placeholders(general_account, general_external, general)
         fast_ids = _placeholders(fast_account, fast_external, fast)
         assert published
@@ -213,7 +213,108 @@ async def test_accounts_read_on_asyncpg_equal_those_read_through_sqlalchemy(
     async with runtime.engine.connect() as pooled:
         driver = (await pooled.get_raw_connection()).driver_connection
         assert isinstance(driver, asyncpg.Connection)
-        async with driver.transaction():
-            on_asyncpg = await issue_batch.share_lock_accounts(connection=driver, account_ids=ids)
+        on_asyncpg = await issue_batch.read_accounts(connection=driver, account_ids=ids)
     assert set(on_asyncpg) == {parent, child}
     assert on_asyncpg == through_sqlalchemy
+
+
+@contextlib.asynccontextmanager
+async def _connection(runtime: ServiceRuntime) -> AsyncIterator[asyncpg.Connection]:
+    async with runtime.engine.connect() as pooled:
+        driver = (await pooled.get_raw_connection()).driver_connection
+        assert isinstance(driver, asyncpg.Connection)
+        yield driver
+
+
+async def _invoice_count(driver: asyncpg.Connection, account_id: str) -> int:
+    count = await driver.fetchval(
+        "SELECT count(*) FROM invoicing.invoices WHERE account_id = $1", account_id
+    )
+    return int(count)
+
+
+async def test_a_batch_built_from_an_account_changed_since_it_was_read_writes_nothing(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    runtime = _runtime(app)
+    account_id = (await client.post("/accounts", json=account_body())).json()["id"]
+    async with _connection(runtime) as driver:
+        read = await issue_batch.read_accounts(connection=driver, account_ids={account_id})
+        changed = await client.patch(
+            f"/accounts/{account_id}", json={"payment_terms": {"kind": "net", "days": 60}}
+        )
+        assert changed.status_code == 200, changed.text
+        (command,) = _commands([invoice_body(account_id)], account_id, unique("ERP"))
+        invoice = handlers._invoice(command, read[account_id])
+        assert isinstance(invoice, Invoice)
+        with pytest.raises(issue_batch.Stale):
+            await issue_batch.insert_issued_invoices(
+                connection=driver,
+                accounts=read.values(),
+                invoices=[invoice],
+                events=[],
+                source=runtime.settings.source,
+                now=NOW,
+            )
+        assert await _invoice_count(driver, account_id) == 0
+
+
+async def test_the_issuer_builds_a_batch_again_when_its_account_changed_under_it(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id = (await client.post("/accounts", json=account_body())).json()["id"]
+    real_read = issue_batch.read_accounts
+    reads: list[dict[str, Account]] = []
+
+    async def read_then_change(
+        *, connection: asyncpg.Connection, account_ids: Collection[str]
+    ) -> dict[str, Account]:
+        accounts = await real_read(connection=connection, account_ids=account_ids)
+        reads.append(accounts)
+        if len(reads) == 1:  # a change of terms commits between the first read and the write
+            await connection.execute(
+                "UPDATE invoicing.accounts SET terms_days = 45 WHERE id = $1", account_id
+            )
+        return accounts
+
+    monkeypatch.setattr(issue_batch, "read_accounts", read_then_change)
+    created = await client.post("/invoices", json=invoice_body(account_id))
+
+    assert created.status_code == 201, created.text
+    assert len(reads) == 2
+    assert created.json()["payment_terms"] == {"kind": "net", "days": 45}
+    assert created.json()["due_date"] == "2025-04-24"  # 2025-03-10 + 45 days
+
+
+async def test_a_batch_with_an_invoice_allocations_wait_for_writes_nothing(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    runtime = _runtime(app)
+    account_id = (await client.post("/accounts", json=account_body())).json()["id"]
+    external_id = unique("ERP-HELD")
+    async with _connection(runtime) as driver:
+        await driver.execute(
+            "INSERT INTO invoicing.held_allocations (id, payment_id, invoice_ref, account_id,"
+            " currency, amount_minor, received_on, status, created_at)"
+            " VALUES ($1, $2, $3, $4, 'EUR', 100, '2025-03-01', 'held', now())",
+            unique("hold"),
+            unique("pay"),
+            external_id,
+            account_id,
+        )
+        accounts = await issue_batch.read_accounts(connection=driver, account_ids={account_id})
+        (command,) = _commands([invoice_body(account_id)], account_id, unique("ERP"))
+        invoice = handlers._invoice(
+            dataclasses.replace(command, external_id=external_id), accounts[account_id]
+        )
+        assert isinstance(invoice, Invoice)
+        with pytest.raises(issue_batch.AllocationsHeld):
+            await issue_batch.insert_issued_invoices(
+                connection=driver,
+                accounts=accounts.values(),
+                invoices=[invoice],
+                events=[],
+                source=runtime.settings.source,
+                now=NOW,
+            )
+        assert await _invoice_count(driver, account_id) == 0
