@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from dunlin_platform.runtime import ServiceRuntime
 from invoicing import handlers, repository
 from invoicing.api.invoices import command_from
-from invoicing.domain import Account, DomainError, Invoice
+from invoicing.domain import Account, DomainError, DuplicateInvoice, Invoice
 from invoicing.issuer import issue_on_connection
 from invoicing.repository import Stored, issue_batch
 from invoicing.schemas import InvoiceCreate
@@ -318,3 +318,29 @@ async def test_a_batch_with_an_invoice_allocations_wait_for_writes_nothing(
                 now=NOW,
             )
         assert await _invoice_count(driver, account_id) == 0
+
+
+async def test_a_failure_after_the_batch_committed_does_not_fail_its_requests(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = _runtime(app)
+    account_id, _, taken = await _accounts(client)
+
+    async def unreachable(
+        *, connection: asyncpg.Connection, external_ids: Collection[str]
+    ) -> set[str]:
+        raise OSError("connection lost")
+
+    monkeypatch.setattr(issue_batch, "taken_external_ids", unreachable)
+    bodies = [invoice_body("ACCOUNT"), invoice_body("ACCOUNT", external_id=taken)]
+    async with _connection(runtime) as driver:
+        (stored, refused), published = await issue_on_connection(
+            connection=driver,
+            commands=_commands(bodies, account_id, unique("ERP")),
+            source=runtime.settings.source,
+            now=NOW,
+        )
+        assert published
+        assert isinstance(stored, Stored)
+        assert isinstance(refused, DuplicateInvoice)
+        assert await _invoice_count(driver, account_id) == 1
