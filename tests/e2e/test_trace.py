@@ -8,6 +8,7 @@ before, with ids an operator can search by and no personal data.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,14 @@ async def test_one_trace_follows_the_invoice_to_the_delivered_email(platform: Pl
     # Due in two days: the courtesy step (three days before) is due now.
     invoice = await new_overdue_invoice(platform, email, days_overdue=-2)
     account_id = invoice["account_id"]
-    await eventually(lambda: case_of(platform, account_id))
+
+    async def case_knows_the_invoice() -> dict[str, Any] | None:
+        # The case exists from AccountRegistered on; the sweep needs InvoiceIssued applied.
+        case = await case_of(platform, account_id)
+        ids = {i.get("invoice_id") for i in case["invoices"]} if case else set()
+        return case if invoice["id"] in ids else None
+
+    await eventually(case_knows_the_invoice)
     assert (await platform.dunning.post("/admin/dunning-sweep")).status_code == 200
     await eventually(lambda: delivered(platform, email))
 
