@@ -268,6 +268,8 @@ def _cpu_rows(label: str, run: Run) -> list[Result]:
     rows = [Result(f"  {label}: python cpu", run.cpu.python_us, "us/event", note=note)]
     if run.cpu.postgres_us is not None:
         rows.append(Result(f"  {label}: postgres cpu", run.cpu.postgres_us, "us/event", note=note))
+    if run.cpu.broker_us is not None:
+        rows.append(Result(f"  {label}: broker cpu", run.cpu.broker_us, "us/event", note=note))
     return rows
 
 

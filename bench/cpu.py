@@ -19,12 +19,35 @@ _BACKENDS = (
 )
 
 
-def _on_cpu_ns(pid: int) -> int | None:
-    """Nanoseconds a process has run (first field of /proc/<pid>/schedstat)."""
+def _on_cpu_ns(pid: int, thread: int | None = None) -> int | None:
+    """Nanoseconds a process's main thread (or the given thread) has run, from schedstat."""
+    path = f"/proc/{pid}/schedstat" if thread is None else f"/proc/{pid}/task/{thread}/schedstat"
     try:
-        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+        return int(Path(path).read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _children_ns() -> int | None:
+    """On-CPU nanoseconds of this process's children: the embedded broker, when it runs one."""
+    pids = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids += (task / "children").read_text().split()
+        except OSError:
+            return None
+    if not pids:
+        return None
+    # Every thread's: the broker runs its work on a pool of threads, not the main one.
+    threads = [(int(pid), thread) for pid in pids for thread in _threads(int(pid))]
+    return sum(ns for pid, t in threads if (ns := _on_cpu_ns(pid, t)) is not None)
+
+
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        return []
 
 
 @dataclass(frozen=True)
@@ -33,6 +56,7 @@ class CpuSample:
 
     process_s: float
     backends_ns: dict[int, int]
+    children_ns: int | None
 
 
 @dataclass(frozen=True)
@@ -41,10 +65,7 @@ class CpuUse:
 
     python_us: float
     postgres_us: float | None  # None when the backends are not local processes
-
-    @property
-    def total_us(self) -> float | None:
-        return None if self.postgres_us is None else self.python_us + self.postgres_us
+    broker_us: float | None  # None when the broker is not this process's child
 
 
 class CpuMeter:
@@ -57,13 +78,17 @@ class CpuMeter:
         async with self._engine.connect() as conn:
             pids = (await conn.execute(text(_BACKENDS))).scalars().all()
         backends = {pid: ns for pid in pids if (ns := _on_cpu_ns(pid)) is not None}
-        return CpuSample(time.process_time(), backends)
+        return CpuSample(time.process_time(), backends, _children_ns())
 
     @staticmethod
     def between(start: CpuSample, end: CpuSample, events: int) -> CpuUse:
         """Per-event use; a backend that started in between counts from zero."""
-        python_us = 1e6 * (end.process_s - start.process_s) / max(events, 1)
+        count = max(events, 1)
+        python_us = 1e6 * (end.process_s - start.process_s) / count
+        broker_us = None
+        if start.children_ns is not None and end.children_ns is not None:
+            broker_us = (end.children_ns - start.children_ns) / 1e3 / count
         if not end.backends_ns:
-            return CpuUse(python_us, None)
+            return CpuUse(python_us, None, broker_us)
         used_ns = sum(ns - start.backends_ns.get(pid, 0) for pid, ns in end.backends_ns.items())
-        return CpuUse(python_us, used_ns / 1e3 / max(events, 1))
+        return CpuUse(python_us, used_ns / 1e3 / count, broker_us)
