@@ -193,7 +193,12 @@ def decode_parts(
                 and subject
             )
     if usual:
-        time = _parse_time(ce_time)
+        try:
+            time = datetime.fromisoformat(ce_time.decode())
+        except (ValueError, UnicodeDecodeError):
+            time = _parse_time(ce_time)  # raises the MalformedMessage for these bytes
+        if time.tzinfo is not UTC:  # producers write UTC; anything else the general way
+            time = _parse_time(ce_time)
         try:
             # What the SDK's binding does with these headers: a strict UTF-8 decode of each.
             known = _KNOWN_TYPES[ce_type]
@@ -239,7 +244,8 @@ def decode_parts(
     account_id = data.account_id
     if subject_ != account_id:
         raise SchemaViolation(f"ce_subject {subject_!r} does not match account_id")
-    if key and key != account_id.encode():
+    # The usual path compares the subject's bytes: equal to the key's UTF-8 when it matches.
+    if key and key != (subject if usual else account_id.encode()):
         raise SchemaViolation("Kafka key does not match account_id")
     # What the frozen dataclass's __init__ does, without its per-field object.__setattr__.
     envelope: Envelope[Event] = _new_object(Envelope)
