@@ -27,11 +27,11 @@ from invoicing.domain import Account, Invoice, Terms
 from invoicing.repository.new_invoices import (
     _ARRAYS,
     _INVOICE_ARRAYS,
-    _LINE_ARRAYS,
     _NOW,
     _PARAM,
     _columns,
     _unnest,
+    invoice_writes,
 )
 
 _ACCOUNT_COLUMNS = (
@@ -120,7 +120,6 @@ def _statement() -> str:
 
     The events go in arrival order (`seq` follows it), as `Outbox.add_many` writes them.
     """
-    invoice_columns = ", ".join(c for c in _INVOICE_ARRAYS if c != "next_aging_at")
     events = ", ".join(_OUTBOX_PARAMS.values())
     seen = ", ".join(_SEEN_PARAMS.values())
     unchanged = " AND ".join(f"a.{c} IS NOT DISTINCT FROM s.{c}" for c in _SEEN_ARRAYS)
@@ -142,30 +141,7 @@ def _statement() -> str:
         ), u AS (
             SELECT * FROM {_unnest(_INVOICE_ARRAYS, "u")}
             WHERE (SELECT ok FROM fresh) AND NOT (SELECT waiting FROM held)
-        ), new AS (
-            INSERT INTO invoicing.invoices ({invoice_columns}, balance_minor, created_at)
-            SELECT {invoice_columns}, total_minor, {_NOW} FROM u
-            ON CONFLICT DO NOTHING
-            RETURNING id, seq, external_id, account_id, currency, total_minor, issue_date
-        ), lines AS (
-            INSERT INTO invoicing.invoice_lines
-                (invoice_id, line_no, description, quantity, unit_price, tax_rate,
-                 net_minor, tax_minor)
-            SELECT l.* FROM {_unnest(_LINE_ARRAYS, "l")}
-            WHERE l.line_invoice_id IN (SELECT id FROM new)
-        ), entries AS (
-            INSERT INTO invoicing.ledger_entries
-                (id, account_id, invoice_id, kind, amount_minor, currency, effective_date,
-                 source_id, created_at)
-            SELECT gen_random_uuid()::text, account_id, id, 'invoice', total_minor, currency,
-                   issue_date, id, {_NOW}
-            FROM new
-        ), aging AS (
-            INSERT INTO invoicing.invoice_aging
-                (invoice_id, account_id, currency, due_date, next_aging_at)
-            SELECT id, account_id, currency, due_date, next_aging_at FROM u
-            WHERE id IN (SELECT id FROM new)
-        ), events AS (
+        ), {invoice_writes(skip_conflicts=True)}, events AS (
             INSERT INTO invoicing.outbox (id, aggregatetype, type, topic, aggregateid, source,
                 occurred_at, payload, tracingspancontext)
             SELECT e.event_id, {_EVENT_CONSTANTS}, e.aggregateid, {_SOURCE}, {_NOW},

@@ -67,14 +67,15 @@ def _unnest(columns: Mapping[str, str], alias: str) -> str:
     return f"unnest({params}) AS {alias}({', '.join(columns)})"
 
 
-def _statement(*, skip_conflicts: bool) -> str:
-    """Invoices, then the lines, opening entry and aging mark of each invoice it kept."""
+def invoice_writes(*, skip_conflicts: bool) -> str:
+    """The CTEs `new, lines, entries, aging` that store the invoices of the CTE `u`.
+
+    `new` is the invoices inserted (`id, seq, external_id, ...`); the lines, opening entry and
+    aging mark are written for those only. Shared by the ERP/ledger path and POST /invoices.
+    """
     invoice_columns = ", ".join(c for c in _INVOICE_ARRAYS if c != "next_aging_at")
     conflict = "ON CONFLICT DO NOTHING" if skip_conflicts else ""
-    return f"""
-        WITH u AS (
-            SELECT * FROM {_unnest(_INVOICE_ARRAYS, "u")}
-        ), new AS (
+    return f"""new AS (
             INSERT INTO invoicing.invoices ({invoice_columns}, balance_minor, created_at)
             SELECT {invoice_columns}, total_minor, {_NOW} FROM u
             {conflict}
@@ -97,7 +98,15 @@ def _statement(*, skip_conflicts: bool) -> str:
                 (invoice_id, account_id, currency, due_date, next_aging_at)
             SELECT id, account_id, currency, due_date, next_aging_at FROM u
             WHERE id IN (SELECT id FROM new)
-        )
+        )"""  # noqa: S608 (only module constants are interpolated; values are bound)
+
+
+def _statement(*, skip_conflicts: bool) -> str:
+    """Invoices, then the lines, opening entry and aging mark of each invoice it kept."""
+    return f"""
+        WITH u AS (
+            SELECT * FROM {_unnest(_INVOICE_ARRAYS, "u")}
+        ), {invoice_writes(skip_conflicts=skip_conflicts)}
         SELECT id, seq, EXISTS (
             SELECT FROM invoicing.held_allocations h
             WHERE h.status = 'held' AND h.invoice_ref IN (new.id, new.external_id)
