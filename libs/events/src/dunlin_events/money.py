@@ -58,6 +58,9 @@ def exponent(currency: str) -> int:
 
 
 def _validate_currency(value: Any) -> str:
+    # Fast path: every key of CURRENCY_EXPONENTS is 3 upper-case letters, so a hit is valid.
+    if type(value) is str and value in CURRENCY_EXPONENTS:
+        return value
     if not isinstance(value, str) or not _CURRENCY_SHAPE.fullmatch(value):
         raise ValueError(f"currency must be 3 upper-case letters (ISO 4217), got {value!r}")
     if value not in CURRENCY_EXPONENTS:

@@ -17,11 +17,20 @@ class Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+# Names ZoneInfo has already accepted; bounded by the tz database (a few hundred names), so
+# the hot decode path is one set lookup instead of a ZoneInfo constructor call per event.
+_ACCEPTED_TIME_ZONES: set[str] = set()
+
+
 def _known_time_zone(name: str) -> str:
+    if name in _ACCEPTED_TIME_ZONES:
+        return name
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown IANA time zone {name!r}") from None
+    if type(name) is str:
+        _ACCEPTED_TIME_ZONES.add(name)
     return name
 
 
