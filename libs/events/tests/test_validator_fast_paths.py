@@ -75,3 +75,44 @@ def test_time_zone_cache_only_holds_accepted_names(name: str) -> None:
     ok = _outcome(_reference_zone, name)[0] == "ok"
     _outcome(parts._known_time_zone, name)
     assert (name in parts._ACCEPTED_TIME_ZONES) is ok
+
+
+def _contact(contact_id: str) -> dict[str, Any]:
+    return {
+        "contact_id": contact_id,
+        "name": "Jane Doe",
+        "role": "accounts_payable",
+        "email": "jane@example.com",
+    }
+
+
+@pytest.mark.parametrize(
+    ("contacts", "credit_limit", "ok"),
+    [
+        ([], None, True),
+        ([_contact("c1")], None, True),
+        ([_contact("c1"), _contact("c2")], "10.00", True),
+        ([_contact("c1"), _contact("c1")], None, False),
+        ([], "10.505", False),
+    ],
+)
+def test_account_registered_consistency_fast_paths(
+    contacts: list[dict[str, Any]], credit_limit: str | None, ok: bool
+) -> None:
+    from pydantic import ValidationError
+
+    from dunlin_events import AccountRegistered
+
+    data: dict[str, Any] = {
+        "account_id": "a",
+        "name": "n",
+        "currency": "EUR",
+        "payment_terms": {"kind": "net", "days": 30},
+        "contacts": contacts,
+        "credit_limit": credit_limit,
+    }
+    if ok:
+        AccountRegistered.model_validate(data)
+    else:
+        with pytest.raises(ValidationError, match=r"unique|more decimals than EUR"):
+            AccountRegistered.model_validate(data)

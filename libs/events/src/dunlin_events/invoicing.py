@@ -62,10 +62,14 @@ class AccountRegistered(Event):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        check_scale(self.currency, {"credit_limit": self.credit_limit})
-        ids = [c.contact_id for c in self.contacts]
-        if len(ids) != len(set(ids)):
-            raise ValueError("contacts: contact_id values must be unique")
+        # Fast paths (same outcome): no credit limit has no scale to check, and fewer than
+        # two contacts cannot repeat a contact_id.
+        if self.credit_limit is not None:
+            check_scale(self.currency, {"credit_limit": self.credit_limit})
+        if len(self.contacts) > 1:
+            ids = [c.contact_id for c in self.contacts]
+            if len(ids) != len(set(ids)):
+                raise ValueError("contacts: contact_id values must be unique")
         return self
 
 
