@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import resource
 import statistics
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
+from bench.cpu import CpuMeter, CpuSample
 from bench.infra import Infra, servers
 from bench.results import Result
 from dunlin_events import Envelope, Event, InvoiceIssued
@@ -127,11 +129,21 @@ async def due_sweep(
     """Time one sweep executing `cases` due steps, with their audit rows and outbox events."""
     await _clear(runtime)
     await _fill(runtime, count=cases, state=due_state_template(), next_at=NOW, prefix="due-")
+    meter = CpuMeter(runtime.engine)
+    pg_started = await _postgres_cpu(runtime, meter)
     cpu_started = _python_cpu()
     started = time.perf_counter()
     done = await sweep_once(runtime, batch_size=batch, workers=workers, processes=processes)
     seconds = time.perf_counter() - started
     cpu = _python_cpu() - cpu_started
+    pg_ended = await _postgres_cpu(runtime, meter)
+    pg = (
+        None
+        if pg_started is None or pg_ended is None
+        else pg_ended[0]
+        - pg_started[0]
+        + (CpuMeter.between(pg_started[1], pg_ended[1], 1).postgres_us or 0.0)
+    )
     async with runtime.engine.connect() as conn:
         events = (
             await conn.execute(select(func.count()).select_from(PLATFORM_TABLES.outbox))
@@ -140,6 +152,11 @@ async def due_sweep(
         f"{done:,} cases swept, {events:,} outbox events written, batch {batch}, "
         f"{workers} workers x {processes} processes; Python CPU {cpu:.1f} s "
         f"({cpu / max(done, 1) * 1e6:.0f} us/case, helpers included, the database's not)"
+        + (
+            ""
+            if pg is None
+            else f"; PostgreSQL backends CPU {pg / 1e6:.1f} s ({pg / max(done, 1):.0f} us/case)"
+        )
     )
     return [
         Result(
@@ -151,6 +168,30 @@ async def due_sweep(
             note=note,
         )
     ]
+
+
+async def _postgres_cpu(runtime: ServiceRuntime, meter: CpuMeter) -> tuple[float, CpuSample] | None:
+    """The run database's backends' CPU: exited ones (the helpers' connections, reaped by the
+    postmaster: its children's CPU, in us) and a sample of the live ones; None if not local.
+    """
+    async with runtime.engine.connect() as conn:
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    exited_us = _exited_backends_us(pid)
+    if exited_us is None:
+        return None
+    return exited_us, await meter.sample()
+
+
+def _exited_backends_us(backend_pid: int) -> float | None:
+    """CPU of the postmaster's reaped children (cutime + cstime), in us; None if not local."""
+    try:
+        with open(f"/proc/{backend_pid}/stat") as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{ppid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK") * 1e6
 
 
 def _python_cpu() -> float:

@@ -63,8 +63,29 @@ async def test_models_match_the_migrations_and_open_cases_get_their_step(
                 )
             ).all()
             diff = await conn.run_sync(_diff)
+            published_index = await conn.scalar(
+                text(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = 'dunning'"
+                    " AND indexname = 'ix_outbox_published_at'"
+                )
+            )
+            # 0004: the purge's index holds published rows only, and the purge still uses it.
+            await conn.execute(text("SET enable_seqscan = off"))
+            plan = "\n".join(
+                (
+                    await conn.execute(
+                        text(
+                            "EXPLAIN DELETE FROM dunning.outbox"
+                            " WHERE published_at < now() - interval '1 day'"
+                        )
+                    )
+                ).scalars()
+            )
         await engine.dispose()
         assert [tuple(s) for s in steps] == [("a1", "reminder"), ("a2", None)]
         assert diff == []
+        assert published_index is not None
+        assert published_index.endswith("WHERE (published_at IS NOT NULL)")
+        assert "ix_outbox_published_at" in plan
     finally:
         await databases.drop_database(dunlin_postgres_server, name)
