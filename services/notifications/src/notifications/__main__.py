@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +23,26 @@ def _app(settings: ServiceSettings) -> FastAPI:
     return create_app(settings)
 
 
+def _trace_memory(directory: str) -> None:
+    """Debug only (NOTIFICATIONS_TRACEMALLOC_DIR): a tracemalloc snapshot every 30 s."""
+    import threading
+    import time
+    import tracemalloc
+
+    tracemalloc.start(8)
+
+    def dump() -> None:
+        for n in range(1_000_000):
+            time.sleep(30)
+            tracemalloc.take_snapshot().dump(f"{directory}/snap-{os.getpid()}-{n:04d}.bin")
+
+    threading.Thread(target=dump, daemon=True, name="tracemalloc-dump").start()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the notifications service's command line."""
+    if directory := os.environ.get("NOTIFICATIONS_TRACEMALLOC_DIR"):
+        _trace_memory(directory)
     return run_service_cli(
         argv, settings_factory=NotificationsSettings, app_factory=_app, alembic_ini=ALEMBIC_INI
     )
