@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,5 +30,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
 
+def _profiled_main(path: str) -> int:
+    """`main()` under cProfile, the stats written to `path` on a graceful stop (benchmarks)."""
+    import cProfile
+    import signal
+
+    profiler = cProfile.Profile()
+    path = f"{path}.{os.getpid()}"
+    reraise = signal.raise_signal
+
+    def dump_then_raise(signum: int) -> None:  # uvicorn re-raises SIGTERM after its shutdown
+        profiler.disable()
+        profiler.dump_stats(path)
+        reraise(signum)
+
+    signal.raise_signal = dump_then_raise
+    try:
+        return profiler.runcall(main)
+    finally:
+        profiler.dump_stats(path)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    # INVOICING_CPROFILE=<file> profiles the whole process (a diagnostic, slows it down).
+    profile_path = os.environ.get("INVOICING_CPROFILE")
+    sys.exit(_profiled_main(profile_path) if profile_path else main())
