@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -94,6 +95,11 @@ def test_an_accepted_invoice_gives_the_event_validation_would_give(
 
     assert built == validated
     assert built.model_dump_json() == validated.model_dump_json()
+    # What model_construct would have set up besides the values (messages._trusted).
+    for made, expected in [(built, validated), *zip(built.lines, validated.lines, strict=True)]:
+        assert list(made.__dict__) == list(expected.__dict__)
+        assert made.model_fields_set == expected.model_fields_set
+        assert (made.__pydantic_extra__, made.__pydantic_private__) == (None, None)
 
 
 def test_a_typical_invoice_event_is_unchanged_by_validation() -> None:
@@ -123,3 +129,14 @@ def test_a_typical_invoice_event_is_unchanged_by_validation() -> None:
     assert built.payment_terms is not None
     assert built.payment_terms.kind == "end_of_month"
     assert built.total == Decimal("1529.75")
+
+
+def test_a_model_the_trusted_constructor_cannot_build_is_refused_at_import() -> None:
+    from pydantic import BaseModel, Field
+
+    class Aliased(BaseModel):
+        value: int = Field(alias="v")
+
+    messages._check_trusted(InvoiceIssued)
+    with pytest.raises(TypeError, match="Aliased"):
+        messages._check_trusted(Aliased)
