@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 from aiokafka.partitioner import murmur2
@@ -95,17 +96,18 @@ def test_a_usual_row_has_the_sdk_headers_in_their_order_and_the_payload_as_value
 
 @pytest.mark.parametrize("empty", ["id", "type", "source", "aggregateid"])
 def test_a_row_the_sdk_refuses_is_refused_the_same_way(empty: str) -> None:
-    row = _OutboxRow(
-        seq=1,
-        id="x",
-        type="t",
-        source="/s",
-        occurred_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
-        aggregateid="acc",
-        topic="t",
-        payload="{}",
-        tracingspancontext=None,
-    )._replace(**{empty: ""})
+    fields: dict[str, Any] = {
+        "seq": 1,
+        "id": "x",
+        "type": "t",
+        "source": "/s",
+        "occurred_at": dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+        "aggregateid": "acc",
+        "topic": "t",
+        "payload": "{}",
+        "tracingspancontext": None,
+    }
+    row = _OutboxRow(**{**fields, empty: ""})
 
     with pytest.raises(ValueError, match=empty.replace("aggregateid", "subject")):
         encode_row(row, None)
@@ -142,7 +144,7 @@ class _FakeProducer:
 
 async def test_each_key_goes_to_its_murmur2_partition_per_topic_when_seen_again() -> None:
     producer = _FakeProducer({"six": 6, "five": 5})
-    batches = _PartitionBatches(producer)  # type: ignore[arg-type]
+    batches = _PartitionBatches(producer)
     keys = [f"acc-{n % 7}".encode() for n in range(40)]
     for n, key in enumerate(keys):
         record = KafkaRecord(key=key, value=b"{}", headers=[])
