@@ -10,9 +10,16 @@ import pytest
 from aiokafka.partitioner import murmur2
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import MetaData
 
 from dunlin_events import KafkaRecord, encode_raw
-from dunlin_platform.relay import _OutboxRow, _PartitionBatches, encode_row
+from dunlin_platform import relay as relay_module
+from dunlin_platform.config import ServiceSettings
+from dunlin_platform.outbox import outbox_table
+from dunlin_platform.relay import OutboxRelay, _OutboxRow, _PartitionBatches, encode_row
 
 _ZONES = st.sampled_from(
     [None, dt.UTC, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5))]
@@ -156,3 +163,42 @@ async def test_each_key_goes_to_its_murmur2_partition_per_topic_when_seen_again(
         for key in sent_keys:
             assert (murmur2(key) & 0x7FFFFFFF) % count == partition
     assert sorted(k for _, _, ks in producer.sent for k in ks) == sorted(keys)
+
+
+def test_a_traced_relay_publishes_each_row_in_a_span_of_the_stored_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(relay_module, "tracer", lambda: provider.get_tracer("test"))
+    settings = ServiceSettings(
+        service_name="invoicing",
+        database_url="postgresql://u@h:5432/d",
+        otel_traces_exporter="console",
+    )
+    table = outbox_table(MetaData(schema="invoicing"))
+    relay = OutboxRelay(settings=settings, engine=None, table=table, producers=None)  # type: ignore[arg-type]
+    trace_id, parent_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    row = _OutboxRow(
+        seq=3,
+        id="evt-1",
+        type="dunlin.invoicing.AccountRegistered.v1",
+        source="/dunlin/invoicing",
+        occurred_at=dt.datetime(2025, 3, 10, tzinfo=dt.UTC),
+        aggregateid="acc-9",
+        topic="invoicing.events",
+        payload='{"account_id":"acc-9"}',
+        tracingspancontext=f"00-{trace_id}-{parent_span}-01",
+    )
+
+    record = relay._record(row)
+
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is not None
+    assert format(span.parent.span_id, "016x") == parent_span
+    assert span.attributes is not None
+    assert span.attributes["messaging.destination.name"] == "invoicing.events"
+    assert span.attributes["dunlin.account_id"] == "acc-9"
+    published = f"00-{trace_id}-{format(span.context.span_id, '016x')}-01"
+    assert record == encode_row(row, published)
