@@ -28,6 +28,7 @@ BENCHMARKS = (
     "dunning",
     "notifications",
     "risk",
+    "erp",
 )
 
 
@@ -39,6 +40,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1_000, help="consumer batch size")
     parser.add_argument("--outbox-batch-size", type=int, default=2_000, help="relay batch size")
     parser.add_argument("--requests", type=int, default=5_000, help="measured HTTP requests")
+    parser.add_argument(
+        "--erp-invoices", type=int, default=20_000, help="ERP invoices of `--only erp`"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile pipeline and relay")
     parser.add_argument(
         "--repeats", type=int, default=3, help="repetitions of consumer b and c (best reported)"
@@ -94,6 +98,9 @@ async def main(args: argparse.Namespace) -> list[Result]:
         if "risk" in chosen:
             say("risk: incremental scoring, full rescoring ...")
             results += await risk.run(infra)
+        if "erp" in chosen and args.only:  # ERP ingestion alone; `http` measures it too
+            say("ERP ingestion alone ...")
+            results += await http_api.erp_only(infra, args.erp_invoices)
     return results
 
 

@@ -38,8 +38,11 @@ from invoicing.ledger.known import invoices_became_known
 
 
 def fingerprint(event: Event) -> str:
-    """A hash of what the ERP sent, so an identical re-send is recognised and ignored."""
-    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
+    """A hash of what the ERP sent, so an identical re-send is recognised and ignored.
+
+    The bytes `model_dump_json` would return as text (not decoded and encoded again).
+    """
+    return hashlib.sha256(event.__pydantic_serializer__.to_json(event)).hexdigest()
 
 
 @dataclass

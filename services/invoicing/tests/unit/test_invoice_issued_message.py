@@ -8,10 +8,13 @@ the validated model and serialises to the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, Field
 
 from dunlin_events import InvoiceIssued
 from invoicing import messages
@@ -25,6 +28,7 @@ from invoicing.domain import (
     issue_invoice,
     price_line,
 )
+from invoicing.ingest import fingerprint
 
 
 def decimals(int_digits: int, places: int, *, signed: bool) -> st.SearchStrategy[Decimal]:
@@ -94,6 +98,11 @@ def test_an_accepted_invoice_gives_the_event_validation_would_give(
 
     assert built == validated
     assert built.model_dump_json() == validated.model_dump_json()
+    # What model_construct would have set up besides the values (messages._trusted).
+    for made, expected in [(built, validated), *zip(built.lines, validated.lines, strict=True)]:
+        assert list(made.__dict__) == list(expected.__dict__)
+        assert made.model_fields_set == expected.model_fields_set
+        assert (made.__pydantic_extra__, made.__pydantic_private__) == (None, None)
 
 
 def test_a_typical_invoice_event_is_unchanged_by_validation() -> None:
@@ -123,3 +132,31 @@ def test_a_typical_invoice_event_is_unchanged_by_validation() -> None:
     assert built.payment_terms is not None
     assert built.payment_terms.kind == "end_of_month"
     assert built.total == Decimal("1529.75")
+
+
+def test_a_model_the_trusted_constructor_cannot_build_is_refused_at_import() -> None:
+    class Aliased(BaseModel):
+        value: int = Field(alias="v")
+
+    messages._check_trusted(InvoiceIssued)
+    with pytest.raises(TypeError, match="Aliased"):
+        messages._check_trusted(Aliased)
+
+
+def test_the_erp_fingerprint_is_the_hash_of_the_event_as_json() -> None:
+    account = Account(id="acc-1", name="Acme", currency="EUR", terms=Terms("net", 30))
+    line = price_line(
+        LineDraft("Consulting", Decimal("10"), Decimal("120.00"), Decimal("19")), currency="EUR"
+    )
+    invoice = issue_invoice(
+        invoice_id="inv-1",
+        account=account,
+        invoice_number="2026-1",
+        currency="EUR",
+        issue_date=dt.date(2026, 11, 23),
+        lines=[line],
+    )
+    event = messages.invoice_issued(invoice, account)
+
+    # Stored fingerprints decide what is a re-send: the hash must never change.
+    assert fingerprint(event) == hashlib.sha256(event.model_dump_json().encode()).hexdigest()

@@ -6,7 +6,8 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import String, bindparam, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.db import InvoiceLineRow, InvoiceRow
@@ -100,17 +101,29 @@ async def list_invoices(
     return await _with_lines(session, list(await session.scalars(query)))
 
 
+# One array parameter each, whatever the batch size: one cached, prepared statement. An IN
+# list of N values is N bind parameters, compiled and planned anew for every N, and its
+# tuple form ((a, b) IN (...)) is an OR of N pairs for PostgreSQL to plan and evaluate.
+_FINGERPRINTS = text(
+    "SELECT external_id, source_fingerprint FROM invoicing.invoices"
+    " WHERE external_id = ANY(:external_ids)"
+).bindparams(bindparam("external_ids", type_=ARRAY(String)))
+_TAKEN_NUMBERS = text(
+    "SELECT i.account_id, i.invoice_number FROM invoicing.invoices i"
+    " JOIN unnest(:account_ids, :numbers) AS n(account_id, invoice_number)"
+    " ON i.account_id = n.account_id AND i.invoice_number = n.invoice_number"
+).bindparams(
+    bindparam("account_ids", type_=ARRAY(String)), bindparam("numbers", type_=ARRAY(String))
+)
+
+
 async def fingerprints_by_external_id(
     *, session: AsyncSession, external_ids: Collection[str]
 ) -> dict[str, str | None]:
     """Source fingerprints of the invoices with these external ids, in one query."""
     if not external_ids:
         return {}
-    rows = await session.execute(
-        select(InvoiceRow.external_id, InvoiceRow.source_fingerprint).where(
-            InvoiceRow.external_id.in_(list(external_ids))
-        )
-    )
+    rows = await session.execute(_FINGERPRINTS, {"external_ids": list(external_ids)})
     return {ext: fp for ext, fp in rows if ext is not None}
 
 
@@ -120,9 +133,8 @@ async def taken_invoice_numbers(
     """Which (account_id, invoice_number) pairs already exist, in one query."""
     if not numbers:
         return set()
+    account_ids, invoice_numbers = zip(*numbers, strict=True)
     rows = await session.execute(
-        select(InvoiceRow.account_id, InvoiceRow.invoice_number).where(
-            tuple_(InvoiceRow.account_id, InvoiceRow.invoice_number).in_(list(numbers))
-        )
+        _TAKEN_NUMBERS, {"account_ids": list(account_ids), "numbers": list(invoice_numbers)}
     )
     return {(account_id, number) for account_id, number in rows}

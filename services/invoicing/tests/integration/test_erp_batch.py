@@ -1,0 +1,118 @@
+"""The ERP batch handler applied directly in a transaction, and the lookups it resolves with."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dunlin_events import Event, new_envelope
+from dunlin_platform.consumer import RejectEvent
+from dunlin_platform.runtime import ServiceRuntime
+from invoicing import repository
+from invoicing.db import InvoiceRow
+from invoicing.ingest import ErpIngest, fingerprint
+
+from .support import erp_account, erp_invoice, unique
+
+
+async def apply(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession], *events: Event
+) -> None:
+    """One ERP batch, as the consumer applies it: one transaction, the events in order."""
+    runtime = app.state.runtime
+    assert isinstance(runtime, ServiceRuntime)
+    handler = ErpIngest(outbox=runtime.outbox, clock=runtime.clock)
+    envelopes = [new_envelope(e, source="/erp/sap") for e in events]
+    async with sessionmaker() as session, session.begin():
+        await handler(session, envelopes)
+
+
+async def test_a_batch_resolves_known_new_and_repeated_invoices_by_the_erp_ids(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    customer, other = unique("SAP-C"), unique("SAP-C")
+    first, second = erp_invoice(customer, unique("SAP-I")), erp_invoice(other, unique("SAP-I"))
+    await apply(app, sessionmaker, erp_account(customer), first, first, second)
+    # Sent again in a later batch beside a new one: only the new one is stored.
+    third = erp_invoice(customer, unique("SAP-I"))
+    await apply(app, sessionmaker, second, third)
+
+    async with sessionmaker() as session:
+        accounts = await repository.accounts_by_external_id(
+            session=session, external_ids=[customer, other, customer, unique("SAP-C")]
+        )
+        ids = [first.invoice_id, second.invoice_id, third.invoice_id, unique("SAP-I")]
+        known = await repository.fingerprints_by_external_id(
+            session=session, external_ids=[*ids, first.invoice_id]
+        )
+        stored = await session.scalar(select(func.count()).where(InvoiceRow.external_id.in_(ids)))
+    assert set(accounts) == {customer, other}
+    assert known == {e.invoice_id: fingerprint(e) for e in (first, second, third)}
+    assert stored == 3
+
+
+async def test_taken_numbers_are_matched_per_account_and_number_pair(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    customer, other = unique("SAP-C"), unique("SAP-C")
+    invoice = erp_invoice(customer, unique("SAP-I"))
+    await apply(app, sessionmaker, erp_account(customer), erp_account(other), invoice)
+
+    async with sessionmaker() as session:
+        accounts = await repository.accounts_by_external_id(
+            session=session, external_ids=[customer, other]
+        )
+        mine, theirs = accounts[customer][0].id, accounts[other][0].id
+        number = invoice.invoice_number
+        taken = await repository.taken_invoice_numbers(
+            session=session,
+            numbers=[(mine, number), (mine, number), (theirs, number), (mine, "N-none")],
+        )
+        nothing = await repository.taken_invoice_numbers(session=session, numbers=[])
+    assert taken == {(mine, number)}
+    assert nothing == set()
+
+
+async def test_an_invoice_number_taken_under_another_erp_id_refuses_the_batch(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    customer = unique("SAP-C")
+    invoice = erp_invoice(customer, unique("SAP-I"))
+    await apply(app, sessionmaker, invoice)
+    twin = erp_invoice(customer, unique("SAP-I"), invoice_number=invoice.invoice_number)
+
+    with pytest.raises(RejectEvent, match="already exists on account"):
+        await apply(app, sessionmaker, twin)
+    # Within one batch too: the first of the two keeps the number.
+    newer, clash = unique("SAP-I"), unique("SAP-I")
+    with pytest.raises(RejectEvent, match="already exists on account"):
+        await apply(
+            app,
+            sessionmaker,
+            erp_invoice(customer, newer),
+            erp_invoice(customer, clash, invoice_number=f"N-{newer}"),
+        )
+
+
+async def test_new_content_for_a_known_invoice_is_an_amendment_not_a_new_invoice(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    customer, erp_id = unique("SAP-C"), unique("SAP-I")
+    await apply(app, sessionmaker, erp_invoice(customer, erp_id))
+    amended = erp_invoice(customer, erp_id, due_date=dt.date(2025, 7, 1))
+
+    await apply(app, sessionmaker, amended)
+
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(InvoiceRow.due_date, InvoiceRow.source_fingerprint).where(
+                    InvoiceRow.external_id == erp_id
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(dt.date(2025, 7, 1), fingerprint(amended))]
