@@ -22,6 +22,7 @@ from dunlin_platform.outbox import Outbox
 from dunlin_platform.runtime import ServiceRuntime
 from dunning import repository as repo
 from dunning.config import DunningSettings
+from dunning.copy_outbox import CopyOutbox
 from dunning.domain.assignment import PolicyBook
 from dunning.handlers import sweep_batch
 
@@ -44,7 +45,13 @@ async def sweep_once(
         book = await repo.policy_book(session=session)
         many = processes > 1 and await repo.due_at_least(session=session, now=now, n=batch_size)
     if not many or _FORK is None:
-        return await _sweep(runtime.sessionmaker, runtime.outbox, book, now, batch_size, workers)
+        outbox = CopyOutbox(
+            table=runtime.tables.outbox,
+            source=runtime.settings.source,
+            clock=runtime.clock,
+            on_commit=runtime.relay.wake,
+        )
+        return await _sweep(runtime.sessionmaker, outbox, book, now, batch_size, workers)
     helpers = [
         _Helper.start(runtime.settings, runtime.tables.outbox, book, now, batch_size, workers)
         for _ in range(processes)
@@ -211,7 +218,7 @@ async def _helper_sweep(
         connect_args={"server_settings": {"application_name": f"{settings.kafka_client_id}-sweep"}},
     )
     try:
-        outbox = Outbox(table=outbox_table, source=settings.source, on_commit=_nothing)
+        outbox = CopyOutbox(table=outbox_table, source=settings.source, on_commit=_nothing)
         sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         return await _sweep(
             sessionmaker, outbox, book, now, batch_size, workers, after_batch=_YoungCollector()

@@ -32,7 +32,7 @@ SYSTEM = "system"
 RISK_WEIGHT = {"low": 1.0, "medium": 1.5, "high": 2.5, "critical": 4.0}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """An immutable record of something the case did or had done to it."""
 
@@ -301,7 +301,7 @@ def _record(
             reason=action.reason,
             channels=channels if action.outcome == "executed" else [],
             currency=currency,
-            dunned_balance=sum((i.balance for i in invoices), from_minor(0, currency)),
+            dunned_balance=sum((i.balance for i in invoices), messages.zero(currency)),
             invoices=invoices,
             charges=extra,
             executed_at=now,

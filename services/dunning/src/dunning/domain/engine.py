@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ STOP_TAGS = frozenset({"do_not_contact", "legal", "litigation"})
 FINAL_REMINDER_KEY = "final_reminder"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepAction:
     """A step to record now: executed, or skipped with the reason."""
 
@@ -30,7 +30,7 @@ class StepAction:
     lines: tuple[Line, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PromiseOutcome:
     """A promise that was kept or broken at this evaluation."""
 
@@ -39,7 +39,7 @@ class PromiseOutcome:
     paid: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What should happen now and when to look again."""
 
@@ -235,31 +235,21 @@ def evaluate(state: AccountState, policy: Policy, now: dt.datetime) -> Decision:
         for hid, h in sorted(state.holds.items())
         if h.ended_at is None and h.until is not None and h.until <= now
     )
-    base = Decision(balances=b, promises=tuple(promises), expired_holds=expired)
+    outcomes = tuple(promises)
     if progress.status == "handed":
-        return _with(base, pause="handed to agency")
+        return Decision(b, (), outcomes, expired, pause="handed to agency")
     if progress.status == "open" and b.outstanding == 0:
-        return _with(base, close="paid")
+        return Decision(b, (), outcomes, expired, close="paid")
     if not b.dunned_lines:
         if any(line.planned for line in b.lines):
-            return _with(base, pause="payment plan on track")
-        return _with(base, pause="disputed" if b.lines else None)
+            return Decision(b, (), outcomes, expired, pause="payment plan on track")
+        return Decision(b, (), outcomes, expired, pause="disputed" if b.lines else None)
     wakeups: list[dt.datetime] = []
     resolved = {p.promise_id for p in promises}
     pause = _pause(state, now, resolved, wakeups)
     if pause is not None:
-        return _with(base, pause=pause, next_action_at=min(wakeups, default=None))
+        at = min(wakeups, default=None)
+        return Decision(b, (), outcomes, expired, pause=pause, next_action_at=at)
     broken = any(p.outcome == "broken" for p in promises)
     actions, at = _ladder(state, policy, b, now, broken)
-    # Built directly on the path every due case takes (`replace` costs as much again).
-    return Decision(
-        balances=b,
-        actions=tuple(actions),
-        promises=base.promises,
-        expired_holds=expired,
-        next_action_at=at,
-    )
-
-
-def _with(base: Decision, **changes: object) -> Decision:
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return Decision(b, tuple(actions), outcomes, expired, next_action_at=at)

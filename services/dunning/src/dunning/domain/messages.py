@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from functools import lru_cache
 
 from dunlin_events import (
     CaseFile,
@@ -24,6 +26,12 @@ from dunning.domain.policy import Policy, Step
 from dunning.domain.state import AccountState
 
 _FALLBACKS = ("email", "letter")
+
+
+@lru_cache(maxsize=64)
+def zero(currency: str) -> Decimal:
+    """`from_minor(0, currency)`, the start of every sum of amounts (Decimals are immutable)."""
+    return from_minor(0, currency)
 
 
 def dunned_invoices(
@@ -92,8 +100,8 @@ def case_file(
     state: AccountState, invoices: list[DunnedInvoice], extra: list[Charge], currency: str
 ) -> CaseFile:
     """Everything an agency needs: invoices, contacts, the contact history, promises, disputes."""
-    total = sum((i.balance for i in invoices), from_minor(0, currency)) + sum(
-        (c.amount for c in extra), from_minor(0, currency)
+    total = sum((i.balance for i in invoices), zero(currency)) + sum(
+        (c.amount for c in extra), zero(currency)
     )
     return build(
         CaseFile,
@@ -152,8 +160,8 @@ def notification(
 ) -> NotificationRequested:
     """One message for one account, step and channel; its id is stable across re-runs."""
     account, currency = state.account, state.account.currency or "EUR"
-    dunned = sum((i.balance for i in invoices), from_minor(0, currency))
-    total = dunned + sum((c.amount for c in extra), from_minor(0, currency))
+    dunned = sum((i.balance for i in invoices), zero(currency))
+    total = dunned + sum((c.amount for c in extra), zero(currency))
     tz = account.time_zone
     fallbacks = [ch for ch in _FALLBACKS if ch != channel and reachable(contact, ch)]
     not_before = send_window(now, time_zone=tz, rules=policy.body.contact_rules)
