@@ -66,6 +66,8 @@ class WriteBatcher(Generic[C, R]):
         with contextlib.suppress(asyncio.CancelledError):
             await self._dispatcher
         self._dispatcher = None
+        # How well requests coalesced (commands per transaction), for whoever tunes writers.
+        log.info("wrote %d commands in %d batches", self.commands, self.batches)
 
     async def _run(self, queue: asyncio.Queue[tuple[C, asyncio.Future[R]]]) -> None:
         slots = asyncio.Semaphore(self._writers)

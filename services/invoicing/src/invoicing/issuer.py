@@ -2,8 +2,9 @@
 
 A batch is written on the bare asyncpg connection under a pooled engine connection, in two
 round trips and no explicit transaction (see `repository/issue_batch.py`): its accounts are
-read, the invoices and events built, and one statement locks the accounts, checks them and
-stores everything. An account changed in between makes the batch read and build again. A
+read (or taken from those earlier batches read: one round trip then), the invoices and
+events built, and one statement locks the accounts, checks them and stores everything. An
+account changed in between makes the batch read and build again. A
 batch with an invoice that allocations are held for is written by `handlers.issue_many`,
 which applies them in the same transaction through the ledger (an issue with an external
 id a payment named first is the only way to get there).
@@ -13,14 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
 
 import asyncpg
 
 from dunlin_platform.runtime import ServiceRuntime
 from invoicing import handlers, messages
 from invoicing.batching import WriteBatcher
-from invoicing.domain import DomainError, Invoice
+from invoicing.domain import Account, DomainError, Invoice
 from invoicing.repository import Stored, as_stored, issue_batch
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,47 @@ class _NeedsLedger(Exception):
     """The batch must be written by `handlers.issue_many` (held allocations, busy accounts)."""
 
 
+class AccountCache:
+    """The accounts batches were built from, kept between batches to save their read.
+
+    Safe to be stale: `insert_issued_invoices` re-checks, under a share lock, every account
+    field an invoice or its event is built from (currency, terms, external id) and writes
+    nothing when one changed (`Stale`); the issuer then forgets those accounts and reads
+    them again. An account that does not exist is never kept, so it is looked up each time.
+    """
+
+    def __init__(self, *, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._accounts: OrderedDict[str, Account] = OrderedDict()
+
+    async def read(
+        self, *, connection: asyncpg.Connection, account_ids: Collection[str]
+    ) -> dict[str, Account]:
+        """The accounts by id: kept ones as kept, the others read (and kept) now."""
+        missing = [i for i in account_ids if i not in self._accounts]
+        if missing:
+            read = await issue_batch.read_accounts(connection=connection, account_ids=missing)
+            self._accounts.update(read)
+            while len(self._accounts) > self.max_entries:
+                self._accounts.popitem(last=False)
+        found: dict[str, Account] = {}
+        for account_id in account_ids:
+            account = self._accounts.get(account_id)
+            if account is not None:
+                self._accounts.move_to_end(account_id)
+                found[account_id] = account
+        return found
+
+    def forget(self, account_ids: Collection[str]) -> None:
+        """Read these accounts again next time (one of them changed)."""
+        for account_id in account_ids:
+            self._accounts.pop(account_id, None)
+
+
 def invoice_issuer(runtime: ServiceRuntime, *, max_batch: int, writers: int) -> InvoiceIssuer:
     """The process's issuer: one transaction per batch of queued commands."""
     source = runtime.settings.source
+    accounts = AccountCache()
 
     async def write(commands: Sequence[handlers.IssueInvoice]) -> Outcomes:
         now = runtime.clock.now()
@@ -48,7 +88,7 @@ def invoice_issuer(runtime: ServiceRuntime, *, max_batch: int, writers: int) -> 
             assert isinstance(driver, asyncpg.Connection)
             try:
                 outcomes, published = await _issue_with_retries(
-                    connection=driver, commands=commands, source=source, now=now
+                    connection=driver, commands=commands, source=source, now=now, cache=accounts
                 )
             except _NeedsLedger:
                 pass
@@ -76,13 +116,17 @@ async def _issue_with_retries(
     commands: Sequence[handlers.IssueInvoice],
     source: str,
     now: dt.datetime,
+    cache: AccountCache,
 ) -> tuple[Outcomes, bool]:
-    for _ in range(_ATTEMPTS):
+    account_ids = {c.account_id for c in commands}
+    # One attempt more than reads allowed: the first may be built from kept accounts.
+    for _ in range(_ATTEMPTS + 1):
         try:
             return await issue_on_connection(
-                connection=connection, commands=commands, source=source, now=now
+                connection=connection, commands=commands, source=source, now=now, cache=cache
             )
         except issue_batch.Stale:
+            cache.forget(account_ids)
             continue
         except issue_batch.AllocationsHeld:
             raise _NeedsLedger from None
@@ -95,16 +139,20 @@ async def issue_on_connection(
     commands: Sequence[handlers.IssueInvoice],
     source: str,
     now: dt.datetime,
+    cache: AccountCache | None = None,
 ) -> tuple[Outcomes, bool]:
     """`handlers.issue_many` on `connection`, outside any transaction: one statement stores it.
 
     Its per-command rules are `issue_many`'s own helpers (`_invoice`, `_duplicate`), so the
     two paths cannot drift apart. Returns each command's outcome and whether any event was
     written; raises `issue_batch.Stale` or `issue_batch.AllocationsHeld` having written
-    nothing.
+    nothing. Accounts come from `cache` when given (the statement re-checks them).
     """
-    accounts = await issue_batch.read_accounts(
-        connection=connection, account_ids={c.account_id for c in commands}
+    account_ids = {c.account_id for c in commands}
+    accounts = await (
+        cache.read(connection=connection, account_ids=account_ids)
+        if cache is not None
+        else issue_batch.read_accounts(connection=connection, account_ids=account_ids)
     )
     outcomes = [handlers._invoice(c, accounts.get(c.account_id)) for c in commands]
     issued = [(o, c) for o, c in zip(outcomes, commands, strict=True) if isinstance(o, Invoice)]

@@ -5,6 +5,7 @@ from dunlin_platform.auth.deps import (
     CurrentPrincipal,
     authenticate,
     require_scopes,
+    scope_check,
 )
 from dunlin_platform.auth.keys import (
     create_api_key,
@@ -28,5 +29,6 @@ __all__ = [
     "migrate",
     "require_scopes",
     "revoke_api_key",
+    "scope_check",
     "verify_api_key",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -104,11 +104,10 @@ async def authenticate(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def require_scopes(*scopes: str) -> Any:  # Any, like fastapi.Depends itself
-    """A `Depends` that authenticates and demands every scope (403 otherwise).
+def scope_check(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
+    """Authenticate and demand every scope (403 otherwise), as a plain `async (request)`.
 
-    Use as `dependencies=[require_scopes("invoices:write")]` or
-    `principal: Annotated[Principal, require_scopes("invoices:read")]`.
+    `require_scopes` declares it as a dependency; a direct route (`http.direct`) calls it.
     """
 
     # `authenticate` is called, not declared as a sub-dependency: FastAPI re-solves a
@@ -124,4 +123,13 @@ def require_scopes(*scopes: str) -> Any:  # Any, like fastapi.Depends itself
             )
         return principal
 
-    return Depends(check)
+    return check
+
+
+def require_scopes(*scopes: str) -> Any:  # Any, like fastapi.Depends itself
+    """A `Depends` that authenticates and demands every scope (403 otherwise).
+
+    Use as `dependencies=[require_scopes("invoices:write")]` or
+    `principal: Annotated[Principal, require_scopes("invoices:read")]`.
+    """
+    return Depends(scope_check(*scopes))
