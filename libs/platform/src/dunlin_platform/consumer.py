@@ -68,7 +68,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             async with asyncio.timeout(10):
                 for lane in self._owner.lanes:
                     async with lane.busy:
-                        pass
+                        # Its last offset commit too, while the partitions are still ours
+                        # (a commit that fails is the lane's to raise, not the rebalance's).
+                        if lane.committing is not None:
+                            await asyncio.wait([lane.committing])
         for tp in revoked:
             metrics.consumer_lag.discard(topic=tp.topic, partition=str(tp.partition))
 
@@ -146,10 +149,12 @@ class BatchConsumer:
             await asyncio.gather(*workers)  # the batches in flight finish and commit
         finally:
             self.running = False
-            for task in (stopped, poller, *workers):
+            # Offset commits still in flight here only after a failure: redelivery is harmless.
+            commits = [lane.committing for lane in self.lanes if lane.committing is not None]
+            for task in (stopped, poller, *workers, *commits):
                 task.cancel()
             with contextlib.suppress(BaseException):
-                await asyncio.gather(stopped, poller, *workers, return_exceptions=True)
+                await asyncio.gather(stopped, poller, *workers, *commits, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
@@ -180,9 +185,19 @@ class BatchConsumer:
 
     async def _work(self, consumer: AIOKafkaConsumer, lane: Lane) -> None:
         """Apply a lane's batches one after the other until the lane is closed."""
-        while (polled := await lane.take()) is not None:
-            async with lane.busy:
-                await self._process(consumer, polled.without(self.revoked))
+        try:
+            while (polled := await lane.take()) is not None:
+                async with lane.busy:
+                    await self._process(consumer, lane, polled.without(self.revoked))
+        finally:
+            # A graceful stop leaves the group only once the last offsets are committed.
+            await self.offsets_committed(lane)
+
+    @staticmethod
+    async def offsets_committed(lane: Lane) -> None:
+        """Wait for the lane's offset commit in flight, if any; its error is raised here."""
+        if lane.committing is not None:
+            await lane.committing
 
     async def _poll(
         self, consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition] = ()
@@ -237,7 +252,7 @@ class BatchConsumer:
                     await asyncio.wait_for(self._stop.wait(), delay)
         return None
 
-    async def _process(self, consumer: AIOKafkaConsumer, polled: Polled) -> None:
+    async def _process(self, consumer: AIOKafkaConsumer, lane: Lane, polled: Polled) -> None:
         started = time.perf_counter()
         batch, decoded, rejected = polled.batch, polled.decoded, polled.rejected
         if not batch:
@@ -251,7 +266,11 @@ class BatchConsumer:
         except _BatchAbandoned:
             log.info("batch abandoned after rebalance; the new owner will redo it")
             return
-        await self._commit(consumer, batch)
+        # The transaction has committed: the offsets go to the broker while the lane starts
+        # its next batch (a broker round trip per batch, off the lane's critical path). One
+        # commit per lane is in flight at a time, so a lane's offsets only ever move forward.
+        await self.offsets_committed(lane)
+        lane.committing = asyncio.ensure_future(self._commit(consumer, batch))
         metrics.consumer_batch_seconds.record(time.perf_counter() - started, attrs)
         metrics.consumed_events.add(len(decoded), {**attrs, "outcome": "applied"})
 

@@ -94,6 +94,8 @@ class Lane:
 
     def __init__(self, *, batch_size: int, limit: int) -> None:
         self.busy = asyncio.Lock()
+        # The offset commit of the lane's last applied batch, while it is in flight.
+        self.committing: asyncio.Future[None] | None = None
         self._batch_size = batch_size
         self._limit = limit
         self._queue: deque[Polled] = deque()
