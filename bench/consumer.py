@@ -19,7 +19,7 @@ from bench.cpu import CpuMeter, CpuUse
 from bench.infra import Infra
 from bench.profiling import Profiler
 from bench.results import Result
-from bench.stages import StageClock, per_event_us
+from bench.stages import BACKGROUND_STAGE, StageClock, per_event_us
 from dunlin_events import Envelope, Event, KafkaRecord, decode
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.db import service_metadata
@@ -195,7 +195,8 @@ async def dunlin_pipeline(
         await runtime.stop()
     stages = per_event_us(seconds, progress.counted) if instrumented else {}
     if stages:
-        stages["other (loop, scheduling)"] = 1e6 / progress.rate - sum(stages.values())
+        on_path = sum(us for stage, us in stages.items() if stage != BACKGROUND_STAGE)
+        stages["other (loop, scheduling)"] = 1e6 / progress.rate - on_path
     return Run(progress.rate, CpuMeter.between(before, after, progress.counted), stages)
 
 
