@@ -163,6 +163,8 @@ class BatchConsumer:
         while True:
             partitions = self._partitions_with_room(consumer)
             if partitions is None:
+                for lane in self.lanes:
+                    lane.release()  # while the lanes' transactions run, not between them
                 await _first(lane.room.wait() for lane in self.lanes if not lane.has_room)
                 continue
             polled = await self._poll(consumer, partitions)
@@ -189,6 +191,7 @@ class BatchConsumer:
             while (polled := await lane.take()) is not None:
                 async with lane.busy:
                     await self._process(consumer, lane, polled.without(self.revoked))
+                lane.retire(polled)
         finally:
             # A graceful stop leaves the group only once the last offsets are committed.
             await self.offsets_committed(lane)
