@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,8 @@ class StageClock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.batches = 0
+        # Set after each applied batch: the benchmark waits on it instead of polling.
+        self.applied = asyncio.Event()
 
     def timed(self, stage: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -52,6 +55,15 @@ class StageClock:
             setattr(consumer, name, self.timed_sync(stage, getattr(consumer, name)))
         for stage, name in ASYNC_STAGES.items():
             setattr(consumer, name, self.timed(stage, getattr(consumer, name)))
+        apply = consumer._apply
+
+        async def apply_and_signal(*args: Any) -> Any:
+            try:
+                return await apply(*args)
+            finally:
+                self.applied.set()
+
+        setattr(consumer, "_apply", apply_and_signal)  # noqa: B010 - mypy: method
         connect = consumer._connect
 
         async def connect_and_time_polls() -> Any:
@@ -62,6 +74,11 @@ class StageClock:
 
         setattr(consumer, "_connect", connect_and_time_polls)  # noqa: B010 - mypy: method
         return True
+
+    async def next_batch(self) -> None:
+        """Wait until a batch has been applied since the last call."""
+        await self.applied.wait()
+        self.applied.clear()
 
     def reset(self) -> None:
         """Forget what happened so far (the start-up batch is not representative)."""
