@@ -151,10 +151,11 @@ class BatchConsumer:
             self.running = False
             # Offset commits still in flight here only after a failure: redelivery is harmless.
             commits = [lane.committing for lane in self.lanes if lane.committing is not None]
-            for task in (stopped, poller, *workers, *commits):
-                task.cancel()
+            pending: list[asyncio.Future[Any]] = [stopped, poller, *workers, *commits]
+            for future in pending:
+                future.cancel()
             with contextlib.suppress(BaseException):
-                await asyncio.gather(stopped, poller, *workers, *commits, return_exceptions=True)
+                await asyncio.gather(*pending, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await consumer.stop()
 

@@ -262,7 +262,7 @@ async def test_a_graceful_stop_commits_the_offsets_of_every_applied_batch(
         committed_while_applying.append(await _has(harness, 1))
         await original_commit(*args)
 
-    consumer._commit = commit_after_the_transaction  # type: ignore[method-assign]
+    consumer._commit = commit_after_the_transaction  # type: ignore[method-assign,assignment]
     await run_until(harness, runtime, 240)
     await runtime.stop()
 
