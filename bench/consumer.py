@@ -19,7 +19,7 @@ from bench.cpu import CpuMeter, CpuUse
 from bench.infra import Infra
 from bench.profiling import Profiler
 from bench.results import Result
-from bench.stages import StageClock, per_event_us
+from bench.stages import BACKGROUND_STAGE, StageClock, per_event_us
 from dunlin_events import Envelope, Event, KafkaRecord, decode
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.db import service_metadata
@@ -175,8 +175,12 @@ async def dunlin_pipeline(
     try:
         async with asyncio.timeout(DEADLINE_S):
             while consumer.processed_total < total:
-                # A 2 ms poll adds no measurable load next to batches of ~30 ms.
-                await asyncio.sleep(0.002)
+                if instrumented:
+                    # Marked right after each applied batch: exact, and no polling, which
+                    # cost ~1.5 % of a core (0.5 us per event) on the pipeline's thread.
+                    await clock.next_batch()
+                else:
+                    await asyncio.sleep(0.002)
                 done = consumer.processed_total
                 if done and progress.first is None:
                     before = await meter.sample()
@@ -195,7 +199,8 @@ async def dunlin_pipeline(
         await runtime.stop()
     stages = per_event_us(seconds, progress.counted) if instrumented else {}
     if stages:
-        stages["other (loop, scheduling)"] = 1e6 / progress.rate - sum(stages.values())
+        on_path = sum(us for stage, us in stages.items() if stage != BACKGROUND_STAGE)
+        stages["other (loop, scheduling)"] = 1e6 / progress.rate - on_path
     return Run(progress.rate, CpuMeter.between(before, after, progress.counted), stages)
 
 

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _LAG_EVERY_S = 2.0
 _SUBSET_POLL_MS = 20
+# Records taken per getmany: aiokafka parses them in one go (~2-3 us each), and a lane whose
+# database reply arrives meanwhile waits for the loop. Slices are merged again by the lane,
+# up to the batch size, so transactions stay as large as before when the lane is busy.
+_POLL_SLICE = 250
 _DECODE_CHUNK = 100  # messages decoded between turns of the event loop (~1 ms of work)
 
 BatchHandler = Callable[[AsyncSession, Sequence[Envelope[Event]]], Awaitable[None]]
@@ -68,7 +72,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             async with asyncio.timeout(10):
                 for lane in self._owner.lanes:
                     async with lane.busy:
-                        pass
+                        # Its last offset commit too, while the partitions are still ours
+                        # (a commit that fails is the lane's to raise, not the rebalance's).
+                        if lane.committing is not None:
+                            await asyncio.wait([lane.committing])
         for tp in revoked:
             metrics.consumer_lag.discard(topic=tp.topic, partition=str(tp.partition))
 
@@ -146,10 +153,13 @@ class BatchConsumer:
             await asyncio.gather(*workers)  # the batches in flight finish and commit
         finally:
             self.running = False
-            for task in (stopped, poller, *workers):
-                task.cancel()
+            # Offset commits still in flight here only after a failure: redelivery is harmless.
+            commits = [lane.committing for lane in self.lanes if lane.committing is not None]
+            pending: list[asyncio.Future[Any]] = [stopped, poller, *workers, *commits]
+            for future in pending:
+                future.cancel()
             with contextlib.suppress(BaseException):
-                await asyncio.gather(stopped, poller, *workers, return_exceptions=True)
+                await asyncio.gather(*pending, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
@@ -158,6 +168,8 @@ class BatchConsumer:
         while True:
             partitions = self._partitions_with_room(consumer)
             if partitions is None:
+                for lane in self.lanes:
+                    lane.release()  # while the lanes' transactions run, not between them
                 await _first(lane.room.wait() for lane in self.lanes if not lane.has_room)
                 continue
             polled = await self._poll(consumer, partitions)
@@ -180,9 +192,20 @@ class BatchConsumer:
 
     async def _work(self, consumer: AIOKafkaConsumer, lane: Lane) -> None:
         """Apply a lane's batches one after the other until the lane is closed."""
-        while (polled := await lane.take()) is not None:
-            async with lane.busy:
-                await self._process(consumer, polled.without(self.revoked))
+        try:
+            while (polled := await lane.take()) is not None:
+                async with lane.busy:
+                    await self._process(consumer, lane, polled.without(self.revoked))
+                lane.retire(polled)
+        finally:
+            # A graceful stop leaves the group only once the last offsets are committed.
+            await self.offsets_committed(lane)
+
+    @staticmethod
+    async def offsets_committed(lane: Lane) -> None:
+        """Wait for the lane's offset commit in flight, if any; its error is raised here."""
+        if lane.committing is not None:
+            await lane.committing
 
     async def _poll(
         self, consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition] = ()
@@ -194,7 +217,7 @@ class BatchConsumer:
         batch = await consumer.getmany(
             *partitions,
             timeout_ms=timeout_ms,
-            max_records=self._settings.consumer_batch_size,
+            max_records=min(self._settings.consumer_batch_size, _POLL_SLICE),
         )
         if not batch:
             return None
@@ -237,7 +260,7 @@ class BatchConsumer:
                     await asyncio.wait_for(self._stop.wait(), delay)
         return None
 
-    async def _process(self, consumer: AIOKafkaConsumer, polled: Polled) -> None:
+    async def _process(self, consumer: AIOKafkaConsumer, lane: Lane, polled: Polled) -> None:
         started = time.perf_counter()
         batch, decoded, rejected = polled.batch, polled.decoded, polled.rejected
         if not batch:
@@ -251,7 +274,11 @@ class BatchConsumer:
         except _BatchAbandoned:
             log.info("batch abandoned after rebalance; the new owner will redo it")
             return
-        await self._commit(consumer, batch)
+        # The transaction has committed: the offsets go to the broker while the lane starts
+        # its next batch (a broker round trip per batch, off the lane's critical path). One
+        # commit per lane is in flight at a time, so a lane's offsets only ever move forward.
+        await self.offsets_committed(lane)
+        lane.committing = asyncio.ensure_future(self._commit(consumer, batch))
         metrics.consumer_batch_seconds.record(time.perf_counter() - started, attrs)
         metrics.consumed_events.add(len(decoded), {**attrs, "outcome": "applied"})
 

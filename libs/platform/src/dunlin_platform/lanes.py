@@ -83,6 +83,9 @@ def lane_of(tp: TopicPartition, lanes: int) -> int:
     return (zlib.crc32(topic.encode()) + partition) % lanes
 
 
+_SPENT = 2  # applied batches a lane keeps for later freeing (see Lane.retire)
+
+
 class Lane:
     """A FIFO of polled batches for one lane, and the lock held while one is applied.
 
@@ -94,6 +97,8 @@ class Lane:
 
     def __init__(self, *, batch_size: int, limit: int) -> None:
         self.busy = asyncio.Lock()
+        # The offset commit of the lane's last applied batch, while it is in flight.
+        self.committing: asyncio.Future[None] | None = None
         self._batch_size = batch_size
         self._limit = limit
         self._queue: deque[Polled] = deque()
@@ -102,6 +107,7 @@ class Lane:
         self._filled = asyncio.Event()
         self.room = asyncio.Event()
         self.room.set()
+        self._spent: list[Polled] = []
 
     @property
     def has_room(self) -> bool:
@@ -120,6 +126,7 @@ class Lane:
     async def take(self) -> Polled | None:
         """The oldest batches, merged up to `batch_size` messages; None once closed."""
         while not self._queue:
+            self.release()  # nothing to apply: a good moment
             if self._closed:
                 return None
             self._filled.clear()
@@ -136,9 +143,27 @@ class Lane:
             self.room.set()
         return Polled.merge(parts)
 
+    def retire(self, applied: Polled) -> None:
+        """Keep an applied batch until `release`, instead of freeing it right away.
+
+        Freeing a batch (~40 objects per event: records, headers, envelopes, events) takes
+        about 2 ms of CPU per 1,000 events. Freed where the lane's last reference goes, that
+        is between two transactions: the database would wait for it every batch. Retired, it
+        is freed when the lane or the poller would otherwise wait. At most `_SPENT` batches
+        are kept, so memory stays bounded when nobody waits.
+        """
+        self._spent.append(applied)
+        if len(self._spent) > _SPENT:
+            del self._spent[0]
+
+    def release(self) -> None:
+        """Free the retired batches (see `retire`)."""
+        self._spent.clear()
+
     def close(self) -> None:
         """Drop what is queued (it was never committed) and let `take` return None."""
         self._closed = True
+        self._spent.clear()
         self._queue.clear()
         self._queued = 0
         self._filled.set()

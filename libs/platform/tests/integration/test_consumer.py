@@ -240,3 +240,41 @@ async def test_claim_all_records_new_ids_and_refuses_a_known_one(harness: Harnes
         await claim_all(session, table=inbox, consumer="other", event_ids=["a"])
         # The refused claim left nothing behind: "c" is still new.
         assert await claim_new(session, table=inbox, consumer="c", event_ids=["a", "c"]) == {"c"}
+
+
+async def test_a_graceful_stop_commits_the_offsets_of_every_applied_batch(
+    harness: Harness, kafka_bootstrap_servers: str
+) -> None:
+    """Offsets are committed after each transaction, off the lane's path; stop waits for them."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    topic = unique_topic("offsets")
+    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic), partitions=2)
+    events = [record_of(account_registered(f"acc-{i % 5}", f"n{i}")) for i in range(240)]
+    await produce(kafka_bootstrap_servers, topic, events)
+    committed_while_applying: list[bool] = []
+    runtime = harness.runtime(topics=[topic], run_relay=False)
+    consumer: BatchConsumer = runtime.consumers[0]
+    original_commit = consumer._commit
+
+    async def commit_after_the_transaction(*args: Any) -> None:
+        # The effects of the batch whose offsets these are are visible: it has committed.
+        committed_while_applying.append(await _has(harness, 1))
+        await original_commit(*args)
+
+    consumer._commit = commit_after_the_transaction  # type: ignore[method-assign,assignment]
+    await run_until(harness, runtime, 240)
+    await runtime.stop()
+
+    assert committed_while_applying
+    assert all(committed_while_applying)
+    group = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap_servers, group_id=consumer.group_id)
+    await group.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(2)]
+        committed = [await group.committed(tp) for tp in partitions]
+        ends = await group.end_offsets(partitions)
+    finally:
+        await group.stop()
+    assert committed == [ends[tp] for tp in partitions], "stop left offsets uncommitted"
+    assert len(await harness.effects_rows()) == 240

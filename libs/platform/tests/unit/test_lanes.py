@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
@@ -74,3 +75,31 @@ def test_a_merged_batch_without_revoked_partitions_keeps_the_others(
     assert offsets(kept, 0) == [0, 1, 2, 3]
     assert (TopicPartition(TOPIC, 1) in kept.batch) == (not revoked)
     assert kept.size == (4 if revoked else 6)
+
+
+def test_retired_batches_are_kept_bounded_until_released_or_the_lane_waits() -> None:
+    """Applied batches are freed off the transactions' path, and never pile up."""
+
+    async def scenario() -> tuple[list[bool], list[bool], list[bool]]:
+        lane = Lane(batch_size=5, limit=10)
+        applied = [polled(0, range(i * 5, i * 5 + 5)) for i in range(3)]
+        refs = [weakref.ref(batch) for batch in applied]
+        for batch in applied:
+            lane.retire(batch)
+        del applied, batch
+        bounded = [ref() is not None for ref in refs]  # the oldest beyond the bound is gone
+        lane.release()
+        released = [ref() is not None for ref in refs]
+        lane.retire(polled(0, range(15, 20)))
+        spent = weakref.ref(lane._spent[0])
+        waiting = asyncio.ensure_future(lane.take())  # an idle lane frees what it kept
+        await asyncio.sleep(0)
+        freed_while_waiting = [spent() is not None]
+        lane.close()
+        assert await waiting is None
+        return bounded, released, freed_while_waiting
+
+    bounded, released, freed_while_waiting = asyncio.run(scenario())
+    assert bounded == [False, True, True]
+    assert released == [False, False, False]
+    assert freed_while_waiting == [False]
