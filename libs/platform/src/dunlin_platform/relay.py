@@ -1,4 +1,8 @@
-"""The outbox relay: publishes committed outbox rows to Kafka in order, in batches."""
+"""The outbox relay: publishes committed outbox rows to Kafka in order, in batches.
+
+How a row becomes a Kafka record and records become per-partition produce batches is
+`dunlin_platform.relay_encoding`; this module elects the relay, wakes it, marks and purges.
+"""
 
 from __future__ import annotations
 
