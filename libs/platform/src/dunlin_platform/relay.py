@@ -1,4 +1,8 @@
-"""The outbox relay: publishes committed outbox rows to Kafka in order, in batches."""
+"""The outbox relay: publishes committed outbox rows to Kafka in order, in batches.
+
+How a row becomes a Kafka record and records become per-partition produce batches is
+`dunlin_platform.relay_encoding`; this module elects the relay, wakes it, marks and purges.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +13,37 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dunlin_events import KafkaRecord, encode_raw
-from dunlin_events.envelope import CONTENT_TYPE, TRACEPARENT
+from dunlin_events import KafkaRecord
 from dunlin_platform import metrics
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.errors import Backoff, is_transient
 from dunlin_platform.heap import freeze_startup_heap
 from dunlin_platform.kafka import ProducerHolder
 from dunlin_platform.outbox import notify_channel, outbox_backlog, register_running_relay
+from dunlin_platform.relay_encoding import OutboxRow, PartitionBatches, encode_row
 from dunlin_platform.spans import event_attributes
 from dunlin_platform.telemetry import context_from_traceparent, current_traceparent, tracer
+
+# encode_row lived here before relay_encoding: still importable from this module.
+__all__ = ["OutboxRelay", "asyncpg_dsn", "encode_row"]
 
 log = logging.getLogger(__name__)
 
 _METRICS_EVERY_S = 5.0
 _PURGE_EVERY_S = 600.0
 _NOTIFY_COALESCE_S = 0.005
+# Where publish_batch finds a fetched row's seq and topic (rows are plain tuples).
+_SEQ, _TOPIC = OutboxRow._fields.index("seq"), OutboxRow._fields.index("topic")
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -180,9 +188,9 @@ class OutboxRelay:
             rows = await driver.fetch(self._select_sql, self._settings.outbox_batch_size)
         if not rows:
             return 0
-        batches = _PartitionBatches(producer)
+        batches = PartitionBatches(producer)
         for row in rows:
-            await batches.append(row[_TOPIC], self._record(_OutboxRow(*row)))
+            await batches.append(row[_TOPIC], self._record(OutboxRow(*row)))
         await batches.send_and_wait()
         # One statement, so its own transaction; begin() only keeps the SELECT's connection
         # use apart from the UPDATE's (bench/stages.py times the two by these calls).
@@ -194,9 +202,9 @@ class OutboxRelay:
 
     @functools.cached_property
     def _select_sql(self) -> str:
-        """The oldest unpublished rows, in `_OutboxRow`'s column order; $1 is the limit."""
+        """The oldest unpublished rows, in `OutboxRow`'s column order; $1 is the limit."""
         return (
-            f"SELECT {', '.join(_OutboxRow._fields)} FROM {self._table_sql}"  # noqa: S608 - our table
+            f"SELECT {', '.join(OutboxRow._fields)} FROM {self._table_sql}"  # noqa: S608 - our table
             " WHERE published_at IS NULL ORDER BY seq LIMIT $1"
         )
 
@@ -211,7 +219,7 @@ class OutboxRelay:
     def _table_sql(self) -> str:
         return f'"{self._table.schema}"."{self._table.name}"'
 
-    def _record(self, row: _OutboxRow) -> KafkaRecord:
+    def _record(self, row: OutboxRow) -> KafkaRecord:
         if not self._trace_publish:
             return encode_row(row, row.tracingspancontext)
         with tracer().start_as_current_span(
@@ -259,123 +267,8 @@ def _payload_attributes(payload: str) -> dict[str, AttributeValue]:
     return event_attributes(data) if isinstance(data, dict) else {}
 
 
-class _OutboxRow(NamedTuple):
-    """What the relay reads of an outbox row (its SELECT lists these columns in this order)."""
-
-    seq: int
-    id: str
-    type: str
-    source: str
-    occurred_at: datetime
-    aggregateid: str
-    topic: str
-    payload: str
-    tracingspancontext: str | None
-
-
-_SEQ, _TOPIC = _OutboxRow._fields.index("seq"), _OutboxRow._fields.index("topic")
-# The headers encode_raw writes first and last, already as bytes.
-_SPECVERSION = ("ce_specversion", b"1.0")
-_CONTENT_TYPE = ("content-type", CONTENT_TYPE.encode())
-
-
-def encode_row(row: _OutboxRow, traceparent: str | None) -> KafkaRecord:
-    """`encode_raw` of an outbox row: the same record, byte for byte, built directly.
-
-    encode_raw goes through the CloudEvents SDK (an event object, its validation, a header
-    dict) for every row, the relay's largest cost per event after the broker. A row whose
-    attributes that SDK would refuse (an empty id, type, source or subject, a naive time)
-    takes encode_raw itself, so it fails exactly as before. Tests hold the two equal.
-    """
-    time = row.occurred_at
-    if not (row.id and row.type and row.source and row.aggregateid and time.tzinfo):
-        return _encode_row_via_sdk(row, traceparent)
-    stamp = time.astimezone(UTC).isoformat()
-    if stamp.endswith("+00:00"):
-        stamp = stamp[:-6] + "Z"
-    subject = row.aggregateid.encode()
-    headers = [
-        _SPECVERSION,
-        ("ce_id", row.id.encode()),
-        ("ce_source", row.source.encode()),
-        ("ce_type", row.type.encode()),
-        ("ce_time", stamp.encode()),
-        ("ce_subject", subject),
-        _CONTENT_TYPE,
-    ]
-    if traceparent:
-        headers.append((TRACEPARENT, traceparent.encode()))
-    return KafkaRecord(key=subject, value=row.payload.encode(), headers=headers)
-
-
-def _encode_row_via_sdk(row: _OutboxRow, traceparent: str | None) -> KafkaRecord:
-    return encode_raw(
-        id=row.id,
-        type=row.type,
-        source=row.source,
-        time=row.occurred_at,
-        subject=row.aggregateid,
-        data=row.payload.encode(),
-        traceparent=traceparent,
-    )
-
-
 async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under a pooled SQLAlchemy connection."""
     driver = (await conn.get_raw_connection()).driver_connection
     assert isinstance(driver, asyncpg.Connection)
     return driver
-
-
-def _add(batch: Any, record: KafkaRecord) -> bool:
-    """Append to a produce batch; False when the batch is full."""
-    appended = batch.append(
-        key=record.key, value=record.value, timestamp=None, headers=record.headers
-    )
-    return appended is not None
-
-
-class _PartitionBatches:
-    """Builds one produce batch per partition, so a relay round costs a few requests.
-
-    Partitions are chosen with the Java-compatible murmur2 partitioner, the same one any
-    other producer of these topics uses for the account key.
-    """
-
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self._producer = producer
-        self._partitioner = DefaultPartitioner()
-        self._partitions: dict[str, list[int]] = {}
-        # An account's events usually come several to a batch: hash each key once per topic.
-        self._partition_of: dict[tuple[str, bytes], int] = {}
-        self._open: dict[tuple[str, int], Any] = {}
-        self._sent: list[asyncio.Future[Any]] = []
-
-    async def append(self, topic: str, record: KafkaRecord) -> None:
-        """Add a record to its partition's batch (by its key), sending the batch when full."""
-        partition = self._partition_of.get((topic, record.key))
-        if partition is None:
-            partitions = self._partitions.get(topic)
-            if partitions is None:
-                partitions = sorted(await self._producer.partitions_for(topic))
-                self._partitions[topic] = partitions
-            partition = self._partitioner(record.key, partitions, partitions)
-            self._partition_of[topic, record.key] = partition
-        slot = (topic, partition)
-        batch = self._open.get(slot) or self._producer.create_batch()
-        if not _add(batch, record):
-            await self._flush(slot, batch)  # full: send it, start the next one in order
-            batch = self._producer.create_batch()
-            if not _add(batch, record):
-                raise ValueError(f"an outbox event for {topic} is larger than a produce batch")
-        self._open[slot] = batch
-
-    async def _flush(self, slot: tuple[str, int], batch: Any) -> None:
-        self._open.pop(slot, None)
-        topic, partition = slot
-        self._sent.append(await self._producer.send_batch(batch, topic, partition=partition))
-
-    async def send_and_wait(self) -> None:
-        for slot, batch in list(self._open.items()):
-            await self._flush(slot, batch)
-        await asyncio.gather(*self._sent)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from dunlin_platform.migrations import upgrade
 from dunlin_platform.outbox import outbox_trigger_ddl
 
 
@@ -41,3 +47,75 @@ def schema_drift(connection: Connection, metadata: MetaData, schema: str) -> lis
         },
     )
     return [d for d in compare_metadata(context, metadata) if "alembic_version" not in str(d)]
+
+
+class PurgeIndex(NamedTuple):
+    """How a migrated schema's outbox serves the relay's purge (see `outbox_purge_index`)."""
+
+    definition: str | None  # pg_indexes.indexdef of ix_outbox_published_at (None: missing)
+    plan: str  # EXPLAIN of the purge's DELETE with sequential scans disabled
+
+
+async def outbox_purge_index(conn: AsyncConnection, schema: str) -> PurgeIndex:
+    """The purge index of `schema`'s outbox and the plan of a purge, so a service's migration
+    test can check that the migrated index is the partial one `outbox_table` declares (the
+    model comparison ignores an index's WHERE) and that the purge still uses it.
+
+    Sequential scans are disabled for the EXPLAIN only (a near-empty test table would be
+    scanned otherwise): the question is whether the index CAN serve the purge's predicate.
+    """
+    definition = await conn.scalar(
+        text(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = :schema"
+            " AND tablename = 'outbox' AND indexname = 'ix_outbox_published_at'"
+        ),
+        {"schema": schema},
+    )
+    await conn.execute(text("SET LOCAL enable_seqscan = off"))
+    explain = await conn.execute(
+        text(
+            f'EXPLAIN DELETE FROM "{schema}".outbox'  # noqa: S608 - a test's own schema name
+            " WHERE published_at < :cutoff"
+        ),
+        {"cutoff": datetime(2000, 1, 1, tzinfo=UTC)},
+    )
+    plan = "\n".join(explain.scalars())
+    await conn.execute(text("RESET enable_seqscan"))
+    return PurgeIndex(definition, plan)
+
+
+class OutboxPurgeMigration(NamedTuple):
+    """A service's outbox purge index through the migration that made it partial."""
+
+    drift: list[Any]  # `schema_drift` at head: empty when the models match the migrations
+    at_head: PurgeIndex
+    before: PurgeIndex  # once the migration that made the index partial is undone
+
+
+async def outbox_purge_migration(
+    database_url: str, *, alembic_ini: Path, metadata: MetaData, revision: str
+) -> OutboxPurgeMigration:
+    """Migrate an empty database to head, then undo `revision` (each service's
+    `0NNN_outbox_published_partial`), looking at the outbox purge index at both points: one
+    check of the upgrade, the downgrade and the models for every service with an outbox."""
+    schema = str(metadata.schema)
+    await asyncio.to_thread(upgrade, alembic_ini=alembic_ini, database_url=database_url)
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            drift = await conn.run_sync(schema_drift, metadata, schema)
+            at_head = await outbox_purge_index(conn, schema)
+        await asyncio.to_thread(_downgrade, alembic_ini, database_url, f"{revision}-1")
+        async with engine.connect() as conn:
+            before = await outbox_purge_index(conn, schema)
+    finally:
+        await engine.dispose()
+    return OutboxPurgeMigration(drift, at_head, before)
+
+
+def _downgrade(alembic_ini: Path, database_url: str, revision: str) -> None:
+    """`migrations.upgrade`'s counterpart, for tests only (services never migrate down)."""
+    config = Config(str(alembic_ini))
+    config.set_main_option("script_location", str(alembic_ini.parent / "alembic"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    command.downgrade(config, revision)

@@ -19,7 +19,8 @@ from dunlin_events import KafkaRecord, encode_raw
 from dunlin_platform import relay as relay_module
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.outbox import outbox_table
-from dunlin_platform.relay import OutboxRelay, _OutboxRow, _PartitionBatches, encode_row
+from dunlin_platform.relay import OutboxRelay
+from dunlin_platform.relay_encoding import OutboxRow, PartitionBatches, encode_row
 
 _ZONES = st.sampled_from(
     [None, dt.UTC, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5))]
@@ -27,8 +28,8 @@ _ZONES = st.sampled_from(
 
 
 @st.composite
-def rows(draw: st.DrawFn) -> _OutboxRow:
-    return _OutboxRow(
+def rows(draw: st.DrawFn) -> OutboxRow:
+    return OutboxRow(
         seq=draw(st.integers(min_value=1, max_value=2**62)),
         id=draw(st.text(max_size=40)),
         type=draw(st.text(max_size=40)),
@@ -41,7 +42,7 @@ def rows(draw: st.DrawFn) -> _OutboxRow:
     )
 
 
-def _via_sdk(row: _OutboxRow, traceparent: str | None) -> object:
+def _via_sdk(row: OutboxRow, traceparent: str | None) -> object:
     try:
         return encode_raw(
             id=row.id,
@@ -56,7 +57,7 @@ def _via_sdk(row: _OutboxRow, traceparent: str | None) -> object:
         return ("refused", str(exc))
 
 
-def _direct(row: _OutboxRow, traceparent: str | None) -> object:
+def _direct(row: OutboxRow, traceparent: str | None) -> object:
     try:
         return encode_row(row, traceparent)
     except ValueError as exc:
@@ -65,13 +66,13 @@ def _direct(row: _OutboxRow, traceparent: str | None) -> object:
 
 @given(rows(), st.none() | st.text(max_size=60))
 def test_every_row_encodes_exactly_as_encode_raw_does_refusals_included(
-    row: _OutboxRow, traceparent: str | None
+    row: OutboxRow, traceparent: str | None
 ) -> None:
     assert _direct(row, traceparent) == _via_sdk(row, traceparent)
 
 
 def test_a_usual_row_has_the_sdk_headers_in_their_order_and_the_payload_as_value() -> None:
-    row = _OutboxRow(
+    row = OutboxRow(
         seq=7,
         id="0190b7c4-0000-7000-8000-000000000001",
         type="dunlin.invoicing.InvoiceIssued.v1",
@@ -114,7 +115,7 @@ def test_a_row_the_sdk_refuses_is_refused_the_same_way(empty: str) -> None:
         "payload": "{}",
         "tracingspancontext": None,
     }
-    row = _OutboxRow(**{**fields, empty: ""})
+    row = OutboxRow(**{**fields, empty: ""})
 
     with pytest.raises(ValueError, match=empty.replace("aggregateid", "subject")):
         encode_row(row, None)
@@ -130,7 +131,7 @@ class _FakeBatch:
 
 
 class _FakeProducer:
-    """Only what _PartitionBatches uses: partitions, batches, and send_batch."""
+    """Only what PartitionBatches uses: partitions, batches, and send_batch."""
 
     def __init__(self, partitions: dict[str, int]) -> None:
         self._partitions = partitions
@@ -151,7 +152,7 @@ class _FakeProducer:
 
 async def test_each_key_goes_to_its_murmur2_partition_per_topic_when_seen_again() -> None:
     producer = _FakeProducer({"six": 6, "five": 5})
-    batches = _PartitionBatches(producer)
+    batches = PartitionBatches(producer)
     keys = [f"acc-{n % 7}".encode() for n in range(40)]
     for n, key in enumerate(keys):
         record = KafkaRecord(key=key, value=b"{}", headers=[])
@@ -180,7 +181,7 @@ def test_a_traced_relay_publishes_each_row_in_a_span_of_the_stored_trace(
     table = outbox_table(MetaData(schema="invoicing"))
     relay = OutboxRelay(settings=settings, engine=None, table=table, producers=None)  # type: ignore[arg-type]
     trace_id, parent_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-    row = _OutboxRow(
+    row = OutboxRow(
         seq=3,
         id="evt-1",
         type="dunlin.invoicing.AccountRegistered.v1",
@@ -202,3 +203,7 @@ def test_a_traced_relay_publishes_each_row_in_a_span_of_the_stored_trace(
     assert span.attributes["dunlin.account_id"] == "acc-9"
     published = f"00-{trace_id}-{format(span.context.span_id, '016x')}-01"
     assert record == encode_row(row, published)
+
+
+def test_encode_row_is_still_importable_from_the_relay() -> None:
+    assert relay_module.encode_row is encode_row

@@ -1,10 +1,10 @@
 """The overdue sweep's one-statement batch against the per-step path it replaced.
 
-The per-step path (the repository's `claim_due`, `overdue_groups` and `set_marks`, one
-statement each) is the oracle: on generated portfolios (several currencies, closed, disputed
-and not yet due invoices, ties on due dates, invoice numbers that sort differently by
-collation, marks in every state) a sweep to the end writes the same AccountOverdue payloads
-and leaves the same marks either way. Then several replicas sweep one portfolio at once.
+The per-step path (`claim_due`, `overdue_groups` and `set_marks` in `per_step_sweep.py`,
+one statement each) is the oracle: on generated portfolios (several currencies, closed,
+disputed and not yet due invoices, ties on due dates, invoice numbers that sort differently
+by collation, marks in every state) a sweep to the end writes the same AccountOverdue
+payloads and leaves the same marks either way. Then several replicas sweep one portfolio at once.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from invoicing.db import PLATFORM_TABLES
 from invoicing.domain.aging import AgingMark, sweep_mark
 from invoicing.domain.overdue import overdue_notice
 from invoicing.overdue import account_overdue_json, sweep_batch, sweep_overdue
-from invoicing.repository import aging as repo
+
+from . import per_step_sweep as repo
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 TODAY = dt.date(2026, 6, 30)
