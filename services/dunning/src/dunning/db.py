@@ -35,24 +35,6 @@ class Base(DeclarativeBase):
 PLATFORM_TABLES = PlatformTables.define(Base.metadata)
 
 
-def _index_only_published(outbox: Table) -> None:
-    """The outbox purge's index holds published rows only (migration 0004).
-
-    The relay deletes by `published_at < cutoff`, which a partial index on the published rows
-    serves just as well; the sweep's 3 events per case are inserted unpublished and so no
-    longer add an entry to this btree each (the relay's update adds it when it publishes).
-    """
-    full = next(i for i in outbox.indexes if i.name == "ix_outbox_published_at")
-    outbox.indexes.discard(full)
-    Index(
-        "ix_outbox_published_at",
-        outbox.c.published_at,
-        postgresql_where=outbox.c.published_at.isnot(None),
-    )
-
-
-_index_only_published(PLATFORM_TABLES.outbox)
-
 cases = Table(
     "cases",
     Base.metadata,
