@@ -230,6 +230,14 @@ class Rate:
     note: str
 
 
+def not_measured(count: int, option: str) -> Rate | None:
+    """A rate of no messages has no meaning (and per-message figures would divide by zero):
+    say so in the row instead."""
+    if count > 0:
+        return None
+    return Rate(None, f"not measured: {option} {count} asks for no messages")
+
+
 async def worker_rate(
     service: Service,
     *,
@@ -238,8 +246,11 @@ async def worker_rate(
     channel: str,
     sink: SinkProcess | None = None,
     profiler: Profiler | None = None,
+    option: str = "--emails",
 ) -> Rate:
     """Record `count` requests, then time worker rounds until all are sent and published."""
+    if (nothing := not_measured(count, option)) is not None:
+        return nothing
     run = uuid.uuid4().hex[:6]
     requests = [bench_request(i, step=step, channel=channel, run=run) for i in range(count)]
     await _record(service, requests)
@@ -275,6 +286,8 @@ async def worker_rate(
 
 async def render_rate(service: Service, count: int) -> Rate:
     """Letters rendered concurrently by the service's DocumentRenderer (template + PDF)."""
+    if (nothing := not_measured(count, "--letters")) is not None:
+        return nothing
     from notifications.templates.context import template_context
     from notifications.templates.engine import compile_source, render, shipped_source
 
@@ -342,8 +355,11 @@ async def in_process(infra: Infra, opts: Options, sink: SinkProcess) -> list[Res
             channel="email",
             sink=sink,
             profiler=statements_profiler,
+            option="--statement-emails",
         )
-        letters = await worker_rate(service, count=opts.letters, step="demand", channel="letter")
+        letters = await worker_rate(
+            service, count=opts.letters, step="demand", channel="letter", option="--letters"
+        )
         rendered = await render_rate(service, opts.letters)
     finally:
         await service.runtime.stop()
@@ -417,6 +433,9 @@ async def _produce(producer: AIOKafkaProducer, topic: str, run: str, start: int,
 async def memory_run(infra: Infra, opts: Options, sink: SinkProcess) -> list[Result]:
     """The service process fed `deliveries` requests through Kafka; RSS at checkpoints."""
     total = opts.deliveries
+    if total <= 0:
+        note = f"not measured: --deliveries {total} asks for no deliveries"
+        return [Result("memory.notifications_deliveries", None, "x", GROWTH_TARGET, "max", note)]
     dunning = await infra.create_topic("mem-dunning", 6)
     invoicing = await infra.create_topic("mem-invoicing", 3)
     await ensure_topics(
@@ -533,14 +552,22 @@ async def run(infra: Infra, opts: Options | None = None) -> list[Result]:
     return results
 
 
+def count(value: str) -> int:
+    """A number of messages: 0 (that row is not measured) or more."""
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative: give 0 or more")
+    return number
+
+
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     defaults = Options()
     parser = argparse.ArgumentParser(prog="python -m bench.notifications", description=__doc__)
-    parser.add_argument("--emails", type=int, default=defaults.emails)
-    parser.add_argument("--statement-emails", type=int, default=defaults.statement_emails)
-    parser.add_argument("--letters", type=int, default=defaults.letters)
-    parser.add_argument("--deliveries", type=int, default=defaults.deliveries, help="memory run")
-    parser.add_argument("--pdf-workers", type=int, default=defaults.pdf_workers)
+    parser.add_argument("--emails", type=count, default=defaults.emails)
+    parser.add_argument("--statement-emails", type=count, default=defaults.statement_emails)
+    parser.add_argument("--letters", type=count, default=defaults.letters)
+    parser.add_argument("--deliveries", type=count, default=defaults.deliveries, help="memory run")
+    parser.add_argument("--pdf-workers", type=count, default=defaults.pdf_workers)
     parser.add_argument("--no-memory", action="store_true", help="skip the memory run")
     parser.add_argument("--profile", action="store_true", help="cProfile the plain e-mail run")
     parser.add_argument(
