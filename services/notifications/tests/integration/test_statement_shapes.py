@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from dunlin_platform.clock import ManualClock
@@ -102,6 +103,18 @@ async def test_a_delivery_row_with_other_columns_is_refused(
     async with sessionmaker() as session, session.begin():
         with pytest.raises(ValueError, match=column):
             await repo.record_requests(session=session, rows=[row])
+
+
+async def test_a_value_too_long_for_its_column_is_refused_not_cut(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    row = intake.delivery_values(request(), now=clock.now()) | {"notification_id": "n" * 101}
+    with pytest.raises(DBAPIError, match="too long"):
+        async with sessionmaker() as session, session.begin():
+            await repo.record_requests(session=session, rows=[row])
+    async with sessionmaker() as session:
+        stored = select(func.count()).where(DeliveryRow.notification_id.startswith("n" * 100))
+        assert await session.scalar(stored) == 0
 
 
 async def test_no_statement_of_a_worker_round_grows_with_the_rows_it_handles(

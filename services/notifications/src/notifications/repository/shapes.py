@@ -35,6 +35,16 @@ def one_of(column: SQLColumnExpression[str], values: Collection[str]) -> ColumnE
     return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
 
 
+def _array_element(table: Table, column: str) -> str:
+    """The type a column's values travel as. Strings (and JSON, as its text) as unbounded
+    `text`: an explicit cast to VARCHAR(n) would cut a value that is too long without a word,
+    where the INSERT's own assignment to the column refuses it, as it always did."""
+    kind = table.c[column].type
+    if isinstance(kind, String | JSONB):
+        return "text"
+    return str(kind.compile(dialect=_DIALECT))
+
+
 class ColumnsInsert:
     """`INSERT INTO table (columns) SELECT ... FROM unnest(:column arrays)` plus a suffix
     (ON CONFLICT, RETURNING); JSONB values travel as their JSON text."""
@@ -42,10 +52,7 @@ class ColumnsInsert:
     def __init__(self, table: Table, columns: Sequence[str], suffix: str = "") -> None:
         self.columns = tuple(columns)
         self._json = frozenset(c for c in self.columns if isinstance(table.c[c].type, JSONB))
-        arrays = ", ".join(
-            f"CAST(:{c} AS {'text' if c in self._json else self._sql_type(table, c)}[])"
-            for c in self.columns
-        )
+        arrays = ", ".join(f"CAST(:{c} AS {_array_element(table, c)}[])" for c in self.columns)
         values = ", ".join(
             f"CAST(u.{c} AS jsonb)" if c in self._json else f"u.{c}" for c in self.columns
         )
@@ -54,10 +61,6 @@ class ColumnsInsert:
             f'INSERT INTO "{table.schema}"."{table.name}" ({names}) '  # noqa: S608 - our metadata
             f"SELECT {values} FROM unnest({arrays}) AS u({names}) {suffix}"
         )
-
-    @staticmethod
-    def _sql_type(table: Table, column: str) -> str:
-        return str(table.c[column].type.compile(dialect=_DIALECT))
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
         """The rows as one list per column; a row with other keys than the columns is refused
