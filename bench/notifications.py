@@ -230,6 +230,14 @@ class Rate:
     note: str
 
 
+def not_measured(count: int, option: str) -> Rate | None:
+    """A rate of no messages has no meaning (and per-message figures would divide by zero):
+    say so in the row instead."""
+    if count > 0:
+        return None
+    return Rate(None, f"not measured: {option} {count} asks for no messages")
+
+
 async def worker_rate(
     service: Service,
     *,
@@ -238,8 +246,11 @@ async def worker_rate(
     channel: str,
     sink: SinkProcess | None = None,
     profiler: Profiler | None = None,
+    option: str = "--emails",
 ) -> Rate:
     """Record `count` requests, then time worker rounds until all are sent and published."""
+    if (nothing := not_measured(count, option)) is not None:
+        return nothing
     run = uuid.uuid4().hex[:6]
     requests = [bench_request(i, step=step, channel=channel, run=run) for i in range(count)]
     await _record(service, requests)
@@ -275,6 +286,8 @@ async def worker_rate(
 
 async def render_rate(service: Service, count: int) -> Rate:
     """Letters rendered concurrently by the service's DocumentRenderer (template + PDF)."""
+    if (nothing := not_measured(count, "--letters")) is not None:
+        return nothing
     from notifications.templates.context import template_context
     from notifications.templates.engine import compile_source, render, shipped_source
 
@@ -342,8 +355,11 @@ async def in_process(infra: Infra, opts: Options, sink: SinkProcess) -> list[Res
             channel="email",
             sink=sink,
             profiler=statements_profiler,
+            option="--statement-emails",
         )
-        letters = await worker_rate(service, count=opts.letters, step="demand", channel="letter")
+        letters = await worker_rate(
+            service, count=opts.letters, step="demand", channel="letter", option="--letters"
+        )
         rendered = await render_rate(service, opts.letters)
     finally:
         await service.runtime.stop()
@@ -417,6 +433,9 @@ async def _produce(producer: AIOKafkaProducer, topic: str, run: str, start: int,
 async def memory_run(infra: Infra, opts: Options, sink: SinkProcess) -> list[Result]:
     """The service process fed `deliveries` requests through Kafka; RSS at checkpoints."""
     total = opts.deliveries
+    if total <= 0:
+        note = f"not measured: --deliveries {total} asks for no deliveries"
+        return [Result("memory.notifications_deliveries", None, "x", GROWTH_TARGET, "max", note)]
     dunning = await infra.create_topic("mem-dunning", 6)
     invoicing = await infra.create_topic("mem-invoicing", 3)
     await ensure_topics(
@@ -452,6 +471,7 @@ async def memory_run(infra: Infra, opts: Options, sink: SinkProcess) -> list[Res
         idle = rss_mb(pid)
         await producer.start()
         produced, first_sent_at, sent = 0, None, 0
+        cpu_from = (0, 0.0)  # (sent, service CPU s) when the first deliveries were seen sent
         started = time.perf_counter()
         async with asyncio.timeout(DEADLINE_S * 3):
             while sent < total:
@@ -465,12 +485,14 @@ async def memory_run(infra: Infra, opts: Options, sink: SinkProcess) -> list[Res
                 sent = await _count(counter, run, "sent")
                 if sent and first_sent_at is None:
                     first_sent_at = time.perf_counter()
+                    cpu_from = (sent, cpu_s([pid]))
                 while checkpoints and sent >= checkpoints[0]:
                     children, workers = _children_rss_mb(pid)
                     rss.append((checkpoints.pop(0), rss_mb(pid), children, workers))
                 if process.returncode is not None:
                     raise ServiceError(process.failure("exited during the run"))
         seconds = time.perf_counter() - (first_sent_at or started)
+        cpu_ms = 1000 * (cpu_s([pid]) - cpu_from[1]) / max(sent - cpu_from[0], 1)
     except (ServiceError, OSError, RuntimeError, TimeoutError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return [Result(name, None, "x", GROWTH_TARGET, "max", f"not measured: {first}")]
@@ -503,7 +525,8 @@ async def memory_run(infra: Infra, opts: Options, sink: SinkProcess) -> list[Res
             "notifications.e2e_deliveries",
             total / seconds,
             "emails/s",
-            note="service process: consumer + worker + SMTP + relay, first to last sent",
+            note="service process: consumer + worker + SMTP + relay, first to last sent;"
+            f" its CPU {cpu_ms:.2f} ms per delivery",
         ),
     ]
 
@@ -533,14 +556,22 @@ async def run(infra: Infra, opts: Options | None = None) -> list[Result]:
     return results
 
 
+def count(value: str) -> int:
+    """A number of messages: 0 (that row is not measured) or more."""
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative: give 0 or more")
+    return number
+
+
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     defaults = Options()
     parser = argparse.ArgumentParser(prog="python -m bench.notifications", description=__doc__)
-    parser.add_argument("--emails", type=int, default=defaults.emails)
-    parser.add_argument("--statement-emails", type=int, default=defaults.statement_emails)
-    parser.add_argument("--letters", type=int, default=defaults.letters)
-    parser.add_argument("--deliveries", type=int, default=defaults.deliveries, help="memory run")
-    parser.add_argument("--pdf-workers", type=int, default=defaults.pdf_workers)
+    parser.add_argument("--emails", type=count, default=defaults.emails)
+    parser.add_argument("--statement-emails", type=count, default=defaults.statement_emails)
+    parser.add_argument("--letters", type=count, default=defaults.letters)
+    parser.add_argument("--deliveries", type=count, default=defaults.deliveries, help="memory run")
+    parser.add_argument("--pdf-workers", type=count, default=defaults.pdf_workers)
     parser.add_argument("--no-memory", action="store_true", help="skip the memory run")
     parser.add_argument("--profile", action="store_true", help="cProfile the plain e-mail run")
     parser.add_argument(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import Event, NotificationRequested
 from notifications.channels.base import ChannelAdapter
-from notifications.db import AttemptRow, DeliveryRow
+from notifications.db import DeliveryRow
 from notifications.domain.rules import ContactPolicy, Defer, Refuse, decide
 from notifications.handlers.outcomes import fail
 from notifications.repository import deliveries as repo
@@ -75,6 +75,7 @@ async def prepare(
     templates = await resolve(session=session, wanted=wanted)
     jobs: list[Job] = []
     events: list[Event] = []
+    attempts: list[dict[str, object]] = []
     for row in rows:
         try:
             request = NotificationRequested.model_validate(row.request)
@@ -128,28 +129,31 @@ async def prepare(
                 )
                 continue
         sent[row.account_id].append(now)
-        jobs.append(_start_attempt(session, row, request, rendered, now))
+        jobs.append(_start_attempt(row, request, rendered, now, attempts))
+    await repo.start_attempts(session=session, rows=attempts)
     return Prepared(jobs, events, len(rows), {r.notification_id: r.traceparent for r in rows})
 
 
 def _start_attempt(
-    session: AsyncSession,
     row: DeliveryRow,
     request: NotificationRequested,
     rendered: Rendered | None,
     now: dt.datetime,
+    attempts: list[dict[str, object]],
 ) -> Job:
+    """The row marked `sending`, its attempt appended to `attempts` (inserted together: the
+    ORM's insert of new objects renders a statement per count of them)."""
     row.attempt += 1
     row.status, row.updated_at = "sending", now
     key = idempotency_key(row.id, row.channel, row.attempt)
-    session.add(
-        AttemptRow(
-            delivery_id=row.id,
-            channel=row.channel,
-            number=row.attempt,
-            status="sending",
-            idempotency_key=key,
-            started_at=now,
-        )
+    attempts.append(
+        {
+            "delivery_id": row.id,
+            "channel": row.channel,
+            "number": row.attempt,
+            "status": "sending",
+            "idempotency_key": key,
+            "started_at": now,
+        }
     )
     return Job(row.id, row.channel, row.attempt, key, request, rendered, row.traceparent)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, case, or_, select
@@ -12,26 +12,51 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from notifications.db import ActionRow, AttemptRow, DeliveryRow, DocumentRow
+from notifications.repository.shapes import ColumnsInsert, one_of
 
-# PostgreSQL's wire protocol carries at most 32,767 parameters per statement.
-_MAX_PARAMETERS = 32_767
+# A new delivery's columns (`intake.delivery_values`); one statement for any batch size.
+_RECORD = ColumnsInsert(
+    cast(Table, DeliveryRow.__table__),
+    [
+        "id",
+        "notification_id",
+        "account_id",
+        "case_id",
+        "step_key",
+        "template_key",
+        "locale",
+        "channels",
+        "channel_index",
+        "channel",
+        "status",
+        "attempt",
+        "next_attempt_at",
+        "request",
+        "created_at",
+        "updated_at",
+        "traceparent",
+    ],
+    "ON CONFLICT (notification_id) DO NOTHING RETURNING id",
+)
+_START_ATTEMPTS = ColumnsInsert(
+    cast(Table, AttemptRow.__table__),
+    ["delivery_id", "channel", "number", "status", "idempotency_key", "started_at"],
+)
 
 
-async def record_requests(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+async def record_requests(*, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert new deliveries; a notification id seen before is ignored. Returns rows added."""
     if not rows:
         return 0
-    chunk = max(_MAX_PARAMETERS // len(rows[0]), 1)
-    added = 0
-    for at in range(0, len(rows), chunk):
-        statement = (
-            insert(DeliveryRow)
-            .values(list(rows[at : at + chunk]))
-            .on_conflict_do_nothing(index_elements=["notification_id"])
-            .returning(DeliveryRow.id)
-        )
-        added += len((await session.execute(statement)).all())
-    return added
+    result = await session.execute(_RECORD.statement, _RECORD.parameters(rows))
+    return len(result.all())
+
+
+async def start_attempts(*, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `sending` attempts (delivery_id, channel, number, status, idempotency_key,
+    started_at) in one statement; their ids are not read back."""
+    if rows:
+        await session.execute(_START_ATTEMPTS.statement, _START_ATTEMPTS.parameters(rows))
 
 
 async def claim_due(*, session: AsyncSession, now: dt.datetime, limit: int) -> list[DeliveryRow]:
@@ -56,7 +81,7 @@ async def sent_times(
     sending = DeliveryRow.status == "sending"
     when = case((sending, DeliveryRow.updated_at), else_=DeliveryRow.sent_at)
     query = select(DeliveryRow.account_id, when).where(
-        DeliveryRow.account_id.in_(account_ids),
+        one_of(DeliveryRow.account_id, account_ids),
         or_(DeliveryRow.sent_at > since, sending),
     )
     times: dict[str, list[dt.datetime]] = {}
@@ -87,7 +112,7 @@ async def lock_deliveries(*, session: AsyncSession, ids: Collection[str]) -> lis
         return []
     query = (
         select(DeliveryRow)
-        .where(DeliveryRow.id.in_(ids))
+        .where(one_of(DeliveryRow.id, ids))
         .options(defer(DeliveryRow.request, raiseload=True))
         .with_for_update()
     )
@@ -99,7 +124,7 @@ async def open_attempts(
 ) -> dict[str, AttemptRow]:
     """The `sending` attempt of each delivery."""
     query = select(AttemptRow).where(
-        AttemptRow.delivery_id.in_(delivery_ids), AttemptRow.status == "sending"
+        one_of(AttemptRow.delivery_id, delivery_ids), AttemptRow.status == "sending"
     )
     return {a.delivery_id: a for a in (await session.scalars(query)).all()}
 
@@ -164,7 +189,9 @@ async def attempts_of(*, session: AsyncSession, delivery_ids: Collection[str]) -
     if not delivery_ids:
         return []
     query = (
-        select(AttemptRow).where(AttemptRow.delivery_id.in_(delivery_ids)).order_by(AttemptRow.id)
+        select(AttemptRow)
+        .where(one_of(AttemptRow.delivery_id, delivery_ids))
+        .order_by(AttemptRow.id)
     )
     return list((await session.scalars(query)).all())
 

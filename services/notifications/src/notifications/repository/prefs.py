@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.db import AccountPrefsRow
+from notifications.repository.shapes import one_of
 
 
 async def save(
@@ -36,5 +37,5 @@ async def load(
     """Preferences of these accounts, where known."""
     if not account_ids:
         return {}
-    query = select(AccountPrefsRow).where(AccountPrefsRow.account_id.in_(account_ids))
+    query = select(AccountPrefsRow).where(one_of(AccountPrefsRow.account_id, account_ids))
     return {row.account_id: row for row in (await session.scalars(query)).all()}
