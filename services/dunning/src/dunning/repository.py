@@ -21,7 +21,7 @@ from dunning.db import assignments, audit, cases, policies, tasks
 from dunning.domain.assignment import PolicyBook
 from dunning.domain.case import AuditEntry
 from dunning.domain.policy import Policy, PolicyBody
-from dunning.domain.state import AccountState
+from dunning.domain.state import AccountInfo, AccountState, Progress
 
 
 async def policy_book(*, session: AsyncSession) -> PolicyBook:
@@ -135,20 +135,25 @@ def state_json(state: AccountState) -> str:
     account first, progress last: `test_state_json.py` holds it to pydantic's output).
     """
     parts = ['{"account_id":', to_json(state.account_id).decode()]
-    account = state.account.model_dump_json(exclude_defaults=True)
-    if account != "{}":
-        parts += [',"account":', account]
-    rest = state.model_dump_json(exclude_defaults=True, exclude=_DUMPED_APART)
-    if rest != "{}":
-        parts += [",", rest[1:-1]]
-    progress = state.progress.model_dump_json(exclude_defaults=True)
-    if progress != "{}":
-        parts += [',"progress":', progress]
+    # The classes' serializers called directly: `model_dump_json` is a Python wrapper that
+    # passes them sixteen keywords and decodes (same bytes, ~1 us less per call).
+    account = _ACCOUNT_JSON(state.account, exclude_defaults=True)
+    if account != b"{}":
+        parts += [',"account":', account.decode()]
+    rest = _STATE_JSON(state, exclude_defaults=True, exclude=_DUMPED_APART)
+    if rest != b"{}":
+        parts += [",", rest[1:-1].decode()]
+    progress = _PROGRESS_JSON(state.progress, exclude_defaults=True)
+    if progress != b"{}":
+        parts += [',"progress":', progress.decode()]
     parts.append("}")
     return "".join(parts)
 
 
 _DUMPED_APART = {"account_id", "account", "progress"}
+_ACCOUNT_JSON = AccountInfo.__pydantic_serializer__.to_json
+_STATE_JSON = AccountState.__pydantic_serializer__.to_json
+_PROGRESS_JSON = Progress.__pydantic_serializer__.to_json
 
 
 # Text columns travel as ONE text each, joined by the ASCII unit separator (NULLs as the
