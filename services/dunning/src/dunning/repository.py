@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -43,7 +43,14 @@ async def policy_book(*, session: AsyncSession) -> PolicyBook:
 
 
 def _decode(account_id: str, raw: str | None) -> AccountState:
-    return AccountState.model_validate_json(raw) if raw else AccountState(account_id=account_id)
+    # The validator called directly: `model_validate_json` is a Python wrapper around it
+    # (~0.4 us of a ~5 us decode, once per claimed case).
+    return _VALIDATE_STATE(raw) if raw else AccountState(account_id=account_id)
+
+
+_VALIDATE_STATE = cast(
+    "Callable[[str], AccountState]", AccountState.__pydantic_validator__.validate_json
+)
 
 
 async def lock_states(
@@ -293,7 +300,7 @@ async def cancel_open_tasks(
 _to_json = json.JSONEncoder(default=str).encode
 
 
-def _detail_json(detail: dict[str, Any]) -> str:
+def _detail_json(detail: Mapping[str, Any]) -> str:
     """An audit detail as JSON for its jsonb column: the same document as `as_json`.
 
     Details hold JSON values (str, int, float, bool, None, lists, dicts), which pydantic's
