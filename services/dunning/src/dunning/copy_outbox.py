@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import cast
 
 import asyncpg
+from pydantic_core import SchemaSerializer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import Event
@@ -81,13 +82,20 @@ class CopyOutbox(Outbox):
     ) -> list[tuple[object, ...]]:
         prefix, base = _id_block()
         source = self._source
-        kinds: dict[type[Event], tuple[str, str, str]] = {}
+        # Per class: names, and its serializer called directly (`model_dump_json` is a Python
+        # wrapper passing sixteen default keywords on: ~1 us of each event's ~2-8 us).
+        kinds: dict[type[Event], tuple[str, str, str, SchemaSerializer]] = {}
         records: list[tuple[object, ...]] = []
         for n, (event, traceparent) in enumerate(zip(events, traceparents, strict=True), 1):
             cls = type(event)
             kind = kinds.get(cls)
             if kind is None:
-                kind = kinds[cls] = (cls.event_name, cls.ce_type(), cls.topic())
+                kind = kinds[cls] = (
+                    cls.event_name,
+                    cls.ce_type(),
+                    cls.topic(),
+                    cls.__pydantic_serializer__,
+                )
             records.append(
                 (
                     f"{prefix}{base + n:012x}",
@@ -97,7 +105,7 @@ class CopyOutbox(Outbox):
                     kind[2],
                     source,
                     when,
-                    event.model_dump_json(),
+                    kind[3].to_json(event).decode(),  # == event.model_dump_json()
                     traceparent,
                 )
             )

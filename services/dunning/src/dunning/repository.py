@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -21,7 +21,7 @@ from dunning.db import assignments, audit, cases, policies, tasks
 from dunning.domain.assignment import PolicyBook
 from dunning.domain.case import AuditEntry
 from dunning.domain.policy import Policy, PolicyBody
-from dunning.domain.state import AccountState
+from dunning.domain.state import AccountInfo, AccountState, Progress
 
 
 async def policy_book(*, session: AsyncSession) -> PolicyBook:
@@ -43,7 +43,14 @@ async def policy_book(*, session: AsyncSession) -> PolicyBook:
 
 
 def _decode(account_id: str, raw: str | None) -> AccountState:
-    return AccountState.model_validate_json(raw) if raw else AccountState(account_id=account_id)
+    # The validator called directly: `model_validate_json` is a Python wrapper around it
+    # (~0.4 us of a ~5 us decode, once per claimed case).
+    return _VALIDATE_STATE(raw) if raw else AccountState(account_id=account_id)
+
+
+_VALIDATE_STATE = cast(
+    "Callable[[str], AccountState]", AccountState.__pydantic_validator__.validate_json
+)
 
 
 async def lock_states(
@@ -135,20 +142,25 @@ def state_json(state: AccountState) -> str:
     account first, progress last: `test_state_json.py` holds it to pydantic's output).
     """
     parts = ['{"account_id":', to_json(state.account_id).decode()]
-    account = state.account.model_dump_json(exclude_defaults=True)
-    if account != "{}":
-        parts += [',"account":', account]
-    rest = state.model_dump_json(exclude_defaults=True, exclude=_DUMPED_APART)
-    if rest != "{}":
-        parts += [",", rest[1:-1]]
-    progress = state.progress.model_dump_json(exclude_defaults=True)
-    if progress != "{}":
-        parts += [',"progress":', progress]
+    # The classes' serializers called directly: `model_dump_json` is a Python wrapper that
+    # passes them sixteen keywords and decodes (same bytes, ~1 us less per call).
+    account = _ACCOUNT_JSON(state.account, exclude_defaults=True)
+    if account != b"{}":
+        parts += [',"account":', account.decode()]
+    rest = _STATE_JSON(state, exclude_defaults=True, exclude=_DUMPED_APART)
+    if rest != b"{}":
+        parts += [",", rest[1:-1].decode()]
+    progress = _PROGRESS_JSON(state.progress, exclude_defaults=True)
+    if progress != b"{}":
+        parts += [',"progress":', progress.decode()]
     parts.append("}")
     return "".join(parts)
 
 
 _DUMPED_APART = {"account_id", "account", "progress"}
+_ACCOUNT_JSON = AccountInfo.__pydantic_serializer__.to_json
+_STATE_JSON = AccountState.__pydantic_serializer__.to_json
+_PROGRESS_JSON = Progress.__pydantic_serializer__.to_json
 
 
 # Text columns travel as ONE text each, joined by the ASCII unit separator (NULLs as the
@@ -288,7 +300,7 @@ async def cancel_open_tasks(
 _to_json = json.JSONEncoder(default=str).encode
 
 
-def _detail_json(detail: dict[str, Any]) -> str:
+def _detail_json(detail: Mapping[str, Any]) -> str:
     """An audit detail as JSON for its jsonb column: the same document as `as_json`.
 
     Details hold JSON values (str, int, float, bool, None, lists, dicts), which pydantic's

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dunning.domain.case import AuditEntry
 from dunning.repository import _detail_json, as_json
 
 _scalars = st.one_of(
@@ -33,3 +36,19 @@ def test_the_sweeps_details_are_written_as_json() -> None:
     detail = {"index": 1, "invoices": ["inv-1", "ünï"], "policy_version": 1}
     assert _detail_json(detail) == '{"index":1,"invoices":["inv-1","ünï"],"policy_version":1}'
     assert _detail_json({}) == "{}"
+
+
+def test_an_entry_without_detail_writes_an_empty_object_and_stays_immutable() -> None:
+    at = dt.datetime(2025, 3, 3, 6, 0, tzinfo=dt.UTC)
+    bare = AuditEntry("noted", "someone", None, at)
+    other = AuditEntry("noted", "someone", None, at, "case-1")
+    assert bare.detail == {}
+    assert _detail_json(bare.detail) == "{}"
+    assert other.case_id == "case-1"
+    assert other.step_key is None
+    with pytest.raises(AttributeError):
+        bare.action = "changed"  # type: ignore[misc]
+    # Entries with a detail keep their own mapping; the empty default is not shared into them.
+    given_detail = AuditEntry("noted", "someone", None, at, detail={"n": 1})
+    assert given_detail.detail == {"n": 1}
+    assert bare.detail == {}

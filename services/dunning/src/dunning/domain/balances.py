@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from dunning.domain.state import AccountState
 
@@ -42,9 +42,12 @@ class cached_property(Generic[T]):  # noqa: N801 - a drop-in for functools.cache
         return value
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One open invoice with what is owed on it and what of that is dunned."""
+class Line(NamedTuple):
+    """One open invoice with what is owed on it and what of that is dunned.
+
+    A named tuple, immutable like a frozen dataclass and made in two thirds less time (whose
+    `__init__` sets each field through `object.__setattr__`): one per open invoice per case.
+    """
 
     invoice_id: str
     number: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -32,9 +32,16 @@ SYSTEM = "system"
 RISK_WEIGHT = {"low": 1.0, "medium": 1.5, "high": 2.5, "critical": 4.0}
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """An immutable record of something the case did or had done to it."""
+# The detail of an entry that has none: read-only by its type, so one object serves them all.
+_NO_DETAIL: Mapping[str, Any] = {}
+
+
+class AuditEntry(NamedTuple):
+    """An immutable record of something the case did or had done to it.
+
+    A named tuple: a swept case makes three, and a frozen dataclass's `__init__` sets each
+    of its seven fields through `object.__setattr__` (1.3 against 0.7 us per entry).
+    """
 
     action: str
     actor: str
@@ -42,7 +49,7 @@ class AuditEntry:
     at: dt.datetime
     case_id: str | None = None
     step_key: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: Mapping[str, Any] = _NO_DETAIL
 
 
 @dataclass
