@@ -8,7 +8,8 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from pydantic import PlainValidator, WithJsonSchema
+from pydantic import GetCoreSchemaHandler, WithJsonSchema
+from pydantic_core import core_schema
 
 from dunlin_events.decimals import DecimalString
 
@@ -68,9 +69,25 @@ def _validate_currency(value: Any) -> str:
     return value
 
 
+class _CurrencyCode:
+    """Validated by `_validate_currency`, serialised as the plain string it is.
+
+    `PlainValidator` would wrap serialisation in a Python function (it cannot know the
+    validator returns a str): 0.7 against 0.4 us per field, on every event written.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            _validate_currency, serialization=core_schema.simple_ser_schema("str")
+        )
+
+
 Currency = Annotated[
     str,
-    PlainValidator(_validate_currency),
+    _CurrencyCode,
     WithJsonSchema(
         {
             "type": "string",
