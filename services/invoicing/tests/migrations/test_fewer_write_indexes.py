@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from dunlin_devstack import databases
@@ -39,7 +38,7 @@ async def _aging_plan(conn: AsyncConnection, scope: Scope) -> str:
     """EXPLAIN of the aging report's real statement, sequential and bitmap scans off: the
     tables are empty, the question is whether an index can serve it alone."""
     query = aging_now_query(dt.date(2026, 11, 23), scope)
-    sql = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    sql = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     await conn.execute(text("SET LOCAL enable_seqscan = off"))
     await conn.execute(text("SET LOCAL enable_bitmapscan = off"))
     rows = await conn.execute(text(f"EXPLAIN {sql}"))

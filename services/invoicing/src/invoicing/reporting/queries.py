@@ -72,7 +72,7 @@ def _collect(rows: object) -> AgingTotals:
     return dict(totals)
 
 
-def aging_now_query(as_of: dt.date, scope: Scope) -> Select[Any]:
+def aging_now_query(as_of: dt.date, scope: Scope) -> Select[str, str, int, int]:
     """`aging_now`'s aggregate, apart so a migration test can EXPLAIN the real statement.
 
     Index-only over `ix_invoices_open_account_id_due_date` (it holds the open invoices and

@@ -56,8 +56,21 @@ _LINE_ARRAYS: dict[str, str] = {
     "tax_minor": "int8",
 }
 _ARRAYS = {**_INVOICE_ARRAYS, **_LINE_ARRAYS}
+
+
+def _param(n: int, kind: str) -> str:
+    """Parameter `$n` as an array of `kind`; numerics travel as text (`_columns` writes `str`).
+
+    asyncpg's binary numeric encoding costs ~4x the text one per element (~0.8 us against
+    ~0.2 us with the `str`): PostgreSQL parses the same digits at the cast instead.
+    """
+    if kind == "numeric":
+        return f"${n}::text[]::numeric[]"
+    return f"${n}::{kind}[]"
+
+
 # $1.. in _ARRAYS order, then the time of the insert.
-_PARAM = {name: f"${n}::{kind}[]" for n, (name, kind) in enumerate(_ARRAYS.items(), start=1)}
+_PARAM = {name: _param(n, kind) for n, (name, kind) in enumerate(_ARRAYS.items(), start=1)}
 _NOW = f"${len(_ARRAYS) + 1}::timestamptz"
 
 
@@ -152,7 +165,7 @@ def _columns(
             i.total_minor,
             i.status,
             i.source,
-            discount.percent if discount else None,
+            str(discount.percent) if discount else None,
             discount.days if discount else None,
             i.purchase_order,
             i.source_fingerprint,
@@ -166,9 +179,9 @@ def _columns(
             values["line_invoice_id"].append(i.id)
             values["line_no"].append(n)
             values["description"].append(line.description)
-            values["quantity"].append(line.quantity)
-            values["unit_price"].append(line.unit_price)
-            values["tax_rate"].append(line.tax_rate)
+            values["quantity"].append(str(line.quantity))
+            values["unit_price"].append(str(line.unit_price))
+            values["tax_rate"].append(str(line.tax_rate))
             values["net_minor"].append(line.net_minor)
             values["tax_minor"].append(line.tax_minor)
     return values
