@@ -147,44 +147,62 @@ async def transaction_connection(session: AsyncSession) -> asyncpg.Connection:
 def _columns(
     invoices: Sequence[Invoice], erp_times: Mapping[str, dt.datetime]
 ) -> dict[str, list[Any]]:
-    values: dict[str, list[Any]] = {name: [] for name in _ARRAYS}
-    for i in invoices:
-        discount = i.early_payment_discount
-        row = (
+    """The statement's arrays by name: one row tuple per invoice and per line, transposed.
+
+    Built row-wise and transposed by `zip` (in C) rather than appended column by column: the
+    per-value dict lookups and appends were ~40 % of this function's CPU.
+    """
+    rows = [_invoice_row(i, erp_times.get(i.id)) for i in invoices]
+    lines = [
+        (
             i.id,
-            i.account_id,
-            i.invoice_number,
-            i.external_id,
-            i.currency,
-            i.issue_date,
-            i.due_date,
-            i.terms.kind,
-            i.terms.days,
-            i.totals.subtotal_minor,
-            i.totals.tax_total_minor,
-            i.total_minor,
-            i.status,
-            i.source,
-            str(discount.percent) if discount else None,
-            discount.days if discount else None,
-            i.purchase_order,
-            i.source_fingerprint,
-            # Nothing announced yet: first due for the overdue sweep the day after the due date.
-            next_aging_at(i.due_date, i.issue_date, i.status, i.balance_minor),
-            erp_times.get(i.id),
+            n,
+            line.description,
+            str(line.quantity),
+            str(line.unit_price),
+            str(line.tax_rate),
+            line.net_minor,
+            line.tax_minor,
         )
-        for name, value in zip(_INVOICE_ARRAYS, row, strict=True):
-            values[name].append(value)
-        for n, line in enumerate(i.lines, start=1):
-            values["line_invoice_id"].append(i.id)
-            values["line_no"].append(n)
-            values["description"].append(line.description)
-            values["quantity"].append(str(line.quantity))
-            values["unit_price"].append(str(line.unit_price))
-            values["tax_rate"].append(str(line.tax_rate))
-            values["net_minor"].append(line.net_minor)
-            values["tax_minor"].append(line.tax_minor)
-    return values
+        for i in invoices
+        for n, line in enumerate(i.lines, start=1)
+    ]
+    return {**_transposed(_INVOICE_ARRAYS, rows), **_transposed(_LINE_ARRAYS, lines)}
+
+
+def _invoice_row(i: Invoice, erp_time: dt.datetime | None) -> tuple[Any, ...]:
+    """One invoice's values in `_INVOICE_ARRAYS` order."""
+    discount = i.early_payment_discount
+    return (
+        i.id,
+        i.account_id,
+        i.invoice_number,
+        i.external_id,
+        i.currency,
+        i.issue_date,
+        i.due_date,
+        i.terms.kind,
+        i.terms.days,
+        i.totals.subtotal_minor,
+        i.totals.tax_total_minor,
+        i.total_minor,
+        i.status,
+        i.source,
+        str(discount.percent) if discount else None,
+        discount.days if discount else None,
+        i.purchase_order,
+        i.source_fingerprint,
+        # Nothing announced yet: first due for the overdue sweep the day after the due date.
+        next_aging_at(i.due_date, i.issue_date, i.status, i.balance_minor),
+        erp_time,
+    )
+
+
+def _transposed(names: Mapping[str, str], rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    """Rows of len(names) values as one list per name (empty lists for no rows)."""
+    if not rows:
+        return {name: [] for name in names}
+    return {name: list(c) for name, c in zip(names, zip(*rows, strict=True), strict=True)}
 
 
 class StoredIds(NamedTuple):
