@@ -15,7 +15,16 @@ _LAX_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def _plain(value: Decimal) -> str:
-    return format(value, "f")
+    """The decimal in plain notation (never an exponent), as `format(value, "f")` writes it.
+
+    Serialisation calls this for every decimal of every event (16 times per ERP invoice), so
+    it takes `str` when that is already plain: about a quarter of `format`'s CPU, and the
+    same text whenever `str` writes no exponent (exponent <= 0 and at most 6 leading zeros).
+    """
+    text = str(value)
+    if "E" in text or "e" in text:
+        return format(value, "f")
+    return text
 
 
 @dataclass(frozen=True)

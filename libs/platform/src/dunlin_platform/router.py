@@ -4,32 +4,52 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import Envelope, Event
 from dunlin_platform.spans import event_attributes
-from dunlin_platform.telemetry import context_from_traceparent
+from dunlin_platform.telemetry import (
+    context_from_traceparent,
+    parent_span_context,
+    samples_nothing,
+    unsampled_child,
+)
 from dunlin_platform.telemetry import tracer as _new_tracer
 
 E = TypeVar("E", bound=Event)
 EventHandler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 
 
-_cached_tracer: tuple[trace.TracerProvider | None, trace.Tracer | None] = (None, None)
+class _Cached(NamedTuple):
+    """Dunlin's tracer under one tracer provider, and whether it samples nothing."""
+
+    provider: trace.TracerProvider
+    tracer: trace.Tracer
+    off: SdkTracer | None  # the tracer again when `samples_nothing` holds for it
+
+
+_cached: _Cached | None = None
+
+
+def _current() -> _Cached:
+    """Dunlin's tracer, looked up once per tracer provider (a lookup costs ~10 us)."""
+    global _cached
+    provider = trace.get_tracer_provider()
+    if _cached is None or _cached.provider is not provider:
+        new = _new_tracer()
+        off = new if isinstance(new, SdkTracer) and samples_nothing(new) else None
+        _cached = _Cached(provider, new, off)
+    return _cached
 
 
 def tracer() -> trace.Tracer:
     """Dunlin's tracer, looked up once per tracer provider (a lookup costs ~10 us)."""
-    global _cached_tracer
-    provider = trace.get_tracer_provider()
-    cached_provider, cached = _cached_tracer
-    if cached is None or cached_provider is not provider:
-        cached = _new_tracer()
-        _cached_tracer = (provider, cached)
-    return cached
+    return _current().tracer
 
 
 @contextmanager
@@ -37,9 +57,23 @@ def processing_span(envelope: Envelope[Event]) -> Iterator[trace.Span]:
     """A span for processing one message, child of the producer's trace context.
 
     The event's searchable ids (`dunlin.*`, see spans.event_attributes) are read only when
-    the span is recorded: reading them costs more than the unsampled span itself.
+    the span is recorded: reading them costs more than the unsampled span itself. When
+    tracing is off (`setup_telemetry` without an exporter: the SDK with ALWAYS_OFF) the
+    span is the SDK's unsampled one built directly (`unsampled_child`, ~1/5 of the CPU of
+    `start_as_current_span`), still current so that what is written under it carries the
+    producer's trace id.
     """
-    with tracer().start_as_current_span(
+    span_tracer = tracer()
+    off = _cached.off if _cached is not None else None
+    if off is not None and span_tracer is off:
+        span = unsampled_child(off, parent_span_context(envelope.traceparent))
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            yield span
+        finally:
+            otel_context.detach(token)
+        return
+    with span_tracer.start_as_current_span(
         f"process {envelope.data.event_name}",
         context=context_from_traceparent(envelope.traceparent),
         kind=trace.SpanKind.CONSUMER,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from typing import Any
@@ -22,6 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.environment_variables import OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -29,6 +31,7 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
@@ -72,11 +75,86 @@ def traceparent_of(span: trace.Span | trace.SpanContext) -> str | None:
     return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
 
 
+# The W3C propagator's own header rule (opentelemetry.trace.propagation.tracecontext).
+_TRACEPARENT_RE = re.compile(
+    "^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?[ \t]*$"
+)
+_ZERO_TRACE_ID, _ZERO_SPAN_ID = "0" * 32, "0" * 16
+
+
+def parent_span_context(traceparent: str | None) -> trace.SpanContext | None:
+    """The remote span context a traceparent names, None when absent or invalid.
+
+    The propagator's `extract` with no tracestate, without building a carrier and a context:
+    the unsampled processing span only needs the parent's ids and flags.
+    """
+    if not traceparent:
+        return None
+    match = _TRACEPARENT_RE.search(traceparent)
+    if match is None:
+        return None
+    version, trace_id, span_id, flags, rest = match.groups()
+    if trace_id == _ZERO_TRACE_ID or span_id == _ZERO_SPAN_ID:
+        return None
+    if version == "ff" or (version == "00" and rest):
+        return None
+    return trace.SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=int(span_id, 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(flags, 16)),
+    )
+
+
 def context_from_traceparent(traceparent: str | None) -> Context:
     """A context whose parent is the given traceparent (or an empty one)."""
-    if not traceparent:
+    parent = parent_span_context(traceparent)
+    if parent is None:
         return otel_context.Context()
-    return _PROPAGATOR.extract({"traceparent": traceparent})
+    return trace.set_span_in_context(trace.NonRecordingSpan(parent), otel_context.Context())
+
+
+def samples_nothing(tracer: trace.Tracer) -> bool:
+    """Whether `tracer` is the SDK's with the ALWAYS_OFF sampler (no exporter configured).
+
+    Such a tracer starts every span as a `NonRecordingSpan` with fresh ids and processes
+    nothing (no span processor, no attribute), so `unsampled_child` can stand in for it.
+    Not when the SDK's own span metrics are on: they count every span started.
+    """
+    return (
+        isinstance(tracer, SdkTracer)
+        and tracer.sampler is ALWAYS_OFF
+        and os.getenv(OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED, "").strip().lower() != "true"
+    )
+
+
+def unsampled_child(tracer: SdkTracer, parent: trace.SpanContext | None) -> trace.Span:
+    """The span an ALWAYS_OFF SDK tracer starts under `parent`, for a fifth of its CPU.
+
+    As `Tracer.start_span` builds it: the parent's trace id (a new one for a root), a new
+    span id from the tracer's id generator, not sampled, the random-trace-id flag carried
+    over from the parent (or the generator's for a root), the parent's trace state. The
+    trace context thus still reaches the outbox rows and Kafka headers written under it.
+    """
+    ids = tracer.id_generator
+    if parent is None or not parent.is_valid:
+        trace_id = ids.generate_trace_id()
+        random_trace_id = ids.is_trace_id_random()
+        trace_state = None
+    else:
+        trace_id = parent.trace_id
+        random_trace_id = parent.trace_flags.random_trace_id
+        trace_state = parent.trace_state
+    flags = trace.TraceFlags.RANDOM_TRACE_ID if random_trace_id else trace.TraceFlags.DEFAULT
+    return trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id,
+            ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=trace.TraceFlags(flags),
+            trace_state=trace_state,
+        )
+    )
 
 
 def setup_telemetry(settings: ServiceSettings) -> None:

@@ -56,8 +56,21 @@ _LINE_ARRAYS: dict[str, str] = {
     "tax_minor": "int8",
 }
 _ARRAYS = {**_INVOICE_ARRAYS, **_LINE_ARRAYS}
+
+
+def _param(n: int, kind: str) -> str:
+    """Parameter `$n` as an array of `kind`; numerics travel as text (`_columns` writes `str`).
+
+    asyncpg's binary numeric encoding costs ~4x the text one per element (~0.8 us against
+    ~0.2 us with the `str`): PostgreSQL parses the same digits at the cast instead.
+    """
+    if kind == "numeric":
+        return f"${n}::text[]::numeric[]"
+    return f"${n}::{kind}[]"
+
+
 # $1.. in _ARRAYS order, then the time of the insert.
-_PARAM = {name: f"${n}::{kind}[]" for n, (name, kind) in enumerate(_ARRAYS.items(), start=1)}
+_PARAM = {name: _param(n, kind) for n, (name, kind) in enumerate(_ARRAYS.items(), start=1)}
 _NOW = f"${len(_ARRAYS) + 1}::timestamptz"
 
 
@@ -134,44 +147,62 @@ async def transaction_connection(session: AsyncSession) -> asyncpg.Connection:
 def _columns(
     invoices: Sequence[Invoice], erp_times: Mapping[str, dt.datetime]
 ) -> dict[str, list[Any]]:
-    values: dict[str, list[Any]] = {name: [] for name in _ARRAYS}
-    for i in invoices:
-        discount = i.early_payment_discount
-        row = (
+    """The statement's arrays by name: one row tuple per invoice and per line, transposed.
+
+    Built row-wise and transposed by `zip` (in C) rather than appended column by column: the
+    per-value dict lookups and appends were ~40 % of this function's CPU.
+    """
+    rows = [_invoice_row(i, erp_times.get(i.id)) for i in invoices]
+    lines = [
+        (
             i.id,
-            i.account_id,
-            i.invoice_number,
-            i.external_id,
-            i.currency,
-            i.issue_date,
-            i.due_date,
-            i.terms.kind,
-            i.terms.days,
-            i.totals.subtotal_minor,
-            i.totals.tax_total_minor,
-            i.total_minor,
-            i.status,
-            i.source,
-            discount.percent if discount else None,
-            discount.days if discount else None,
-            i.purchase_order,
-            i.source_fingerprint,
-            # Nothing announced yet: first due for the overdue sweep the day after the due date.
-            next_aging_at(i.due_date, i.issue_date, i.status, i.balance_minor),
-            erp_times.get(i.id),
+            n,
+            line.description,
+            str(line.quantity),
+            str(line.unit_price),
+            str(line.tax_rate),
+            line.net_minor,
+            line.tax_minor,
         )
-        for name, value in zip(_INVOICE_ARRAYS, row, strict=True):
-            values[name].append(value)
-        for n, line in enumerate(i.lines, start=1):
-            values["line_invoice_id"].append(i.id)
-            values["line_no"].append(n)
-            values["description"].append(line.description)
-            values["quantity"].append(line.quantity)
-            values["unit_price"].append(line.unit_price)
-            values["tax_rate"].append(line.tax_rate)
-            values["net_minor"].append(line.net_minor)
-            values["tax_minor"].append(line.tax_minor)
-    return values
+        for i in invoices
+        for n, line in enumerate(i.lines, start=1)
+    ]
+    return {**_transposed(_INVOICE_ARRAYS, rows), **_transposed(_LINE_ARRAYS, lines)}
+
+
+def _invoice_row(i: Invoice, erp_time: dt.datetime | None) -> tuple[Any, ...]:
+    """One invoice's values in `_INVOICE_ARRAYS` order."""
+    discount = i.early_payment_discount
+    return (
+        i.id,
+        i.account_id,
+        i.invoice_number,
+        i.external_id,
+        i.currency,
+        i.issue_date,
+        i.due_date,
+        i.terms.kind,
+        i.terms.days,
+        i.totals.subtotal_minor,
+        i.totals.tax_total_minor,
+        i.total_minor,
+        i.status,
+        i.source,
+        str(discount.percent) if discount else None,
+        discount.days if discount else None,
+        i.purchase_order,
+        i.source_fingerprint,
+        # Nothing announced yet: first due for the overdue sweep the day after the due date.
+        next_aging_at(i.due_date, i.issue_date, i.status, i.balance_minor),
+        erp_time,
+    )
+
+
+def _transposed(names: Mapping[str, str], rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    """Rows of len(names) values as one list per name (empty lists for no rows)."""
+    if not rows:
+        return {name: [] for name in names}
+    return {name: list(c) for name, c in zip(names, zip(*rows, strict=True), strict=True)}
 
 
 class StoredIds(NamedTuple):
