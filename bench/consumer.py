@@ -148,6 +148,8 @@ class Run:
     rate: float
     cpu: CpuUse
     stages: dict[str, float]
+    per_transaction: float | None = None
+    """Events per applied transaction (c only, when its stages could be timed)."""
 
 
 def batch_shares(rows: Sequence[Row], batch_size: int, inserters: int) -> list[list[list[Row]]]:
@@ -213,6 +215,7 @@ async def dunlin_pipeline(
     instrumented = clock.instrument(consumer)
     progress = Progress(total)
     seconds: dict[str, float] = {}
+    batches = 0
     await runtime.start()
     try:
         async with asyncio.timeout(DEADLINE_S):
@@ -233,7 +236,7 @@ async def dunlin_pipeline(
                 if done:
                     progress.mark(done)
                     # Frozen at each mark: after the last one the loop only idles in getmany.
-                    seconds = dict(clock.seconds)
+                    seconds, batches = dict(clock.seconds), clock.batches
         after = await meter.sample()
     finally:
         if profiler is not None:
@@ -244,7 +247,9 @@ async def dunlin_pipeline(
         # With several lanes their stages overlap each other: no remainder to speak of.
         on_path = sum(us for stage, us in stages.items() if stage != BACKGROUND_STAGE)
         stages["other (loop, scheduling)"] = 1e6 / progress.rate - on_path
-    return Run(progress.rate, CpuMeter.between(before, after, progress.counted), stages)
+    per_transaction = progress.counted / batches if batches else None
+    cpu = CpuMeter.between(before, after, progress.counted)
+    return Run(progress.rate, cpu, stages, per_transaction)
 
 
 async def naive_consume(
@@ -386,6 +391,13 @@ def _pair_rows(pair: Pair, reference: bool) -> list[Result]:
         ),
         *_cpu_rows(f"c{suffix}", pair.c),
     ]
+    if pair.c.per_transaction is not None:
+        note = "applied batches of the best repetition (a lane takes what is queued)"
+        rows.append(
+            Result(
+                f"  c{suffix}: events per transaction", pair.c.per_transaction, "events", note=note
+            )
+        )
     if not reference:
         rows += _stage_rows(pair)
     rows.append(
