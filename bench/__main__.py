@@ -48,6 +48,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--repeats", type=int, default=3, help="repetitions of consumer b and c (best reported)"
     )
     parser.add_argument(
+        "--lanes",
+        type=_positive,
+        default=consumer.DEFAULT_LANES,
+        help="consumer c lanes and b concurrent inserters (the 1-lane pair is kept as reference)",
+    )
+    parser.add_argument(
         "--loop",
         choices=("uvloop", "asyncio"),
         default="uvloop" if uvloop is not None else "asyncio",
@@ -55,6 +61,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)
+
+
+def _positive(value: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 async def main(args: argparse.Namespace) -> list[Result]:
@@ -78,6 +92,7 @@ async def main(args: argparse.Namespace) -> list[Result]:
                 batch_size=args.batch_size,
                 profile=args.profile,
                 repeats=args.repeats,
+                lanes=args.lanes,
             )
             results += await consumer.run(infra, opts)
         if "relay" in chosen:

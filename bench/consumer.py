@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,7 +20,7 @@ from bench.cpu import CpuMeter, CpuUse
 from bench.infra import Infra
 from bench.profiling import Profiler
 from bench.results import Result
-from bench.stages import BACKGROUND_STAGE, StageClock, per_event_us
+from bench.stages import StageClock, per_event_us
 from dunlin_events import Envelope, Event, KafkaRecord, decode
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.db import service_metadata
@@ -29,6 +30,11 @@ from dunlin_platform.testing import create_schema
 
 SCHEMA = "bench_consumer"
 DEADLINE_S = 120.0
+DEFAULT_LANES = 1
+"""Lanes of the reported c (and inserters of b). One, from the numbers in bench/README.md
+(issue #2): with this benchmark's cheap handler the pipeline is bound by its one Python
+thread, so more lanes did not raise c (they added ~4-6 us of Python CPU per event) while
+each added inserter raised b; c/b was lower with 2 or 3 lanes than with 1."""
 Row = dict[str, Any]
 
 
@@ -41,6 +47,9 @@ class Options:
     batch_size: int
     profile: bool
     repeats: int = 3
+    lanes: int = DEFAULT_LANES
+    """Lanes of c and concurrent inserters of b; with more than one, the 1-lane pair is
+    measured too, as reference rows without a target."""
 
 
 def effect_table(metadata: MetaData, name: str) -> Table:
@@ -143,17 +152,56 @@ class Run:
     rate: float
     cpu: CpuUse
     stages: dict[str, float]
+    per_transaction: float | None = None
+    """Events per applied transaction (c only, when its stages could be timed)."""
+
+
+def batch_shares(rows: Sequence[Row], batch_size: int, inserters: int) -> list[list[list[Row]]]:
+    """The rows cut into consumer-sized batches, dealt round-robin to `inserters` shares.
+
+    Round-robin, so that every inserter has about the same number of batches (the last one
+    may be short) and all of them finish together, like lanes fed from one topic.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if inserters < 1:
+        raise ValueError(f"a ceiling needs at least one inserter, got {inserters}")
+    batches = [list(rows[at : at + batch_size]) for at in range(0, len(rows), batch_size)]
+    return [batches[share::inserters] for share in range(inserters)]
+
+
+async def _insert_share(runtime: ServiceRuntime, table: Table, share: Sequence[list[Row]]) -> None:
+    """One inserter: its batches one after the other, one transaction each, on one session."""
+    for batch in share:
+        async with runtime.sessionmaker() as session, session.begin():
+            await session.execute(insert(table), batch)
+
+
+async def _connected(engine: AsyncEngine, connections: int) -> None:
+    """Open the pool's connections before the clock starts: c's start-up is excluded too."""
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(connections):
+            await stack.enter_async_context(engine.connect())
 
 
 async def database_ceiling(
-    runtime: ServiceRuntime, table: Table, rows: Sequence[Row], batch_size: int, meter: CpuMeter
+    runtime: ServiceRuntime,
+    table: Table,
+    rows: Sequence[Row],
+    batch_size: int,
+    meter: CpuMeter,
+    inserters: int = 1,
 ) -> Run:
-    """(b) The same rows, multi-row inserts of one consumer batch per transaction, no Kafka."""
+    """(b) The same rows, multi-row inserts of one consumer batch per transaction, no Kafka.
+
+    `inserters` connections insert their shares concurrently: the ceiling for a consumer
+    with as many lanes (each lane is one transaction at a time on its own connection).
+    """
+    shares = batch_shares(rows, batch_size, inserters)
+    await _connected(runtime.engine, inserters)
     before = await meter.sample()
     started = time.perf_counter()
-    for at in range(0, len(rows), batch_size):
-        async with runtime.sessionmaker() as session, session.begin():
-            await session.execute(insert(table), list(rows[at : at + batch_size]))
+    await asyncio.gather(*(_insert_share(runtime, table, share) for share in shares))
     rate = len(rows) / (time.perf_counter() - started)
     return Run(rate, CpuMeter.between(before, await meter.sample(), len(rows)), {})
 
@@ -171,6 +219,7 @@ async def dunlin_pipeline(
     instrumented = clock.instrument(consumer)
     progress = Progress(total)
     seconds: dict[str, float] = {}
+    batches = 0
     await runtime.start()
     try:
         async with asyncio.timeout(DEADLINE_S):
@@ -191,17 +240,19 @@ async def dunlin_pipeline(
                 if done:
                     progress.mark(done)
                     # Frozen at each mark: after the last one the loop only idles in getmany.
-                    seconds = dict(clock.seconds)
+                    seconds, batches = dict(clock.seconds), clock.batches
         after = await meter.sample()
     finally:
         if profiler is not None:
             profiler.stop()
         await runtime.stop()
+    # No "rest of 1/rate" row: the poller polls and decodes beside the lanes' transactions,
+    # and lanes overlap each other, so the stages add up to more than 1/rate (it went
+    # negative even with one lane).
     stages = per_event_us(seconds, progress.counted) if instrumented else {}
-    if stages:
-        on_path = sum(us for stage, us in stages.items() if stage != BACKGROUND_STAGE)
-        stages["other (loop, scheduling)"] = 1e6 / progress.rate - on_path
-    return Run(progress.rate, CpuMeter.between(before, after, progress.counted), stages)
+    per_transaction = progress.counted / batches if batches else None
+    cpu = CpuMeter.between(before, after, progress.counted)
+    return Run(progress.rate, cpu, stages, per_transaction)
 
 
 async def naive_consume(
@@ -278,11 +329,100 @@ def _cpu_rows(label: str, run: Run) -> list[Result]:
     return rows
 
 
+def lanes_note(lanes: int) -> str:
+    """How b and c ran, for the rows' notes."""
+    if lanes < 1:
+        raise ValueError(f"lanes must be at least 1, got {lanes}")
+    if lanes == 1:
+        return "1 lane (1 inserter)"
+    return f"{lanes} lanes ({lanes} concurrent inserters)"
+
+
+def lane_counts(lanes: int) -> list[int]:
+    """The lane counts to measure: the chosen one, then 1 as the reference when it differs."""
+    if lanes < 1:
+        raise ValueError(f"lanes must be at least 1, got {lanes}")
+    return [lanes] if lanes == 1 else [lanes, 1]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """b and c measured with the same number of lanes, each its best repetition."""
+
+    lanes: int
+    b: Run
+    b_note: str
+    c: Run
+    c_note: str
+
+    @property
+    def ratio(self) -> float:
+        return self.c.rate / self.b.rate
+
+
+def _stage_rows(pair: Pair) -> list[Result]:
+    note = "wall time inside BatchConsumer"
+    if pair.lanes > 1:
+        note += f"; transaction stages summed over {pair.lanes} concurrent lanes"
+    return [
+        Result(f"  c: {stage}", us, "us/event", note=note) for stage, us in pair.c.stages.items()
+    ]
+
+
+def _pair_rows(pair: Pair, reference: bool) -> list[Result]:
+    """b, c and c/b of one lane count; a reference pair has no targets and a suffixed name."""
+    suffix = f".{pair.lanes}_lane{'s' if pair.lanes > 1 else ''}" if reference else ""
+    lanes = lanes_note(pair.lanes)
+    if reference:
+        lanes = f"reference, no target: {lanes}"
+    rows = [
+        Result(
+            f"consumer.b_db_ceiling{suffix}",
+            pair.b.rate,
+            "events/s",
+            note=f"{lanes}; multi-row insert per batch, no Kafka; {pair.b_note}",
+        ),
+        *_cpu_rows(f"b{suffix}", pair.b),
+        Result(
+            f"consumer.c_dunlin_pipeline{suffix}",
+            pair.c.rate,
+            "events/s",
+            target=None if reference else 10_000,
+            goal="info" if reference else "min",
+            note=f"{lanes}; decode + inbox + effect insert, one transaction per batch; "
+            f"{pair.c_note}",
+        ),
+        *_cpu_rows(f"c{suffix}", pair.c),
+    ]
+    if pair.c.per_transaction is not None:
+        note = "applied batches of the best repetition (a lane takes what is queued)"
+        rows.append(
+            Result(
+                f"  c{suffix}: events per transaction", pair.c.per_transaction, "events", note=note
+            )
+        )
+    if not reference:
+        rows += _stage_rows(pair)
+    rows.append(
+        Result(
+            f"consumer.c_over_b{suffix}",
+            pair.ratio,
+            "x",
+            target=None if reference else 0.5,
+            goal="info" if reference else "min",
+            note=lanes,
+        )
+    )
+    return rows
+
+
 async def run(infra: Infra, opts: Options) -> list[Result]:
     """All four measurements over one pre-produced topic, plus the ratios between them.
 
     b and c are repeated alternately (b, c, b, c, ...), each repetition from empty tables, and
-    each reports its best repetition: one disturbed run decides neither figure.
+    each reports its best repetition: one disturbed run decides neither figure. With
+    `opts.lanes` > 1, c runs with that many lanes and b with that many concurrent inserters,
+    and the 1-lane pair is measured the same way (interleaved) as a reference.
     """
     corpus = records(opts.events)
     topic = await infra.create_topic("consume", PARTITIONS)
@@ -295,8 +435,8 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
     naive = effect_table(metadata, "naive_effects")
     profiled = effect_table(metadata, "profiled_effects")
 
-    def runtime(name: str, table: Table) -> ServiceRuntime:
-        spec = ConsumerSpec(name, [topic], _handler(table))
+    def runtime(name: str, table: Table, lanes: int = 1) -> ServiceRuntime:
+        spec = ConsumerSpec(name, [topic], _handler(table), lanes=lanes)
         return ServiceRuntime(
             settings(infra, opts, name), tables=tables, consumers=[spec], run_relay=False
         )
@@ -309,15 +449,19 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
 
     raw = await raw_consume(infra, topic, opts)
     rows = [_row_of(r) for r in corpus]
-    b_runs: list[Run] = []
-    c_runs: list[Run] = []
+    counts = lane_counts(opts.lanes)
+    b_runs: dict[int, list[Run]] = {lanes: [] for lanes in counts}
+    c_runs: dict[int, list[Run]] = {lanes: [] for lanes in counts}
     try:
         for repetition in range(max(opts.repeats, 1)):
-            await _empty(base.engine, ceiling)
-            b_runs.append(await database_ceiling(base, ceiling, rows, opts.batch_size, meter))
-            await _empty(base.engine, effects, tables.inbox)
-            pipeline = runtime(f"pipeline{repetition}", effects)
-            c_runs.append(await dunlin_pipeline(pipeline, opts.events, meter))
+            for lanes in counts:
+                await _empty(base.engine, ceiling)
+                b_runs[lanes].append(
+                    await database_ceiling(base, ceiling, rows, opts.batch_size, meter, lanes)
+                )
+                await _empty(base.engine, effects, tables.inbox)
+                pipeline = runtime(f"pipeline{repetition}x{lanes}", effects, lanes)
+                c_runs[lanes].append(await dunlin_pipeline(pipeline, opts.events, meter))
         helper = runtime("naive", naive)
         try:
             slow = await naive_consume(infra, topic, helper, naive, opts)
@@ -325,18 +469,16 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
             await helper.engine.dispose()
         if opts.profile:
             profiler = Profiler("consumer_pipeline")
-            await dunlin_pipeline(runtime("profiled", profiled), opts.events, meter, profiler)
+            profiled_runtime = runtime("profiled", profiled, opts.lanes)
+            await dunlin_pipeline(profiled_runtime, opts.events, meter, profiler)
             profiler.report()
     finally:
         await base.engine.dispose()
         await meter_engine.dispose()
-    (b, b_note), (c, c_note) = _best(b_runs), _best(c_runs)
-    db, dunlin = b.rate, c.rate
+    pairs = [Pair(lanes, *_best(b_runs[lanes]), *_best(c_runs[lanes])) for lanes in counts]
+    main, references = pairs[0], pairs[1:]
+    dunlin = main.c.rate
 
-    breakdown = [
-        Result(f"  c: {stage}", us, "us/event", note="wall time inside BatchConsumer")
-        for stage, us in c.stages.items()
-    ]
     n = f"{opts.events:,} events, {PARTITIONS} partitions, batch {opts.batch_size}"
     return [
         Result(
@@ -346,30 +488,14 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
             note="plain producer, acks=all: the relay's broker ceiling",
         ),
         Result("consumer.a_raw_broker", raw, "events/s", note=f"getmany only; {n}"),
-        Result(
-            "consumer.b_db_ceiling",
-            db,
-            "events/s",
-            note=f"multi-row insert per batch, no Kafka; {b_note}",
-        ),
-        *_cpu_rows("b", b),
-        Result(
-            "consumer.c_dunlin_pipeline",
-            dunlin,
-            "events/s",
-            target=10_000,
-            goal="min",
-            note=f"decode + inbox + effect insert, one transaction per batch; {c_note}",
-        ),
-        *_cpu_rows("c", c),
-        *breakdown,
+        *_pair_rows(main, reference=False),
+        *(row for pair in references for row in _pair_rows(pair, reference=True)),
         Result(
             "consumer.d_naive",
             slow,
             "events/s",
             note=f"one transaction per event; {opts.naive_events:,} events, rate extrapolated",
         ),
-        Result("consumer.c_over_b", dunlin / db, "x", target=0.5, goal="min"),
         Result("consumer.c_over_d", dunlin / slow, "x", note="batching vs per-event"),
         Result("consumer.c_over_a", dunlin / raw, "x", note="share of the raw broker rate"),
     ]

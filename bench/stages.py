@@ -22,6 +22,8 @@ class StageClock:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        # Transactions applied (batch applies) since the last reset: with lanes, a lane takes
+        # what is queued when it becomes free, so its transactions can be smaller than a poll.
         self.batches = 0
         # Set after each applied batch: the benchmark waits on it instead of polling.
         self.applied = asyncio.Event()
@@ -61,6 +63,7 @@ class StageClock:
             try:
                 return await apply(*args)
             finally:
+                self.batches += 1
                 self.applied.set()
 
         setattr(consumer, "_apply", apply_and_signal)  # noqa: B010 - mypy: method
@@ -83,6 +86,7 @@ class StageClock:
     def reset(self) -> None:
         """Forget what happened so far (the start-up batch is not representative)."""
         self.seconds.clear()
+        self.batches = 0
 
 
 def per_event_us(seconds: dict[str, float], events: int) -> dict[str, float]:
