@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -47,3 +49,15 @@ async def drop_database(url: str, name: str) -> None:
         await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
     finally:
         await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(url: str, prefix: str = "dunlin_scratch") -> AsyncIterator[str]:
+    """A new empty database on the server of `url` (its URL is yielded), dropped afterwards:
+    for tests that migrate a database of their own (up and down) beside the session's."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await ensure_database(url, name)
+    try:
+        yield with_database(url, name)
+    finally:
+        await drop_database(url, name)

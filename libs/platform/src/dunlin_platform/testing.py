@@ -113,6 +113,26 @@ async def outbox_purge_migration(
     return OutboxPurgeMigration(drift, at_head, before)
 
 
+async def check_outbox_purge_migration(
+    database_url: str, *, alembic_ini: Path, metadata: MetaData, revision: str
+) -> None:
+    """`outbox_purge_migration` on an empty database, failing (AssertionError) unless the
+    models match the migrations, the index is partial at head and serves the purge, and
+    undoing `revision` gives the full index back: the test every service with an outbox runs
+    on its own `0NNN_outbox_published_partial`."""
+    result = await outbox_purge_migration(
+        database_url, alembic_ini=alembic_ini, metadata=metadata, revision=revision
+    )
+    assert result.drift == [], f"models and migrations differ: {result.drift}"
+    head = result.at_head.definition
+    assert head is not None, "no ix_outbox_published_at at head"
+    assert head.endswith("WHERE (published_at IS NOT NULL)"), f"not partial at head: {head}"
+    assert "ix_outbox_published_at" in result.at_head.plan, result.at_head.plan
+    before = result.before.definition
+    assert before is not None, f"no ix_outbox_published_at once {revision} is undone"
+    assert "WHERE" not in before, f"still partial once {revision} is undone: {before}"
+
+
 def _downgrade(alembic_ini: Path, database_url: str, revision: str) -> None:
     """`migrations.upgrade`'s counterpart, for tests only (services never migrate down)."""
     config = Config(str(alembic_ini))
