@@ -131,9 +131,10 @@ async def due_sweep(
     await _clear(runtime)
     await _fill(runtime, count=cases, state=due_state_template(), next_at=NOW, prefix="due-")
     # Its own single connection, as in bench/consumer.py: each sample leaves out the backend
-    # that reads /proc, and a pooled one would be left out of the first sample only, so the
-    # second would count it "from zero", i.e. all the CPU it ever used (the fill's INSERT,
-    # the event handling before), ~13 us/case that the sweep never spent.
+    # that reads /proc. Sampling through the runtime's pool, a pooled backend left out of the
+    # first sample but not of the second is counted "from zero", i.e. with all the CPU it ever
+    # used (the fill's INSERT, the event handling): +13 us/case in a harness whose pool held
+    # two connections. The bench's pool usually holds one, so its figure rarely showed it.
     meter_engine = create_async_engine(runtime.settings.database_url, pool_size=1, max_overflow=0)
     meter = CpuMeter(meter_engine)
     try:
