@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.cpu import CpuMeter, CpuSample
 from bench.infra import Infra, servers
@@ -129,14 +130,23 @@ async def due_sweep(
     """Time one sweep executing `cases` due steps, with their audit rows and outbox events."""
     await _clear(runtime)
     await _fill(runtime, count=cases, state=due_state_template(), next_at=NOW, prefix="due-")
-    meter = CpuMeter(runtime.engine)
-    pg_started = await _postgres_cpu(runtime, meter)
-    cpu_started = _python_cpu()
-    started = time.perf_counter()
-    done = await sweep_once(runtime, batch_size=batch, workers=workers, processes=processes)
-    seconds = time.perf_counter() - started
-    cpu = _python_cpu() - cpu_started
-    pg_ended = await _postgres_cpu(runtime, meter)
+    # Its own single connection, as in bench/consumer.py: each sample leaves out the backend
+    # that reads /proc. Sampling through the runtime's pool, a pooled backend left out of the
+    # first sample but not of the second is counted "from zero", i.e. with all the CPU it ever
+    # used (the fill's INSERT, the event handling): +13 us/case in a harness whose pool held
+    # two connections. The bench's pool usually holds one, so its figure rarely showed it.
+    meter_engine = create_async_engine(runtime.settings.database_url, pool_size=1, max_overflow=0)
+    meter = CpuMeter(meter_engine)
+    try:
+        pg_started = await _postgres_cpu(meter_engine, meter)
+        cpu_started = _python_cpu()
+        started = time.perf_counter()
+        done = await sweep_once(runtime, batch_size=batch, workers=workers, processes=processes)
+        seconds = time.perf_counter() - started
+        cpu = _python_cpu() - cpu_started
+        pg_ended = await _postgres_cpu(meter_engine, meter)
+    finally:
+        await meter_engine.dispose()
     pg = (
         None
         if pg_started is None or pg_ended is None
@@ -170,11 +180,11 @@ async def due_sweep(
     ]
 
 
-async def _postgres_cpu(runtime: ServiceRuntime, meter: CpuMeter) -> tuple[float, CpuSample] | None:
+async def _postgres_cpu(engine: AsyncEngine, meter: CpuMeter) -> tuple[float, CpuSample] | None:
     """The run database's backends' CPU: exited ones (the helpers' connections, reaped by the
     postmaster: its children's CPU, in us) and a sample of the live ones; None if not local.
     """
-    async with runtime.engine.connect() as conn:
+    async with engine.connect() as conn:
         pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
     exited_us = _exited_backends_us(pid)
     if exited_us is None:
