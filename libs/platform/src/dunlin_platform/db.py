@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+import asyncpg
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -55,3 +58,18 @@ async def ping(engine: AsyncEngine) -> None:
     """Raise unless the database answers."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+async def transaction_driver(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session's transaction, begun if it was not.
+
+    For what SQLAlchemy cannot send (COPY). Its asyncpg adapter sends BEGIN with the
+    transaction's first statement: a COPY sent before any would commit on its own, so a
+    session that has run none runs one.
+    """
+    connection = await session.connection()
+    pooled = await connection.get_raw_connection()
+    driver = cast("asyncpg.Connection", pooled.driver_connection)
+    if not driver.is_in_transaction():
+        await connection.exec_driver_sql("SELECT 1")
+    return driver

@@ -164,7 +164,7 @@ def _joined_columns(columns: Mapping[str, Sequence[str | None]]) -> dict[str, st
     return joined
 
 
-def _id_block() -> tuple[str, int]:
+def id_block() -> tuple[str, int]:
     """The ids of one bulk insert: row n (from 1) gets `prefix + f"{base + n:012x}"`.
 
     These are UUIDv7 (RFC 9562, "monotonic random"): 48 bits of Unix milliseconds, version,
@@ -246,7 +246,7 @@ class Outbox:
         Building thousands of rows' parameters costs more than executing them; here each
         column travels whole (see `_insert_columns`), in event order (`seq` follows it, so an
         account's events keep their order), the payload stored as serialised, as `add` does.
-        Only the ids differ in kind: time-ordered UUIDv7s (`_id_block`) where `add` makes uuid4s.
+        Only the ids differ in kind: time-ordered UUIDv7s (`id_block`) where `add` makes uuid4s.
         """
         if not events:
             return
@@ -317,7 +317,7 @@ class Outbox:
             raise ValueError("one traceparent per event")
         texts: dict[str, Sequence[str | None]] = {**columns, "tracingspancontext": traceparents}
         joined = _joined_columns(texts)
-        id_prefix, id_base = _id_block()
+        id_prefix, id_base = id_block()
         await session.execute(
             self._statements[joined is not None],
             {
@@ -343,7 +343,7 @@ class Outbox:
             else f"CAST(:{name} AS text[])"
             for name in _TEXT_COLUMNS
         )
-        # Row n's id is the statement's id block (see `_id_block`) plus n.
+        # Row n's id is the statement's id block (see `id_block`) plus n.
         return text(
             f"""
             INSERT INTO {table} (id, aggregatetype, aggregateid, type, topic, source,

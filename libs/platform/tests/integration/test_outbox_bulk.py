@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from dunlin_events import AccountRegistered
-from dunlin_platform.outbox import Outbox, _id_block, _joined_columns
+from dunlin_platform.outbox import Outbox, _joined_columns, id_block
 
 from .conftest import Harness, account_registered
 
@@ -131,9 +131,9 @@ def test_columns_travel_joined_when_no_value_holds_a_separator() -> None:
         assert _joined_columns({"a": ["ok"] * len(values), "b": values}) is None
 
 
-def test_an_id_block_is_a_uuid7_of_now_for_every_row() -> None:
+def test_anid_block_is_a_uuid7_of_now_for_every_row() -> None:
     before = time.time_ns() // 1_000_000
-    prefix, base = _id_block()
+    prefix, base = id_block()
     after = time.time_ns() // 1_000_000
     assert 0 <= base < 2**47
     for n in (1, 2, 6000):
@@ -141,4 +141,4 @@ def test_an_id_block_is_a_uuid7_of_now_for_every_row() -> None:
         assert made.version == 7
         assert made.variant == uuid.RFC_4122
         assert before <= made.int >> 80 <= after
-    assert _id_block() != _id_block()
+    assert id_block() != id_block()

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
 from dunlin_events import CollectorTaskCreated, to_minor
-from dunning.copy_outbox import driver_connection
+from dunlin_platform.db import transaction_driver
 from dunning.db import assignments, audit, cases, policies, tasks
 from dunning.domain.assignment import PolicyBook
 from dunning.domain.case import AuditEntry
@@ -247,7 +247,7 @@ async def add_audits(*, session: AsyncSession, entries: Sequence[tuple[str, Audi
         )
         for account_id, e in entries
     ]
-    connection = await driver_connection(session)
+    connection = await transaction_driver(session)
     await connection.copy_records_to_table(
         audit.name, schema_name=audit.schema, columns=_AUDIT_COLUMNS, records=records
     )

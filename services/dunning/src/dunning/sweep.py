@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.errors import is_transient
 from dunlin_platform.outbox import Outbox
+from dunlin_platform.outbox_copy import CopyOutbox
 from dunlin_platform.runtime import ServiceRuntime
 from dunning import repository as repo
 from dunning.config import DunningSettings
-from dunning.copy_outbox import CopyOutbox
 from dunning.domain.assignment import PolicyBook
 from dunning.handlers import sweep_batch
 

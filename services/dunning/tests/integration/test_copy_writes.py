@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from dunlin_events import DunningCaseClosed, DunningHoldChanged, Event
 from dunlin_platform.outbox import Outbox
+from dunlin_platform.outbox_copy import CopyOutbox
 from dunlin_platform.runtime import ServiceRuntime
 from dunning import repository
-from dunning.copy_outbox import CopyOutbox
 from dunning.db import PLATFORM_TABLES, audit
 from dunning.domain.case import AuditEntry
 
