@@ -15,11 +15,11 @@ from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-import asyncpg
 from sqlalchemy import String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dunlin_platform.db import transaction_driver
 from invoicing.domain import Invoice
 from invoicing.domain.aging import next_aging_at
 
@@ -129,19 +129,6 @@ def _statement(*, skip_conflicts: bool) -> str:
 
 _INSERT = _statement(skip_conflicts=False)
 _INSERT_NEW_ONLY = _statement(skip_conflicts=True)
-
-
-async def transaction_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under the session, which must already be in its transaction.
-
-    Refuses (rather than autocommitting) when SQLAlchemy has not begun the transaction on
-    the connection yet: call it after the transaction's first statement.
-    """
-    raw = await (await session.connection()).get_raw_connection()
-    driver = raw.driver_connection
-    if not isinstance(driver, asyncpg.Connection) or not driver.is_in_transaction():
-        raise RuntimeError("no asyncpg transaction under this session yet")
-    return driver
 
 
 def _columns(
@@ -255,7 +242,7 @@ async def insert_new_invoices(
         return {}
     statement = _INSERT_NEW_ONLY if skip_conflicts else _INSERT
     columns = _columns(invoices, erp_times or {})
-    connection = await transaction_connection(session)
+    connection = await transaction_driver(session)
     rows = await connection.fetch(statement, *(columns[name] for name in _ARRAYS), now)
     return {invoice_id: StoredIds(seq, held) for invoice_id, seq, held in rows}
 
