@@ -38,6 +38,16 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, within: float = 60.
     pytest.fail(f"condition not met in {within}s; last value {last!r}")
 
 
+async def sweep(dunning: Any) -> int:
+    """Run the dunning due sweep through its admin endpoint; how many cases it executed.
+
+    A refusal fails with the problem document, so a failure under load says what went wrong.
+    """
+    response = await dunning.post("/admin/dunning-sweep")
+    assert response.status_code == 200, f"sweep answered {response.status_code}: {response.text}"
+    return int(response.json()["cases"])
+
+
 async def events_on(bootstrap: str, topic: str, cls: type[Event], subject: str) -> list[Any]:
     """The events of one type and account published on a topic so far."""
     envelopes = [envelope_of(m) for m in await read_topic(bootstrap, topic)]

@@ -13,7 +13,7 @@ from dunlin_events import DunningCaseClosed, NotificationRequested
 from dunlin_events.topics import DUNNING_EVENTS
 
 from .conftest import Platform
-from .support import events_on, eventually
+from .support import events_on, eventually, sweep
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -87,7 +87,7 @@ async def test_overdue_invoice_is_dunned_by_email_and_payment_closes_the_case(pl
         return case if invoice["id"] in ids else None
 
     await eventually(case_knows_the_invoice)
-    assert (await platform.dunning.post("/admin/dunning-sweep")).status_code == 200
+    await sweep(platform.dunning)
 
     # Five days overdue: the courtesy step is recorded as skipped, the reminder is sent.
     requests = await eventually(
@@ -120,7 +120,7 @@ async def test_overdue_invoice_is_dunned_by_email_and_payment_closes_the_case(pl
 
     # Later sweeps leave a settled account alone.
     platform.clock.advance(dt.timedelta(days=10))
-    assert (await platform.dunning.post("/admin/dunning-sweep")).status_code == 200
+    await sweep(platform.dunning)
     again = await events_on(platform.bootstrap, DUNNING_EVENTS, NotificationRequested, account_id)
     assert len(again) == 1
 

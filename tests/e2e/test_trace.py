@@ -14,7 +14,7 @@ import pytest
 
 from .conftest import Platform, flush_spans
 from .otlp import ReceivedSpan
-from .support import eventually
+from .support import eventually, sweep
 from .test_collections import case_of, delivered, new_overdue_invoice, next_weekday_morning
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -41,7 +41,7 @@ async def test_one_trace_follows_the_invoice_to_the_delivered_email(platform: Pl
         return case if invoice["id"] in ids else None
 
     await eventually(case_knows_the_invoice)
-    assert (await platform.dunning.post("/admin/dunning-sweep")).status_code == 200
+    await sweep(platform.dunning)
     await eventually(lambda: delivered(platform, email))
 
     async def trace_complete() -> dict[str, ReceivedSpan] | None:
