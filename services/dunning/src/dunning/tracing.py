@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from types import TracebackType
 
 from opentelemetry import trace
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 
 from dunlin_platform.router import tracer
 from dunlin_platform.spans import MAX_INVOICE_IDS
-from dunlin_platform.telemetry import context_from_traceparent, traceparent_of
-from dunning.domain.case import StepTrace, StepTracer
+from dunlin_platform.telemetry import context_from_traceparent, samples_nothing, traceparent_of
+from dunning.domain.case import StepTrace, StepTracer, Untraced
 
 
 class step_span:  # noqa: N801 - used like the context-manager function it replaced
@@ -57,6 +60,80 @@ class step_span:  # noqa: N801 - used like the context-manager function it repla
 
 
 def step_spans() -> StepTracer:
-    """`step_span` with the tracer looked up once, for a batch of steps (a lookup is ~2 us)."""
+    """`step_span` with the tracer looked up once, for a batch of steps (a lookup is ~2 us).
+
+    When that tracer records nothing, no span is made at all (`Untraced`): each step's
+    events get the traceparent its span would have had, written from the parent's ids.
+    With tracing off (the SDK with ALWAYS_OFF, see `samples_nothing`) that is the parent's
+    trace with a new span id, as `unsampled_child` makes it; with the API's no-op tracer
+    (no provider installed) it is the parent's own traceparent. `test_step_spans.py` holds
+    both to the spans `step_span` starts.
+    """
     step_tracer = tracer()
+    if isinstance(step_tracer, SdkTracer) and samples_nothing(step_tracer):
+        return Untraced(_unsampled_child_of(step_tracer))
+    if _no_op(step_tracer):
+        return Untraced(_same_as_parent)
     return lambda step: step_span(step, step_tracer)
+
+
+def _no_op(step_tracer: trace.Tracer) -> bool:
+    """The API's tracer without an SDK: its spans are the parent's (or the invalid) one."""
+    if isinstance(step_tracer, trace.NoOpTracer):
+        return True
+    # A proxy tracer delegates to the no-op tracer until a provider is installed.
+    return isinstance(step_tracer, trace.ProxyTracer) and isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider
+    )
+
+
+# The W3C propagator's header rule, as `dunlin_platform.telemetry.parent_span_context` applies it.
+_TRACEPARENT = re.compile(
+    "^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?[ \t]*$"
+)
+_ZERO_TRACE_ID, _ZERO_SPAN_ID = "0" * 32, "0" * 16
+
+
+def _parent_ids(traceparent: str | None) -> tuple[str, str, int] | None:
+    """The parent's trace id, span id (lowercase hex) and flags; None when absent or invalid."""
+    if not traceparent:
+        return None
+    match = _TRACEPARENT.search(traceparent)
+    if match is None:
+        return None
+    version, trace_id, span_id, flags, rest = match.groups()
+    if trace_id == _ZERO_TRACE_ID or span_id == _ZERO_SPAN_ID:
+        return None
+    if version == "ff" or (version == "00" and rest):
+        return None
+    return trace_id, span_id, int(flags, 16)
+
+
+def _same_as_parent(parent: str | None) -> str | None:
+    """What a no-op tracer's span under `parent` yields: the parent, normalised, or None."""
+    ids = _parent_ids(parent)
+    if ids is None:
+        return None
+    trace_id, span_id, flags = ids
+    return f"00-{trace_id}-{span_id}-{flags:02x}"
+
+
+def _unsampled_child_of(step_tracer: SdkTracer) -> Callable[[str | None], str | None]:
+    """The traceparent of the span an ALWAYS_OFF SDK tracer starts under `parent`.
+
+    As `unsampled_child` builds it: the parent's trace id (a new one for a root), a new span
+    id, not sampled, the random-trace-id flag carried over (or the generator's for a root).
+    """
+    generator = step_tracer.id_generator
+    random_flag = trace.TraceFlags.RANDOM_TRACE_ID
+
+    def child(parent: str | None) -> str | None:
+        ids = _parent_ids(parent)
+        if ids is None:
+            trace_id = f"{generator.generate_trace_id():032x}"
+            flags = random_flag if generator.is_trace_id_random() else 0
+        else:
+            trace_id, flags = ids[0], ids[2] & random_flag
+        return f"00-{trace_id}-{generator.generate_span_id():016x}-{flags:02x}"
+
+    return child

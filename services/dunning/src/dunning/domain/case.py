@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -89,6 +89,23 @@ class StepTrace(NamedTuple):
 StepTracer = Callable[[StepTrace], AbstractContextManager[str | None]]
 
 
+class Untraced:
+    """A `StepTracer` for a tracer that records nothing: no span, only the traceparent.
+
+    `child(parent)` is the traceparent the step's span would have (its parent being the stored
+    traceparent of the oldest invoice the step concerns); `advance` then neither builds a
+    `StepTrace` nor opens a context per step. Called as a `StepTracer`, it yields the same.
+    """
+
+    __slots__ = ("child",)
+
+    def __init__(self, child: Callable[[str | None], str | None]) -> None:
+        self.child = child
+
+    def __call__(self, step: StepTrace) -> AbstractContextManager[str | None]:
+        return nullcontext(self.child(step.parent))
+
+
 def current_case_id(state: AccountState) -> str:
     """The id of the open case, or of the case that opens next."""
     return state.progress.case_id or case_id_of(state.account_id, state.progress.cycle)
@@ -119,8 +136,15 @@ def advance(
     if decision.actions and not execute:
         effects.next_action_at = now
         return effects
+    untraced = trace_step if type(trace_step) is Untraced else None
     for action in decision.actions:
-        if trace_step is None:
+        if untraced is not None:
+            traceparent = untraced.child(_parent(state, decision, action))
+            start = len(effects.events)
+            _record(state, policy, decision, action, now, effects)
+            for i in range(start, len(effects.events)):
+                effects.traced[i] = traceparent
+        elif trace_step is None:
             _record(state, policy, decision, action, now, effects)
         else:
             _traced_record(state, policy, decision, action, now, effects, trace_step)
@@ -242,6 +266,16 @@ def _open(state: AccountState, policy: Policy, now: dt.datetime, fx: Effects) ->
     return progress.case_id
 
 
+def _parent(state: AccountState, d: Decision, action: StepAction) -> str | None:
+    """The stored traceparent of the oldest invoice the step concerns that has one."""
+    invoices = state.invoices
+    for line in action.lines or d.balances.dunned_lines[:1]:
+        parent = invoices[line.invoice_id].traceparent
+        if parent is not None:
+            return parent
+    return None
+
+
 def _traced_record(
     state: AccountState,
     policy: Policy,
@@ -252,12 +286,7 @@ def _traced_record(
     trace_step: StepTracer,
 ) -> None:
     lines = action.lines or d.balances.dunned_lines[:1]
-    invoices = state.invoices
-    parent = None
-    for line in lines:
-        parent = invoices[line.invoice_id].traceparent
-        if parent is not None:
-            break
+    parent = _parent(state, d, action)
     step, final = action.step, policy.body.final_reminder
     channels = step.channels if step else (final.channels if final else [])
     trace = StepTrace(
