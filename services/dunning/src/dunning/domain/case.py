@@ -26,7 +26,7 @@ from dunning.domain.engine import Decision, StepAction, days_overdue, evaluate
 from dunning.domain.ids import case_id as case_id_of
 from dunning.domain.ids import stable_id
 from dunning.domain.policy import Policy
-from dunning.domain.state import AccountState, ContactEntry, Progress, StepRecord
+from dunning.domain.state import AccountState, ContactEntry, Progress, StepRecord, assign
 
 SYSTEM = "system"
 RISK_WEIGHT = {"low": 1.0, "medium": 1.5, "high": 2.5, "critical": 4.0}
@@ -239,19 +239,24 @@ def _pause_audit(
 ) -> None:
     progress = state.progress
     if pause == progress.paused or progress.status != "open":
-        progress.paused = pause if progress.status == "open" else None
+        assign(progress, paused=pause if progress.status == "open" else None)
         return
     action = "paused" if pause is not None else "resumed"
     fx.audit.append(AuditEntry(action, SYSTEM, pause or progress.paused, now, case_id))
-    progress.paused = pause
+    assign(progress, paused=pause)
 
 
 def _open(state: AccountState, policy: Policy, now: dt.datetime, fx: Effects) -> str:
     progress = state.progress
     if progress.status == "idle":
-        progress.status, progress.opened_at = "open", now
-        progress.case_id = case_id_of(state.account_id, progress.cycle)
-        progress.policy_id, progress.policy_version = policy.policy_id, policy.version
+        assign(
+            progress,
+            status="open",
+            opened_at=now,
+            case_id=case_id_of(state.account_id, progress.cycle),
+            policy_id=policy.policy_id,
+            policy_version=policy.version,
+        )
         fx.audit.append(
             AuditEntry(
                 "case_opened",
@@ -313,17 +318,23 @@ def _record(
     fx: Effects,
 ) -> None:
     case_id = _open(state, policy, now, fx)
-    progress, account = state.progress, state.account
-    currency, tz = d.balances.currency, account.time_zone
-    invoices = messages.dunned_invoices(action.lines, currency=currency, now=now, tz=tz)
-    step = action.step
-    lines = (
-        messages.charge_lines(state, policy, step, action.lines, now)
-        if action.outcome == "executed"
+    progress, currency, step = state.progress, d.balances.currency, action.step
+    executed = action.outcome == "executed"
+    # A skipped step concerns no line (the ladder gives it none), has no charges and no channel.
+    invoices = (
+        messages.dunned_invoices(
+            action.lines, currency=currency, now=now, tz=state.account.time_zone
+        )
+        if action.lines
         else []
     )
-    extra = messages.charges(lines, currency)
-    channels = list(step.channels) if step else list(policy.body.final_reminder.channels)  # type: ignore[union-attr]
+    lines = messages.charge_lines(state, policy, step, action.lines, now) if executed else []
+    extra = messages.charges(lines, currency) if lines else []
+    channels = (
+        (list(step.channels) if step else list(policy.body.final_reminder.channels))  # type: ignore[union-attr]
+        if executed
+        else []
+    )
     fx.events.append(
         build(
             DunningStepExecuted,
@@ -335,7 +346,7 @@ def _record(
             step_index=action.index,
             outcome=action.outcome,
             reason=action.reason,
-            channels=channels if action.outcome == "executed" else [],
+            channels=channels,
             currency=currency,
             dunned_balance=sum((i.balance for i in invoices), messages.zero(currency)),
             invoices=invoices,
@@ -343,7 +354,11 @@ def _record(
             executed_at=now,
         )
     )
-    fee = sum(c.amount for c in lines if c.kind == "fee" and c.description == f"Fee ({action.key})")
+    fee = (
+        sum(c.amount for c in lines if c.kind == "fee" and c.description == f"Fee ({action.key})")
+        if lines
+        else 0
+    )
     progress.steps.append(
         build(
             StepRecord,
@@ -366,11 +381,11 @@ def _record(
             {"index": action.index, "invoices": [i.invoice_id for i in invoices]},
         )
     )
-    if action.outcome == "skipped":
+    if not executed:
         return
     if step is None:
         progress.repeats += 1
-    progress.last_contact_at, progress.escalate_at = now, None
+    assign(progress, last_contact_at=now, escalate_at=None)
     for line in action.lines:
         progress.invoice_steps[line.invoice_id] = action.index
     role = step.contact_role if step else policy.body.final_reminder.contact_role  # type: ignore[union-attr]

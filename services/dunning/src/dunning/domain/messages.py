@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 from functools import lru_cache
 
+from pydantic_core import to_json
+
 from dunlin_events import (
     CaseFile,
     Charge,
@@ -22,7 +24,7 @@ from dunning.domain.charges import ChargeLine, fee_amount, interest
 from dunning.domain.contact import reachable, recipient, send_window
 from dunning.domain.engine import days_overdue
 from dunning.domain.ids import stable_id
-from dunning.domain.policy import Policy, Step
+from dunning.domain.policy import ContactRules, Policy, Step
 from dunning.domain.state import AccountState
 
 _FALLBACKS = ("email", "letter")
@@ -163,9 +165,8 @@ def notification(
     dunned = sum((i.balance for i in invoices), zero(currency))
     total = dunned + sum((c.amount for c in extra), zero(currency))
     tz = account.time_zone
-    fallbacks = [ch for ch in _FALLBACKS if ch != channel and reachable(contact, ch)]
-    not_before = send_window(now, time_zone=tz, rules=policy.body.contact_rules)
-    local_today = now.astimezone(not_before.tzinfo).date()
+    to, fallbacks = _addressee(contact, channel)
+    not_before, local_today = _window(now, tz, policy.body.contact_rules)
     return build(
         NotificationRequested,
         account_id=state.account_id,
@@ -179,7 +180,7 @@ def notification(
         time_zone=tz,
         not_before=not_before,
         account_name=account.name or state.account_id,
-        recipient=Contact.model_validate(contact),
+        recipient=to,
         currency=currency,
         dunned_balance=dunned,
         total_due=total,
@@ -193,6 +194,45 @@ def notification(
         case_file=case,
         requested_at=now,
     )
+
+
+# The contact as the event carries it and its fallback channels, by the contact's JSON and
+# the channel: accounts share contacts' shapes far less than a sweep shares its clock, but
+# validating a `Contact` costs three times what encoding the stored one for the key does.
+_ADDRESSEES: dict[tuple[bytes, str], tuple[Contact, list[str]]] = {}
+
+
+def _addressee(contact: dict[str, object], channel: str) -> tuple[Contact, list[str]]:
+    """`Contact.model_validate(contact)` and the fallbacks it is reachable on (cached).
+
+    The key is the contact's JSON: equal for equal dictionaries of JSON values (what a
+    stored contact is) and different otherwise. The fallbacks list is shared by the events
+    that carry it, as the `Contact` is: events are never changed once built.
+    """
+    key = (to_json(contact), channel)
+    hit = _ADDRESSEES.get(key)
+    if hit is None:
+        if len(_ADDRESSEES) >= 4096:
+            _ADDRESSEES.clear()
+        fallbacks = [ch for ch in _FALLBACKS if ch != channel and reachable(contact, ch)]
+        hit = _ADDRESSEES[key] = (Contact.model_validate(contact), fallbacks)
+    return hit
+
+
+# (now, zone, id of the contact rules) -> (the rules, send window start, local date of now)
+_WINDOWS: dict[tuple[dt.datetime, str, int], tuple[ContactRules, dt.datetime, dt.date]] = {}
+
+
+def _window(now: dt.datetime, tz: str, rules: ContactRules) -> tuple[dt.datetime, dt.date]:
+    """`send_window(now, ...)` and today's date in its zone, once per clock, zone and rules."""
+    key = (now, tz, id(rules))
+    hit = _WINDOWS.get(key)
+    if hit is None or hit[0] is not rules:
+        if len(_WINDOWS) >= 1024:
+            _WINDOWS.clear()
+        not_before = send_window(now, time_zone=tz, rules=rules)
+        hit = _WINDOWS[key] = (rules, not_before, now.astimezone(not_before.tzinfo).date())
+    return hit[1], hit[2]
 
 
 def pick_recipient(state: AccountState, *, role: str, channel: str) -> dict[str, object] | None:
