@@ -62,7 +62,7 @@ class Line(NamedTuple):
         return 0 if self.planned else max(0, self.outstanding - self.disputed)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Balances:
     """The account's open lines (oldest first) and totals, in one currency."""
 
@@ -70,6 +70,22 @@ class Balances:
     lines: tuple[Line, ...]
     paid_total: int
     paid_by_invoice: dict[str, int] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        currency: str,
+        lines: tuple[Line, ...],
+        paid_total: int,
+        paid_by_invoice: dict[str, int] | None = None,
+    ) -> None:
+        # What the generated `__init__` of a frozen dataclass does through four
+        # `object.__setattr__` calls, in one (made once per evaluated case).
+        self.__dict__.update(
+            currency=currency,
+            lines=lines,
+            paid_total=paid_total,
+            paid_by_invoice={} if paid_by_invoice is None else paid_by_invoice,
+        )
 
     @cached_property
     def outstanding(self) -> int:
@@ -131,7 +147,8 @@ def balances(state: AccountState) -> Balances:
                     invoice_id in planned,
                 )
             )
-    lines.sort(key=lambda line: (line.due_date, line.invoice_id))
+    if len(lines) > 1:
+        lines.sort(key=lambda line: (line.due_date, line.invoice_id))
     return Balances(
         currency=currency, lines=tuple(lines), paid_total=paid_total, paid_by_invoice=dict(paid)
     )
