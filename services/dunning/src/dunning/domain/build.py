@@ -27,7 +27,6 @@ M = TypeVar("M", bound=BaseModel)
 
 STRICT = False
 
-_set = object.__setattr__
 _IMMUTABLE = (type(None), str, int, float, bool, Decimal, dt.date, dt.datetime, tuple, frozenset)
 # Per class: (field name, default value, default factory) in declaration order.
 _Plan = tuple[tuple[str, Any, Callable[[], Any] | None], ...]
@@ -87,12 +86,24 @@ def build(cls: type[M], **fields: Any) -> M:
     return _made(cls, values, fields)
 
 
+# BaseModel's slots, set through their descriptors (`object.__setattr__` looks each up first).
+_SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (
+    BaseModel.__dict__[name].__set__
+    for name in (
+        "__dict__",
+        "__pydantic_fields_set__",
+        "__pydantic_extra__",
+        "__pydantic_private__",
+    )
+)
+
+
 def _made(cls: type[M], values: dict[str, Any], fields: dict[str, Any]) -> M:
     built = cls.__new__(cls)
-    _set(built, "__dict__", values)
-    _set(built, "__pydantic_fields_set__", set(fields))
-    _set(built, "__pydantic_extra__", None)
-    _set(built, "__pydantic_private__", None)
+    _SET_DICT(built, values)
+    _SET_FIELDS_SET(built, set(fields))
+    _SET_EXTRA(built, None)
+    _SET_PRIVATE(built, None)
     if STRICT:
         _check(cls, built, fields)
     return built
