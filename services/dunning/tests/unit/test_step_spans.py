@@ -152,7 +152,7 @@ def test_without_spans_under_the_no_op_tracer_steps_carry_what_its_spans_would(
 def test_a_proxy_tracer_is_no_op_only_while_no_provider_is_installed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    proxy = trace.ProxyTracerProvider().get_tracer("test")
+    proxy = trace.ProxyTracer("test")  # what `get_tracer` returns before any provider is set
     monkeypatch.setattr(tracing, "tracer", lambda: proxy)
     monkeypatch.setattr(trace, "get_tracer_provider", trace.ProxyTracerProvider)
     assert isinstance(tracing.step_spans(), Untraced)

@@ -36,6 +36,11 @@ class PolicyBook:
 
     def assigned(self, state: AccountState) -> str:
         """Direct assignment, the account's own policy name, then tag, then tier, then default."""
+        account = state.account
+        if state.risk_tier is None and not (
+            state.assigned_policy or account.policy_name or account.tags
+        ):
+            return DEFAULT_POLICY_ID  # no candidate to look up (as below, without the lists)
         candidates = [state.assigned_policy, state.account.policy_name]
         candidates += [self.by_tag[t] for t in sorted(state.account.tags) if t in self.by_tag]
         if state.risk_tier is not None:
