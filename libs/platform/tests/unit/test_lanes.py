@@ -18,7 +18,7 @@ def polled(partition: int, offsets: range) -> Polled:
     messages: list[ConsumerRecord[bytes, bytes]] = [
         ConsumerRecord(TOPIC, partition, o, 0, 0, b"k", b"v", None, 1, 1, ()) for o in offsets
     ]
-    return Polled({tp: messages}, [], [])
+    return Polled({tp: messages}, [], [], [])
 
 
 def offsets(batch: Polled, partition: int) -> list[int]:
