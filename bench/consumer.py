@@ -499,3 +499,89 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
         Result("consumer.c_over_d", dunlin / slow, "x", note="batching vs per-event"),
         Result("consumer.c_over_a", dunlin / raw, "x", note="share of the raw broker rate"),
     ]
+
+
+def replay_python_us(
+    events: int = 20_000, passes: int = 15, *, tune_gc: bool = True
+) -> tuple[float, float]:
+    """c's Python work per event without broker or database, as (minimum, median) µs.
+
+    The corpus is built into record batches of `_POLL_SLICE` records, then each pass does what
+    the pipeline's thread does per event apart from I/O and the handler: aiokafka's parsing
+    (`PartitionRecords`, CRC check included), `BatchConsumer._decode`, the batch's dedupe
+    and inbox parameter (`_apply_in_one_transaction` with the transaction itself stubbed)
+    and freeing the batches. CPU time, so a loaded machine disturbs it far less than a run
+    against the servers: compare two commits with it (A B A B ...), then confirm with runs.
+    """
+    from statistics import median
+
+    from aiokafka.consumer.fetcher import PartitionRecords
+    from aiokafka.record.default_records import DefaultRecordBatchBuilder
+    from aiokafka.record.memory_records import MemoryRecords
+    from aiokafka.structs import TopicPartition
+
+    from dunlin_platform import consumer as consumer_module
+    from dunlin_platform.heap import freeze_startup_heap
+    from dunlin_platform.inbox import ids_parameter
+    from dunlin_platform.lanes import Polled
+
+    per_poll = consumer_module._POLL_SLICE
+    chunk = consumer_module._DECODE_CHUNK
+    corpus = records(events)
+    buffers = []
+    for at in range(0, events, per_poll):
+        builder = DefaultRecordBatchBuilder(
+            magic=2,
+            compression_type=0,
+            is_transactional=0,
+            producer_id=-1,
+            producer_epoch=-1,
+            base_sequence=-1,
+            batch_size=1 << 30,
+        )
+        for index, record in enumerate(corpus[at : at + per_poll]):
+            builder.append(
+                index, timestamp=None, key=record.key, value=record.value, headers=record.headers
+            )
+        buffers.append(bytes(builder.build()))
+    del corpus
+    if tune_gc:
+        freeze_startup_heap()  # as BatchConsumer.run does
+    tp = TopicPartition("replay", 0)
+    pipeline = consumer_module.BatchConsumer.__new__(consumer_module.BatchConsumer)
+    pipeline.group_id, pipeline.processed_total = "replay", 0
+
+    async def transaction(envelopes: list[Any], ids: list[str], *, all_new: bool) -> int:
+        ids_parameter(ids)
+        return len(envelopes)
+
+    setattr(pipeline, "_transaction", transaction)  # noqa: B010 - mypy: method
+
+    def one_pass() -> None:
+        spent: list[Polled] = []
+        for buffer in buffers:
+            messages = list(PartitionRecords(tp, MemoryRecords(buffer), [], 0, None, None, True, 0))
+            part = Polled.empty()
+            part.batch[tp] = messages
+            for at in range(0, len(messages), chunk):
+                pipeline._decode(messages[at : at + chunk], part)
+            if part.rejected or len(part.envelopes) != len(messages):
+                raise RuntimeError(f"the replay's corpus did not decode: {part.rejected[:1]}")
+            coroutine = pipeline._apply_in_one_transaction(part.envelopes)
+            with contextlib.suppress(StopIteration):
+                coroutine.send(None)  # never suspends: the transaction is stubbed
+            spent.append(part)
+            if len(spent) > 2 * 1_000 // per_poll:  # about two batches kept, as a lane does
+                del spent[0]
+
+    seconds = []
+    for _ in range(passes):
+        started = time.process_time()
+        one_pass()
+        seconds.append(time.process_time() - started)
+    return 1e6 * min(seconds) / events, 1e6 * median(seconds) / events
+
+
+if __name__ == "__main__":
+    best, middle = replay_python_us()
+    print(f"c's Python work without I/O: min {best:.2f}, median {middle:.2f} us/event")

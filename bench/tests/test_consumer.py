@@ -15,6 +15,7 @@ from bench.consumer import (
     batch_shares,
     lane_counts,
     lanes_note,
+    replay_python_us,
 )
 from bench.cpu import CpuUse
 
@@ -103,3 +104,8 @@ def test_lanes_option_defaults_and_rejects_nonsense() -> None:
         _positive("0")
     with pytest.raises(SystemExit):
         parse(["--lanes", "0"])
+
+
+def test_the_python_replay_decodes_its_corpus_and_reports_cpu_per_event() -> None:
+    best, middle = replay_python_us(events=600, passes=2, tune_gc=False)
+    assert 0 < best <= middle

@@ -23,7 +23,7 @@ from dunlin_platform.deadletter import DeadLetter, DeadLetterPublisher
 from dunlin_platform.errors import Backoff, is_transient
 from dunlin_platform.heap import freeze_startup_heap
 from dunlin_platform.inbox import AlreadyClaimed, claim_all, claim_new
-from dunlin_platform.lanes import Decoded, Lane, Polled, lane_of, split
+from dunlin_platform.lanes import Lane, Polled, lane_of, split
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class BatchConsumer:
                 # goes out as soon as the database answers, so decoding fills the waits
                 # instead of delaying the transactions by a whole batch's decoding.
                 await asyncio.sleep(0)
-                self._decode(messages[at : at + _DECODE_CHUNK], part.decoded, part.rejected)
+                self._decode(messages[at : at + _DECODE_CHUNK], part)
         return parts
 
     async def _connect(self) -> AIOKafkaConsumer | None:
@@ -262,13 +262,15 @@ class BatchConsumer:
 
     async def _process(self, consumer: AIOKafkaConsumer, lane: Lane, polled: Polled) -> None:
         started = time.perf_counter()
-        batch, decoded, rejected = polled.batch, polled.decoded, polled.rejected
+        batch, rejected = polled.batch, polled.rejected
         if not batch:
             return
         attrs = {"group": self.group_id}
         metrics.consumer_batch_size.record(sum(len(m) for m in batch.values()), attrs)
         try:
-            rejected += await self._retrying(lambda: self._apply(decoded), set(batch))
+            rejected += await self._retrying(
+                lambda: self._apply(polled.envelopes, polled.sources), set(batch)
+            )
             if rejected:
                 await self._retrying(lambda: self._dead_letters.publish(rejected), set(batch))
         except _BatchAbandoned:
@@ -280,59 +282,65 @@ class BatchConsumer:
         await self.offsets_committed(lane)
         lane.committing = asyncio.ensure_future(self._commit(consumer, batch))
         metrics.consumer_batch_seconds.record(time.perf_counter() - started, attrs)
-        metrics.consumed_events.add(len(decoded), {**attrs, "outcome": "applied"})
+        metrics.consumed_events.add(len(polled.envelopes), {**attrs, "outcome": "applied"})
 
-    def _decode(
-        self,
-        messages: Sequence[ConsumerRecord[bytes, bytes]],
-        decoded: list[Decoded],
-        rejected: list[DeadLetter],
-    ) -> None:
-        """Decode messages onto `decoded`; the invalid ones become dead letters."""
-        append = decoded.append
+    def _decode(self, messages: Sequence[ConsumerRecord[bytes, bytes]], into: Polled) -> None:
+        """Decode messages onto `into`; the invalid ones become dead letters."""
+        add_envelope, add_source = into.envelopes.append, into.sources.append
         for message in messages:
             try:
-                append(Decoded(message, decode_parts(message.key, message.value, message.headers)))
+                envelope = decode_parts(message.key, message.value, message.headers)
             except InvalidMessage as exc:
-                rejected.append(DeadLetter.of(message, self.group_id, exc, exc.reason))
+                into.rejected.append(DeadLetter.of(message, self.group_id, exc, exc.reason))
+                continue
+            add_envelope(envelope)
+            add_source(message)
 
-    async def _apply(self, decoded: list[Decoded]) -> list[DeadLetter]:
+    async def _apply(
+        self,
+        envelopes: list[Envelope[Event]],
+        sources: list[ConsumerRecord[bytes, bytes]],
+    ) -> list[DeadLetter]:
         """The fast path: the whole batch in one transaction; on a bad event, isolate it."""
         try:
-            await self._apply_in_one_transaction(decoded)
+            await self._apply_in_one_transaction(envelopes)
             return []
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.warning("batch of %d failed (%s); isolating the bad events", len(decoded), exc)
+            log.warning("batch of %d failed (%s); isolating the bad events", len(envelopes), exc)
         rejected: list[DeadLetter] = []
-        for item in decoded:
+        for envelope, source in zip(envelopes, sources, strict=True):
             try:
-                await self._apply_in_one_transaction([item])
+                await self._apply_in_one_transaction([envelope])
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 reason = (
                     exc.reason if isinstance(exc, RejectEvent) else f"{type(exc).__name__}: {exc}"
                 )
-                rejected.append(DeadLetter.of(item.message, self.group_id, exc, reason))
+                rejected.append(DeadLetter.of(source, self.group_id, exc, reason))
         return rejected
 
-    async def _apply_in_one_transaction(self, decoded: list[Decoded]) -> None:
-        unique: dict[str, Envelope[Event]] = {}
-        for item in decoded:
-            unique.setdefault(item.envelope.id, item.envelope)
+    async def _apply_in_one_transaction(self, envelopes: list[Envelope[Event]]) -> None:
+        ids = [envelope.id for envelope in envelopes]
+        if len(set(ids)) < len(ids):  # the same id twice in a batch: its first envelope only
+            unique: dict[str, Envelope[Event]] = {}
+            for envelope in envelopes:
+                unique.setdefault(envelope.id, envelope)
+            envelopes, ids = list(unique.values()), list(unique)
         try:
             # The usual batch has never been seen: claim it with a plain INSERT.
-            applied = await self._transaction(list(unique.values()), all_new=True)
+            applied = await self._transaction(envelopes, ids, all_new=True)
         except AlreadyClaimed:
             # A redelivery: redo the transaction, applying only the ids that are new.
-            applied = await self._transaction(list(unique.values()), all_new=False)
+            applied = await self._transaction(envelopes, ids, all_new=False)
         self.processed_total += applied
 
-    async def _transaction(self, envelopes: list[Envelope[Event]], *, all_new: bool) -> int:
+    async def _transaction(
+        self, envelopes: list[Envelope[Event]], event_ids: list[str], *, all_new: bool
+    ) -> int:
         """Claim the ids in the inbox and apply the new events, in one transaction."""
-        event_ids = [envelope.id for envelope in envelopes]
         inbox, group = self._inbox, self.group_id
         async with self._sessionmaker() as session, session.begin():
             if all_new:

@@ -13,7 +13,6 @@ import zlib
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from aiokafka import ConsumerRecord, TopicPartition
 
@@ -21,24 +20,22 @@ from dunlin_events import Envelope, Event
 from dunlin_platform.deadletter import DeadLetter
 
 
-class Decoded(NamedTuple):
-    """A consumed message and its envelope (a tuple: one is built per consumed event)."""
-
-    message: ConsumerRecord[bytes, bytes]
-    envelope: Envelope[Event]
-
-
 @dataclass(frozen=True)
 class Polled:
-    """Polled messages of one lane, decoded; bad messages already turned into dead letters."""
+    """Polled messages of one lane, decoded; bad messages already turned into dead letters.
+
+    `envelopes[i]` was decoded from `sources[i]`: two aligned lists rather than a pair per
+    event, one object less to build and free for every consumed event.
+    """
 
     batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    decoded: list[Decoded]
+    envelopes: list[Envelope[Event]]
+    sources: list[ConsumerRecord[bytes, bytes]]
     rejected: list[DeadLetter]
 
     @classmethod
     def empty(cls) -> Polled:
-        return cls({}, [], [])
+        return cls({}, [], [], [])
 
     @property
     def size(self) -> int:
@@ -50,13 +47,15 @@ class Polled:
         if not revoked or not revoked & self.batch.keys():
             return self
         owned = {tp: messages for tp, messages in self.batch.items() if tp not in revoked}
-
-        def kept(message: ConsumerRecord[bytes, bytes]) -> bool:
-            return TopicPartition(message.topic, message.partition) in owned
-
+        kept = [
+            (envelope, source)
+            for envelope, source in zip(self.envelopes, self.sources, strict=True)
+            if TopicPartition(source.topic, source.partition) in owned
+        ]
         return Polled(
             owned,
-            [d for d in self.decoded if kept(d.message)],
+            [envelope for envelope, _ in kept],
+            [source for _, source in kept],
             [r for r in self.rejected if TopicPartition(r.topic, r.partition) in owned],
         )
 
@@ -66,14 +65,16 @@ class Polled:
         if len(parts) == 1:
             return parts[0]
         batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
-        decoded: list[Decoded] = []
+        envelopes: list[Envelope[Event]] = []
+        sources: list[ConsumerRecord[bytes, bytes]] = []
         rejected: list[DeadLetter] = []
         for part in parts:
             for tp, messages in part.batch.items():
                 batch[tp] = batch[tp] + messages if tp in batch else messages
-            decoded += part.decoded
+            envelopes += part.envelopes
+            sources += part.sources
             rejected += part.rejected
-        return cls(batch, decoded, rejected)
+        return cls(batch, envelopes, sources, rejected)
 
 
 def lane_of(tp: TopicPartition, lanes: int) -> int:

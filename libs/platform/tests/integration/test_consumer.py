@@ -242,6 +242,43 @@ async def test_claim_all_records_new_ids_and_refuses_a_known_one(harness: Harnes
         assert await claim_new(session, table=inbox, consumer="c", event_ids=["a", "c"]) == {"c"}
 
 
+@pytest.mark.parametrize("form", ["as sent", "always text[]"])
+async def test_the_claim_takes_the_same_ids_joined_or_as_an_array(
+    harness: Harness, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids go as one separator-joined text unless that would not split back into them."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from dunlin_platform import inbox as inbox_module
+    from dunlin_platform.inbox import claim_all, claim_new
+
+    if form == "always text[]":
+        monkeypatch.setattr(inbox_module, "ids_parameter", lambda ids: (False, list(ids)))
+    sessions = async_sessionmaker(harness.engine)
+    table = harness.tables.inbox
+    awkward = [
+        ["a\x1fb", "c"],  # the separator inside an id
+        [""],  # a lone empty id: string_to_array would read no element at all
+        ["", "d"],
+        ["\x1e", "é ü", "e,f", "{g}", '"h"', "NULL", "i\\j"],
+    ]
+    query = text(f'SELECT event_id FROM "{harness.schema}".inbox WHERE consumer = :c')
+    for index, ids in enumerate(awkward):
+        consumer, new_id = f"{form} {index}", f"new-{ids[0]}"
+        async with sessions() as session, session.begin():
+            await claim_all(session, table=table, consumer=consumer, event_ids=ids)
+        async with sessions() as session, session.begin():
+            assert await claim_new(session, table=table, consumer=consumer, event_ids=ids) == set()
+            again = [*ids, new_id]
+            assert await claim_new(session, table=table, consumer=consumer, event_ids=again) == {
+                new_id
+            }
+        async with harness.engine.connect() as conn:
+            stored = [row[0] for row in await conn.execute(query, {"c": consumer})]
+        assert sorted(stored) == sorted({*ids, new_id})
+
+
 async def test_a_graceful_stop_commits_the_offsets_of_every_applied_batch(
     harness: Harness, kafka_bootstrap_servers: str
 ) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import cast
 
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
+from dunlin_events import Envelope, Event
 from dunlin_platform.lanes import Lane, Polled, lane_of
 
 TOPIC = "t"
@@ -18,7 +20,9 @@ def polled(partition: int, offsets: range) -> Polled:
     messages: list[ConsumerRecord[bytes, bytes]] = [
         ConsumerRecord(TOPIC, partition, o, 0, 0, b"k", b"v", None, 1, 1, ()) for o in offsets
     ]
-    return Polled({tp: messages}, [], [])
+    # Stand-ins for the envelopes decoded from each message, named after its coordinates.
+    envelopes = [cast("Envelope[Event]", f"{partition}:{o}") for o in offsets]
+    return Polled({tp: messages}, envelopes, list(messages), [])
 
 
 def offsets(batch: Polled, partition: int) -> list[int]:
@@ -75,6 +79,9 @@ def test_a_merged_batch_without_revoked_partitions_keeps_the_others(
     assert offsets(kept, 0) == [0, 1, 2, 3]
     assert (TopicPartition(TOPIC, 1) in kept.batch) == (not revoked)
     assert kept.size == (4 if revoked else 6)
+    # Each envelope stays beside the message it was decoded from.
+    assert [str(e) for e in kept.envelopes] == [f"{m.partition}:{m.offset}" for m in kept.sources]
+    assert len(kept.envelopes) == kept.size
 
 
 def test_retired_batches_are_kept_bounded_until_released_or_the_lane_waits() -> None:
