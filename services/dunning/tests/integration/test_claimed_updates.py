@@ -162,3 +162,19 @@ async def test_every_claimed_case_needs_its_saved_state(own_runtime: ServiceRunt
             await repository.save_claimed(
                 session=session, claimed=claimed, saved=[(claimed.states[0], LATER)], now=AT
             )
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_claimed_cases_stay_locked_until_the_transaction_ends(
+    own_runtime: ServiceRuntime,
+) -> None:
+    """The claim is the batch's first statement, sent on the driver: it must still run in
+    the batch's transaction, or its locks would go at once and two sweeps share cases."""
+    ids = {s.account_id for s in await _cases(own_runtime, 3)}
+    async with own_runtime.sessionmaker() as first, first.begin():
+        mine = await repository.claim_due(session=first, now=AT, limit=2)
+        async with own_runtime.sessionmaker() as second, second.begin():
+            theirs = await repository.claim_due(session=second, now=AT, limit=10)
+    assert len(mine.states) == 2
+    assert len(theirs.states) == 1
+    assert {s.account_id for s in mine.states + theirs.states} == ids
