@@ -27,15 +27,19 @@ async def _persist(
     results: Sequence[tuple[AccountState, Effects]],
     now: dt.datetime,
     traceparents: dict[str, str | None] | None = None,
+    claimed: repo.Claimed | None = None,
 ) -> None:
     """Write states, audit, tasks and events in the caller's transaction.
 
     An event keeps the traceparent of the step that produced it; otherwise it takes the
     account's entry in `traceparents` (the message that caused it), else the active span's.
+    `claimed`: the results are those cases', in order (their rows exist and are locked).
     """
-    await repo.save_states(
-        session=session, saved=[(s, fx.next_action_at) for s, fx in results], now=now
-    )
+    saved = [(s, fx.next_action_at) for s, fx in results]
+    if claimed is None:
+        await repo.save_states(session=session, saved=saved, now=now)
+    else:
+        await repo.save_claimed(session=session, claimed=claimed, saved=saved, now=now)
     await repo.add_audits(
         session=session, entries=[(s.account_id, a) for s, fx in results for a in fx.audit]
     )
@@ -89,14 +93,14 @@ async def sweep_batch(
     *, session: AsyncSession, outbox: Outbox, book: PolicyBook, now: dt.datetime, limit: int
 ) -> int:
     """Execute the due steps of up to `limit` cases; returns how many cases were claimed."""
-    states = await repo.claim_due(session=session, now=now, limit=limit)
+    claimed = await repo.claim_due(session=session, now=now, limit=limit)
     trace_step = step_spans()
     results = [
         (s, advance(s, book.for_account(s), now, execute=True, trace_step=trace_step))
-        for s in states
+        for s in claimed.states
     ]
-    await _persist(session=session, outbox=outbox, results=results, now=now)
-    return len(states)
+    await _persist(session=session, outbox=outbox, results=results, now=now, claimed=claimed)
+    return len(results)
 
 
 Change = Callable[[AccountState], tuple[list[Event], list[AuditEntry]]]

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from dunlin_events import DunningCaseClosed, DunningHoldChanged, Event
+from dunlin_platform.db import transaction_driver
 from dunlin_platform.outbox import Outbox
 from dunlin_platform.outbox_copy import CopyOutbox
 from dunlin_platform.runtime import ServiceRuntime
@@ -120,3 +121,53 @@ async def test_copied_audit_records_roll_back_with_the_transaction(
     async with own_runtime.engine.connect() as conn:
         rows = await conn.execute(select(audit.c.id).where(audit.c.account_id == account_id))
         assert rows.all() == []
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_audit_copy_writes_what_asyncpgs_record_copy_writes(
+    own_runtime: ServiceRuntime,
+) -> None:
+    """`add_audits` writes its own COPY data: held to asyncpg's `copy_records_to_table`."""
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    entries = [
+        AuditEntry("step_executed", "system", None, AT, "case-1", "reminder", {"index": 1}),
+        AuditEntry("noted", "sömeone", 'quo"te \\ \n\t \x1f', AT.astimezone(plus_two)),
+        AuditEntry("noted", "x", "", AT.replace(tzinfo=None), detail={"ünï": ["©", 1.5, None]}),
+        AuditEntry("noted", "x", "again", AT + dt.timedelta(microseconds=7), "case-1"),
+    ]
+    by_copy, by_asyncpg = (f"acc-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    async with own_runtime.sessionmaker() as session, session.begin():
+        await repository.add_audits(session=session, entries=[(by_copy, e) for e in entries])
+        driver = await transaction_driver(session)
+        await driver.copy_records_to_table(
+            audit.name,
+            schema_name=audit.schema,
+            columns=repository._AUDIT_COLUMNS,
+            records=[
+                (
+                    by_asyncpg,
+                    e.case_id,
+                    e.action,
+                    e.step_key,
+                    e.actor,
+                    e.reason,
+                    e.at,
+                    repository._detail_json(e.detail),
+                )
+                for e in entries
+            ],
+        )
+
+    async def rows(account_id: str) -> list[dict[str, Any]]:
+        async with own_runtime.engine.connect() as conn:
+            found = await conn.execute(
+                select(audit).where(audit.c.account_id == account_id).order_by(audit.c.id)
+            )
+            return [
+                {k: v for k, v in r._mapping.items() if k not in ("id", "account_id")}
+                for r in found
+            ]
+
+    copied = await rows(by_copy)
+    assert len(copied) == len(entries)
+    assert copied == await rows(by_asyncpg)

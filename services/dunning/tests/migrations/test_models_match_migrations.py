@@ -1,4 +1,5 @@
-"""The migrations on a fresh database: the models match them, 0003 backfills cases.step_key."""
+"""The migrations on a fresh database: the models match them, 0003 backfills cases.step_key,
+0005 leaves the audit one index (its primary key) that the API's reads use."""
 
 from __future__ import annotations
 
@@ -55,6 +56,12 @@ async def test_models_match_the_migrations_and_open_cases_get_their_step(
                 ),
                 {"open": OPEN_STATE},
             )
+            await conn.execute(
+                text(
+                    "INSERT INTO dunning.audit (account_id, action, actor, at, detail)"
+                    " VALUES ('a1', 'noted', 'someone', now(), '{}')"
+                )
+            )
         await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=url, revision="head")
         async with engine.connect() as conn:
             steps = (
@@ -69,6 +76,19 @@ async def test_models_match_the_migrations_and_open_cases_get_their_step(
                     " AND indexname = 'ix_outbox_published_at'"
                 )
             )
+            # 0005: the audit's one index is its primary key (account_id, id), and the API's
+            # read of an account's records (oldest first, after a cursor) uses it unsorted.
+            audit_indexes = (
+                await conn.execute(
+                    text(
+                        "SELECT indexname, indexdef FROM pg_indexes"
+                        " WHERE schemaname = 'dunning' AND tablename = 'audit'"
+                    )
+                )
+            ).all()
+            kept_audit = (
+                await conn.execute(text("SELECT account_id, action FROM dunning.audit"))
+            ).all()
             # 0004: the purge's index holds published rows only, and the purge still uses it.
             await conn.execute(text("SET enable_seqscan = off"))
             plan = "\n".join(
@@ -81,7 +101,22 @@ async def test_models_match_the_migrations_and_open_cases_get_their_step(
                     )
                 ).scalars()
             )
+            audit_plan = "\n".join(
+                (
+                    await conn.execute(
+                        text(
+                            "EXPLAIN SELECT * FROM dunning.audit WHERE account_id = 'a1'"
+                            " AND id > 5 ORDER BY id LIMIT 51"
+                        )
+                    )
+                ).scalars()
+            )
         await engine.dispose()
+        pk_audit = "CREATE UNIQUE INDEX pk_audit ON dunning.audit USING btree (account_id, id)"
+        assert [tuple(r) for r in audit_indexes] == [("pk_audit", pk_audit)]
+        assert [tuple(r) for r in kept_audit] == [("a1", "noted")]
+        assert "Index Scan using pk_audit" in audit_plan
+        assert "Sort" not in audit_plan
         assert [tuple(s) for s in steps] == [("a1", "reminder"), ("a2", None)]
         assert diff == []
         assert published_index is not None
