@@ -82,11 +82,11 @@ _TRACEPARENT_RE = re.compile(
 _ZERO_TRACE_ID, _ZERO_SPAN_ID = "0" * 32, "0" * 16
 
 
-def parent_span_context(traceparent: str | None) -> trace.SpanContext | None:
-    """The remote span context a traceparent names, None when absent or invalid.
+def traceparent_ids(traceparent: str | None) -> tuple[str, str, int] | None:
+    """The trace id and span id (lowercase hex) and the flags a traceparent names.
 
-    The propagator's `extract` with no tracestate, without building a carrier and a context:
-    the unsampled processing span only needs the parent's ids and flags.
+    None when it is absent or invalid by the W3C propagator's rule (all-zero ids, version
+    ff, a version-00 header with more fields).
     """
     if not traceparent:
         return None
@@ -98,11 +98,24 @@ def parent_span_context(traceparent: str | None) -> trace.SpanContext | None:
         return None
     if version == "ff" or (version == "00" and rest):
         return None
+    return trace_id, span_id, int(flags, 16)
+
+
+def parent_span_context(traceparent: str | None) -> trace.SpanContext | None:
+    """The remote span context a traceparent names, None when absent or invalid.
+
+    The propagator's `extract` with no tracestate, without building a carrier and a context:
+    the unsampled processing span only needs the parent's ids and flags.
+    """
+    ids = traceparent_ids(traceparent)
+    if ids is None:
+        return None
+    trace_id, span_id, flags = ids
     return trace.SpanContext(
         trace_id=int(trace_id, 16),
         span_id=int(span_id, 16),
         is_remote=True,
-        trace_flags=trace.TraceFlags(int(flags, 16)),
+        trace_flags=trace.TraceFlags(flags),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from types import TracebackType
 
@@ -11,7 +10,12 @@ from opentelemetry.sdk.trace import Tracer as SdkTracer
 
 from dunlin_platform.router import tracer
 from dunlin_platform.spans import MAX_INVOICE_IDS
-from dunlin_platform.telemetry import context_from_traceparent, samples_nothing, traceparent_of
+from dunlin_platform.telemetry import (
+    context_from_traceparent,
+    samples_nothing,
+    traceparent_ids,
+    traceparent_of,
+)
 from dunning.domain.case import StepTrace, StepTracer, Untraced
 
 
@@ -87,31 +91,9 @@ def _no_op(step_tracer: trace.Tracer) -> bool:
     )
 
 
-# The W3C propagator's header rule, as `dunlin_platform.telemetry.parent_span_context` applies it.
-_TRACEPARENT = re.compile(
-    "^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?[ \t]*$"
-)
-_ZERO_TRACE_ID, _ZERO_SPAN_ID = "0" * 32, "0" * 16
-
-
-def _parent_ids(traceparent: str | None) -> tuple[str, str, int] | None:
-    """The parent's trace id, span id (lowercase hex) and flags; None when absent or invalid."""
-    if not traceparent:
-        return None
-    match = _TRACEPARENT.search(traceparent)
-    if match is None:
-        return None
-    version, trace_id, span_id, flags, rest = match.groups()
-    if trace_id == _ZERO_TRACE_ID or span_id == _ZERO_SPAN_ID:
-        return None
-    if version == "ff" or (version == "00" and rest):
-        return None
-    return trace_id, span_id, int(flags, 16)
-
-
 def _same_as_parent(parent: str | None) -> str | None:
     """What a no-op tracer's span under `parent` yields: the parent, normalised, or None."""
-    ids = _parent_ids(parent)
+    ids = traceparent_ids(parent)
     if ids is None:
         return None
     trace_id, span_id, flags = ids
@@ -128,7 +110,7 @@ def _unsampled_child_of(step_tracer: SdkTracer) -> Callable[[str | None], str | 
     random_flag = trace.TraceFlags.RANDOM_TRACE_ID
 
     def child(parent: str | None) -> str | None:
-        ids = _parent_ids(parent)
+        ids = traceparent_ids(parent)
         if ids is None:
             trace_id = f"{generator.generate_trace_id():032x}"
             flags = random_flag if generator.is_trace_id_random() else 0
