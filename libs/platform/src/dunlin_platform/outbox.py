@@ -10,9 +10,9 @@ import functools
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -38,6 +38,7 @@ from sqlalchemy.types import TypeDecorator
 from dunlin_events import Envelope, Event
 from dunlin_platform.clock import Clock, SystemClock
 from dunlin_platform.telemetry import current_traceparent
+from dunlin_platform.text_columns import joined_text_columns, text_array_sql
 
 
 class JsonText(TypeDecorator[str]):
@@ -142,26 +143,8 @@ def _wake_running_relays(schema: str) -> Callable[[], None]:
     return wake
 
 
-# The bulk insert's text columns, in the order of its unnest.
+# The bulk insert's text columns, in the order of its unnest (sent joined, see text_columns).
 _TEXT_COLUMNS = ("aggregatetype", "aggregateid", "type", "topic", "payload", "tracingspancontext")
-# A text column travels as ONE text, its values joined by the ASCII unit separator (NULLs
-# written as the record separator) and split again by string_to_array: the driver then
-# copies one string instead of type-checking and encoding every element of a text[].
-_SEP, _NULL = "\x1f", "\x1e"
-
-
-def _joined_columns(columns: Mapping[str, Sequence[str | None]]) -> dict[str, str] | None:
-    """Every column joined, or None when a value holds a separator (or the one value is "")
-    and the columns must travel as arrays. JSON text never holds either separator raw."""
-    joined: dict[str, str] = {}
-    for name, values in columns.items():
-        nulls = values.count(None)
-        strings = [_NULL if v is None else v for v in values] if nulls else values
-        text_ = _SEP.join(cast("list[str]", strings))
-        if not text_ or text_.count(_SEP) != len(values) - 1 or text_.count(_NULL) != nulls:
-            return None
-        joined[name] = text_
-    return joined
 
 
 def id_block() -> tuple[str, int]:
@@ -316,7 +299,7 @@ class Outbox:
         elif len(traceparents) != count:
             raise ValueError("one traceparent per event")
         texts: dict[str, Sequence[str | None]] = {**columns, "tracingspancontext": traceparents}
-        joined = _joined_columns(texts)
+        joined = joined_text_columns(texts)
         id_prefix, id_base = id_block()
         await session.execute(
             self._statements[joined is not None],
@@ -337,12 +320,7 @@ class Outbox:
 
     def _insert_many(self, joined: bool) -> TextClause:
         table = f'"{self._table.schema}"."{self._table.name}"'
-        columns = ", ".join(
-            f"string_to_array(CAST(:{name} AS text), chr(31), chr(30))"
-            if joined
-            else f"CAST(:{name} AS text[])"
-            for name in _TEXT_COLUMNS
-        )
+        columns = ", ".join(text_array_sql(name, joined=joined) for name in _TEXT_COLUMNS)
         # Row n's id is the statement's id block (see `id_block`) plus n.
         return text(
             f"""

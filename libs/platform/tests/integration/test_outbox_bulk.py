@@ -14,7 +14,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from dunlin_events import AccountRegistered
-from dunlin_platform.outbox import Outbox, _joined_columns, id_block
+from dunlin_platform.outbox import Outbox, id_block
+from dunlin_platform.text_columns import joined_text_columns
 
 from .conftest import Harness, account_registered
 
@@ -107,7 +108,7 @@ async def test_joined_columns_split_back_into_exactly_their_values(
     named = {
         f"c{i}": values[:count] + [None] * (count - len(values)) for i, values in enumerate(columns)
     }
-    joined = _joined_columns(named)
+    joined = joined_text_columns(named)
     if joined is None:
         # Arrays only when some value holds a separator or the one value is "".
         assert any(
@@ -123,12 +124,12 @@ async def test_joined_columns_split_back_into_exactly_their_values(
 
 
 def test_columns_travel_joined_when_no_value_holds_a_separator() -> None:
-    assert _joined_columns({"a": ["x", None, ""], "b": ["y", "z", "w"]}) == {
+    assert joined_text_columns({"a": ["x", None, ""], "b": ["y", "z", "w"]}) == {
         "a": "x\x1f\x1e\x1f",
         "b": "y\x1fz\x1fw",
     }
     for values in (["x\x1fy"], ["x", "\x1e"], [""]):
-        assert _joined_columns({"a": ["ok"] * len(values), "b": values}) is None
+        assert joined_text_columns({"a": ["ok"] * len(values), "b": values}) is None
 
 
 def test_anid_block_is_a_uuid7_of_now_for_every_row() -> None:

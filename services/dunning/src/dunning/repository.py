@@ -27,6 +27,7 @@ from dunlin_platform.outbox_copy import (
     text_field,
     timestamptz_field,
 )
+from dunlin_platform.text_columns import joined_text_columns, text_array_sql
 from dunning.db import assignments, audit, cases, policies, tasks
 from dunning.domain.assignment import PolicyBook
 from dunning.domain.case import AuditEntry
@@ -233,40 +234,21 @@ _STATE_JSON = AccountState.__pydantic_serializer__.to_json
 _PROGRESS_JSON = Progress.__pydantic_serializer__.to_json
 
 
-# Text columns travel as ONE text each, joined by the ASCII unit separator (NULLs as the
-# record separator) and split by string_to_array: the driver then copies one string per
-# column instead of encoding (and type-checking) every element of a text[]. Any value that
-# contains a separator (or a lone empty string, which string_to_array reads as no element)
-# sends that batch's columns as text[] arrays instead.
-_SEP, _NULL = "\x1f", "\x1e"
-
-
 @dataclass(frozen=True)
 class _TextColumns:
+    """A batch's text columns: joined (`dunlin_platform.text_columns`) or as text[]s."""
+
     joined: bool
     params: dict[str, Any]
 
 
 def _text_columns(**columns: Sequence[str | None]) -> _TextColumns:
-    joined: dict[str, Any] = {}
-    for name, values in columns.items():
-        nulls = values.count(None)
-        strings = [_NULL if v is None else v for v in values] if nulls else values
-        text_ = _SEP.join(cast("list[str]", strings))
-        if text_.count(_SEP) != len(values) - 1 or text_.count(_NULL) != nulls or not text_:
-            return _TextColumns(False, dict(columns))
-        joined[name] = text_
-    return _TextColumns(True, joined)
-
-
-def _text_column(name: str, joined: bool) -> str:
-    if joined:
-        return f"string_to_array(CAST(:{name} AS text), chr(31), chr(30))"
-    return f"CAST(:{name} AS text[])"
+    joined = joined_text_columns(columns)
+    return _TextColumns(False, dict(columns)) if joined is None else _TextColumns(True, joined)
 
 
 def _upsert_cases(joined: bool) -> TextClause:
-    col = partial(_text_column, joined=joined)
+    col = partial(text_array_sql, joined=joined)
     return text(
         f"""
         INSERT INTO dunning.cases
@@ -289,7 +271,7 @@ _UPSERT_CASES = {joined: _upsert_cases(joined) for joined in (True, False)}
 
 
 def _update_claimed(joined: bool) -> TextClause:
-    col = partial(_text_column, joined=joined)
+    col = partial(text_array_sql, joined=joined)
     # The account id is compared too, as a guard: wrapped in IS TRUE, which no index can
     # answer, so that it is checked on the row fetched by its ctid instead of offering the
     # planner a primary-key probe.
