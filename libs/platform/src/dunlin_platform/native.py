@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.machinery
+import importlib.util
 import json
 import logging
 import os
@@ -62,10 +63,11 @@ class NativeGroup:
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """Whether a group runs compiled, and why not when it does not."""
+    """Whether a group runs compiled, and why; `ignored`: a build exists but does not fit."""
 
     native: bool
     reason: str
+    ignored: bool = False
 
 
 # Package name -> how `activate` found its group (for tests, the bench and logs).
@@ -121,30 +123,35 @@ def check(root: Path, group: NativeGroup) -> Status:
     except FileNotFoundError:
         return Status(native=False, reason="not built (`make native` builds it)")
     except (OSError, ValueError) as exc:
-        return Status(native=False, reason=f"unreadable manifest: {exc}")
+        return Status(native=False, reason=f"unreadable manifest: {exc}", ignored=True)
     return _compare(manifest, root, group)
 
 
 def _compare(manifest: Mapping[str, object], root: Path, group: NativeGroup) -> Status:
+    problem = _mismatch(manifest, root, group)
+    if problem is not None:
+        return Status(native=False, reason=problem, ignored=True)
+    return Status(native=True, reason=f"compiled, from {build_dir(root, group)}")
+
+
+def _mismatch(manifest: Mapping[str, object], root: Path, group: NativeGroup) -> str | None:
     if manifest.get("format") != FORMAT or manifest.get("modules") != list(group.modules):
-        return Status(native=False, reason="stale build: built for another module list")
+        return "stale build: built for another module list"
     if manifest.get("suffix") != extension_suffix():
-        return Status(native=False, reason=f"foreign build: for {manifest.get('suffix')}")
+        return f"foreign build: for {manifest.get('suffix')}"
     sources = manifest.get("sources")
     if not isinstance(sources, dict) or LOCK_FILE not in sources:
-        return Status(native=False, reason="unreadable manifest: no sources")
+        return "unreadable manifest: no sources"
     for name, digest in sources.items():
         try:
             current = file_hash(root / name)
         except OSError:
-            return Status(native=False, reason=f"stale build: {name} is gone")
+            return f"stale build: {name} is gone"
         if current != digest:
-            return Status(native=False, reason=f"stale build: {name} changed")
+            return f"stale build: {name} changed"
     folder = build_dir(root, group)
     missing = [path for path in module_files(group).values() if not (folder / path).is_file()]
-    if missing:
-        return Status(native=False, reason=f"incomplete build: no {missing[0]}")
-    return Status(native=True, reason=f"compiled, from {folder}")
+    return f"incomplete build: no {missing[0]}" if missing else None
 
 
 class _NativeFinder:
@@ -161,7 +168,7 @@ class _NativeFinder:
         if file is None:
             return None
         loader = ExtensionFileLoader(fullname, str(file))
-        return ModuleSpec(fullname, loader, origin=str(file))
+        return importlib.util.spec_from_file_location(fullname, file, loader=loader)
 
     def invalidate_caches(self) -> None:
         """Nothing cached: the paths were checked once, when the group was activated."""
@@ -185,6 +192,6 @@ def activate(group: NativeGroup) -> Status:
         folder = build_dir(root, group)
         paths = {name: folder / path for name, path in module_files(group).items()}
         sys.meta_path.insert(0, _NativeFinder(paths))
-    if status.reason.startswith(("stale", "foreign", "incomplete", "unreadable")):
+    if status.ignored:
         log.warning("%s runs as plain Python: %s", group.package, status.reason)
     return status

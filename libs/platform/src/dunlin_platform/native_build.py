@@ -13,6 +13,7 @@ import ast
 import contextlib
 import datetime as dt
 import importlib
+import importlib.util
 import io
 import json
 import logging
@@ -57,12 +58,11 @@ def toolchain_problem() -> str | None:
 
 
 def sources(root: Path, group: NativeGroup) -> list[str]:
-    """Every first-party file the compiled modules import, directly or not, and what else
-    shaped the build: the mypy configuration (`pyproject.toml`) and `uv.lock`.
+    """Every first-party file the compiled modules import, transitively, plus the mypy config.
 
     mypyc compiles against the types (and inlines the constants) of what a module imports, so
-    the build is stale when any of those change, not only the compiled files. Third-party
-    packages (and mypyc itself) are pinned by `uv.lock`.
+    the build is stale when any of those change, not only the compiled files; mypy reads its
+    configuration from `pyproject.toml`, and `uv.lock` pins mypyc and the third-party packages.
     """
     found: dict[str, Path] = {}
     todo = list(group.qualified)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from dunlin_platform.native import MANIFEST
+from dunlin_platform.native import MANIFEST, extension_suffix
 from dunlin_platform.native_build import toolchain_problem
 
 PYPROJECT = """\
@@ -117,7 +117,7 @@ def _probe(root: Path, **env: str) -> dict[str, Any]:
         check=True,
     )
     result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return {**result, "stderr": done.stderr}
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +140,7 @@ def test_a_fresh_build_is_imported_compiled(copy: Path) -> None:
     assert probe["native"] is True
     assert probe["compiled"] == [True, True]
     assert probe["quadruple_3"] == 12
+    assert probe["stderr"] == ""
 
 
 @needs_compiler
@@ -168,6 +169,7 @@ def test_an_edited_module_runs_as_plain_python_at_once_with_its_neighbours(copy:
     assert probe["reason"] == "stale build: src/toy/core.py changed"
     assert probe["compiled"] == [False, False]  # api.py too: it would call the old double
     assert probe["quadruple_3"] == 27
+    assert "toy runs as plain Python: stale build: src/toy/core.py changed" in probe["stderr"]
 
 
 @needs_compiler
@@ -201,6 +203,14 @@ def test_a_build_for_another_interpreter_is_ignored(copy: Path) -> None:
 
 
 @needs_compiler
+def test_a_build_without_its_shared_library_is_ignored(copy: Path) -> None:
+    (copy / ".dunlin" / "native" / "toy" / f"toy__mypyc{extension_suffix()}").unlink()
+    probe = _probe(copy)
+    assert probe["reason"] == f"incomplete build: no toy__mypyc{extension_suffix()}"
+    assert probe["compiled"] == [False, False]
+
+
+@needs_compiler
 def test_a_rebuild_makes_an_edited_module_compiled_again(copy: Path) -> None:
     core = copy / "src" / "toy" / "core.py"
     core.write_text(core.read_text().replace("x * 2 * RATE", "x * 3 * RATE"))
@@ -216,6 +226,7 @@ def test_dunlin_native_0_forces_plain_python_and_skips_the_build(copy: Path) -> 
     probe = _probe(copy, DUNLIN_NATIVE="0")
     assert (probe["native"], probe["reason"]) == (False, "DUNLIN_NATIVE=0")
     assert probe["compiled"] == [False, False]
+    assert probe["stderr"] == ""  # asked for: no warning
     shutil.rmtree(copy / ".dunlin")
     done = _build(copy, DUNLIN_NATIVE="0")
     assert done.returncode == 0, done.stderr
