@@ -170,6 +170,8 @@ class OutboxKeyMigration(NamedTuple):
 
 # Rows written before the migration: (id, published) for each, in seq order.
 _KEY_MIGRATION_ROWS = (("e1", True), ("e2", False), ("e3", True), ("e4", False))
+# The relay's read and purge indexes, the same before and after the migration.
+_PARTIAL_INDEXES = {"ix_outbox_unpublished", "ix_outbox_published_at"}
 
 
 async def outbox_key_migration(
@@ -229,9 +231,6 @@ async def check_outbox_key_migration(
     assert set(old) == _PARTIAL_INDEXES | {"pk_outbox", "uq_outbox_seq"}, old
     assert old["pk_outbox"].endswith("USING btree (id)"), old
     assert old["uq_outbox_seq"].endswith("USING btree (seq)"), old
-
-
-_PARTIAL_INDEXES = {"ix_outbox_unpublished", "ix_outbox_published_at"}
 
 
 async def _write_outbox_rows(conn: AsyncConnection, schema: str) -> None:
