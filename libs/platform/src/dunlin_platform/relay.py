@@ -35,7 +35,7 @@ from dunlin_platform.spans import event_attributes
 from dunlin_platform.telemetry import context_from_traceparent, current_traceparent, tracer
 
 # encode_row lived here before relay_encoding: still importable from this module.
-__all__ = ["OutboxRelay", "asyncpg_dsn", "encode_row"]
+__all__ = ["OutboxRelay", "asyncpg_dsn", "encode_row", "mark_sql", "select_sql"]
 
 log = logging.getLogger(__name__)
 
@@ -202,22 +202,11 @@ class OutboxRelay:
 
     @functools.cached_property
     def _select_sql(self) -> str:
-        """The oldest unpublished rows, in `OutboxRow`'s column order; $1 is the limit."""
-        return (
-            f"SELECT {', '.join(OutboxRow._fields)} FROM {self._table_sql}"  # noqa: S608 - our table
-            " WHERE published_at IS NULL ORDER BY seq LIMIT $1"
-        )
+        return select_sql(self._table)
 
     @functools.cached_property
     def _mark_sql(self) -> str:
-        return (
-            f"UPDATE {self._table_sql} SET published_at = now()"  # noqa: S608 - our table
-            " WHERE seq = ANY($1::bigint[])"
-        )
-
-    @functools.cached_property
-    def _table_sql(self) -> str:
-        return f'"{self._table.schema}"."{self._table.name}"'
+        return mark_sql(self._table)
 
     def _record(self, row: OutboxRow) -> KafkaRecord:
         if not self._trace_publish:
@@ -257,6 +246,27 @@ class OutboxRelay:
         t = self._table
         async with self._engine.begin() as conn:
             await conn.execute(delete(t).where(t.c.published_at < cutoff))
+
+
+def select_sql(table: Table) -> str:
+    """The relay's read: the oldest unpublished rows, in `OutboxRow`'s column order; $1 is
+    the limit (served by `ix_outbox_unpublished`)."""
+    return (
+        f"SELECT {', '.join(OutboxRow._fields)} FROM {_table_sql(table)}"  # noqa: S608 - our table
+        " WHERE published_at IS NULL ORDER BY seq LIMIT $1"
+    )
+
+
+def mark_sql(table: Table) -> str:
+    """The relay's mark of the rows it published; $1 is their `seq`s (the primary key)."""
+    return (
+        f"UPDATE {_table_sql(table)} SET published_at = now()"  # noqa: S608 - our table
+        " WHERE seq = ANY($1::bigint[])"
+    )
+
+
+def _table_sql(table: Table) -> str:
+    return f'"{table.schema}"."{table.name}"'
 
 
 def _payload_attributes(payload: str) -> dict[str, AttributeValue]:

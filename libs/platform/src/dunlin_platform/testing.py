@@ -11,11 +11,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from dunlin_platform.migrations import upgrade
-from dunlin_platform.outbox import outbox_trigger_ddl
+from dunlin_platform.outbox import outbox_table, outbox_trigger_ddl
+from dunlin_platform.relay import mark_sql, select_sql
 
 
 async def create_schema(engine: AsyncEngine, metadata: MetaData) -> None:
@@ -49,6 +51,50 @@ def schema_drift(connection: Connection, metadata: MetaData, schema: str) -> lis
     return [d for d in compare_metadata(context, metadata) if "alembic_version" not in str(d)]
 
 
+class OutboxIndexes(NamedTuple):
+    """A schema's outbox indexes and the plans of the relay's statements over them."""
+
+    definitions: dict[str, str]  # pg_indexes.indexdef by index name
+    read: str  # EXPLAIN of the relay's read of the oldest unpublished rows
+    mark: str  # EXPLAIN of its mark of the rows it published
+    purge: str  # EXPLAIN of its purge of old published rows
+
+
+async def outbox_indexes(conn: AsyncConnection, schema: str) -> OutboxIndexes:
+    """`schema`'s outbox indexes as migrated (the model comparison ignores an index's WHERE
+    and the primary key's columns) and how the relay's read, mark and purge use them.
+
+    Sequential scans are disabled for the EXPLAINs only (a near-empty test table would be
+    scanned otherwise): the question is whether an index CAN serve each statement.
+    """
+    rows = await conn.execute(
+        text(
+            "SELECT indexname, indexdef FROM pg_indexes"
+            " WHERE schemaname = :schema AND tablename = 'outbox'"
+        ),
+        {"schema": schema},
+    )
+    definitions = {name: definition for name, definition in rows}
+    table = outbox_table(MetaData(schema=schema))
+    await conn.execute(text("SET LOCAL enable_seqscan = off"))
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    read, mark = [
+        "\n".join(row[0] for row in await driver.fetch(f"EXPLAIN {statement}", argument))
+        for statement, argument in ((select_sql(table), 100), (mark_sql(table), [1, 2]))
+    ]
+    explain = await conn.execute(
+        text(
+            f'EXPLAIN DELETE FROM "{schema}".outbox'  # noqa: S608 - a test's own schema name
+            " WHERE published_at < :cutoff"
+        ),
+        {"cutoff": datetime(2000, 1, 1, tzinfo=UTC)},
+    )
+    purge = "\n".join(explain.scalars())
+    await conn.execute(text("RESET enable_seqscan"))
+    return OutboxIndexes(definitions, read, mark, purge)
+
+
 class PurgeIndex(NamedTuple):
     """How a migrated schema's outbox serves the relay's purge (see `outbox_purge_index`)."""
 
@@ -58,30 +104,10 @@ class PurgeIndex(NamedTuple):
 
 async def outbox_purge_index(conn: AsyncConnection, schema: str) -> PurgeIndex:
     """The purge index of `schema`'s outbox and the plan of a purge, so a service's migration
-    test can check that the migrated index is the partial one `outbox_table` declares (the
-    model comparison ignores an index's WHERE) and that the purge still uses it.
-
-    Sequential scans are disabled for the EXPLAIN only (a near-empty test table would be
-    scanned otherwise): the question is whether the index CAN serve the purge's predicate.
-    """
-    definition = await conn.scalar(
-        text(
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = :schema"
-            " AND tablename = 'outbox' AND indexname = 'ix_outbox_published_at'"
-        ),
-        {"schema": schema},
-    )
-    await conn.execute(text("SET LOCAL enable_seqscan = off"))
-    explain = await conn.execute(
-        text(
-            f'EXPLAIN DELETE FROM "{schema}".outbox'  # noqa: S608 - a test's own schema name
-            " WHERE published_at < :cutoff"
-        ),
-        {"cutoff": datetime(2000, 1, 1, tzinfo=UTC)},
-    )
-    plan = "\n".join(explain.scalars())
-    await conn.execute(text("RESET enable_seqscan"))
-    return PurgeIndex(definition, plan)
+    test can check that the migrated index is the partial one `outbox_table` declares and
+    that the purge still uses it (see `outbox_indexes`)."""
+    indexes = await outbox_indexes(conn, schema)
+    return PurgeIndex(indexes.definitions.get("ix_outbox_published_at"), indexes.purge)
 
 
 class OutboxPurgeMigration(NamedTuple):
@@ -133,9 +159,109 @@ async def check_outbox_purge_migration(
     assert "WHERE" not in before, f"still partial once {revision} is undone: {before}"
 
 
-def _downgrade(alembic_ini: Path, database_url: str, revision: str) -> None:
-    """`migrations.upgrade`'s counterpart, for tests only (services never migrate down)."""
+class OutboxKeyMigration(NamedTuple):
+    """A service's outbox through the migration that made `seq` its primary key."""
+
+    drift: list[Any]  # `schema_drift` at head: empty when the models match the migrations
+    rows: list[list[tuple[Any, ...]]]  # (id, seq, published_at) before, at head, undone
+    at_head: OutboxIndexes
+    undone: OutboxIndexes  # once the migration is undone
+
+
+# Rows written before the migration: (id, published) for each, in seq order.
+_KEY_MIGRATION_ROWS = (("e1", True), ("e2", False), ("e3", True), ("e4", False))
+# The relay's read and purge indexes, the same before and after the migration.
+_PARTIAL_INDEXES = {"ix_outbox_unpublished", "ix_outbox_published_at"}
+
+
+async def outbox_key_migration(
+    database_url: str, *, alembic_ini: Path, metadata: MetaData, revision: str
+) -> OutboxKeyMigration:
+    """Migrate an empty database to just before `revision` (each service's
+    `0NNN_outbox_seq_primary_key`), write outbox rows, migrate to head, then undo `revision`,
+    reading the rows and the outbox indexes at each point."""
+    schema = str(metadata.schema)
+    before = _alembic_script(alembic_ini).get_revision(revision).down_revision
+    assert isinstance(before, str), f"{revision} must follow exactly one revision"
+    await asyncio.to_thread(
+        upgrade, alembic_ini=alembic_ini, database_url=database_url, revision=before
+    )
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await _write_outbox_rows(conn, schema)
+        rows = [await _outbox_rows(engine, schema)]
+        await asyncio.to_thread(upgrade, alembic_ini=alembic_ini, database_url=database_url)
+        async with engine.connect() as conn:
+            drift = await conn.run_sync(schema_drift, metadata, schema)
+            at_head = await outbox_indexes(conn, schema)
+        rows.append(await _outbox_rows(engine, schema))
+        await asyncio.to_thread(_downgrade, alembic_ini, database_url, before)
+        async with engine.connect() as conn:
+            undone = await outbox_indexes(conn, schema)
+        rows.append(await _outbox_rows(engine, schema))
+    finally:
+        await engine.dispose()
+    return OutboxKeyMigration(drift, rows, at_head, undone)
+
+
+async def check_outbox_key_migration(
+    database_url: str, *, alembic_ini: Path, metadata: MetaData, revision: str
+) -> None:
+    """`outbox_key_migration`, failing (AssertionError) unless the models match the
+    migrations, the rows survive both ways unchanged, at head `seq` is the primary key and
+    the only other indexes are the relay's two partial ones, the relay's read, mark and purge
+    each use an index, and undoing `revision` gives back the primary key on `id` and
+    `uq_outbox_seq`: the test every service with an outbox runs on its own migration."""
+    result = await outbox_key_migration(
+        database_url, alembic_ini=alembic_ini, metadata=metadata, revision=revision
+    )
+    assert result.drift == [], f"models and migrations differ: {result.drift}"
+    written, at_head, undone = result.rows
+    assert [(row[0], row[2] is not None) for row in written] == list(_KEY_MIGRATION_ROWS)
+    assert at_head == written, f"rows changed by the upgrade: {written} -> {at_head}"
+    assert undone == written, f"rows changed by the downgrade: {written} -> {undone}"
+    head = result.at_head
+    assert set(head.definitions) == _PARTIAL_INDEXES | {"pk_outbox"}, head.definitions
+    assert head.definitions["pk_outbox"].endswith("USING btree (seq)"), head.definitions
+    assert "ix_outbox_unpublished" in head.read, head.read
+    assert "pk_outbox" in head.mark, head.mark
+    assert "ix_outbox_published_at" in head.purge, head.purge
+    old = result.undone.definitions
+    assert set(old) == _PARTIAL_INDEXES | {"pk_outbox", "uq_outbox_seq"}, old
+    assert old["pk_outbox"].endswith("USING btree (id)"), old
+    assert old["uq_outbox_seq"].endswith("USING btree (seq)"), old
+
+
+async def _write_outbox_rows(conn: AsyncConnection, schema: str) -> None:
+    """`_KEY_MIGRATION_ROWS`, with the columns every version of the outbox has."""
+    insert = text(
+        f'INSERT INTO "{schema}".outbox (id, aggregatetype, aggregateid, type, topic, source,'  # noqa: S608 - a test's own schema
+        " occurred_at, payload, published_at) VALUES (:id, 'AccountRegistered', 'a1',"
+        " 'dunlin.account.registered.v1', 'invoicing.events', '/tests', now(), '{}',"
+        " CASE WHEN :published THEN now() END)"
+    )
+    rows = [{"id": event_id, "published": published} for event_id, published in _KEY_MIGRATION_ROWS]
+    await conn.execute(insert, rows)
+
+
+async def _outbox_rows(engine: AsyncEngine, schema: str) -> list[tuple[Any, ...]]:
+    query = f'SELECT id, seq, published_at FROM "{schema}".outbox ORDER BY seq'  # noqa: S608
+    async with engine.connect() as conn:
+        return [tuple(row) for row in await conn.execute(text(query))]
+
+
+def _alembic_config(alembic_ini: Path, database_url: str = "") -> Config:
     config = Config(str(alembic_ini))
     config.set_main_option("script_location", str(alembic_ini.parent / "alembic"))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    command.downgrade(config, revision)
+    return config
+
+
+def _alembic_script(alembic_ini: Path) -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config(alembic_ini))
+
+
+def _downgrade(alembic_ini: Path, database_url: str, revision: str) -> None:
+    """`migrations.upgrade`'s counterpart, for tests only (services never migrate down)."""
+    command.downgrade(_alembic_config(alembic_ini, database_url), revision)
