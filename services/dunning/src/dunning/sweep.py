@@ -16,6 +16,7 @@ from multiprocessing.process import BaseProcess
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from dunlin_platform import native
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.errors import is_transient
 from dunlin_platform.outbox import Outbox
@@ -23,6 +24,7 @@ from dunlin_platform.outbox_copy import CopyOutbox
 from dunlin_platform.runtime import ServiceRuntime
 from dunning import repository as repo
 from dunning.config import DunningSettings
+from dunning.domain import NATIVE
 from dunning.domain.assignment import PolicyBook
 from dunning.handlers import sweep_batch
 
@@ -252,10 +254,23 @@ def _nothing() -> None:
     """The relay is woken by the outbox trigger's NOTIFY (see _Helper)."""
 
 
+def engine_build() -> str:
+    """How the sweep's hot domain modules run: compiled (and from where) or plain, and why."""
+    status = native.STATUS.get(NATIVE.package)
+    if status is None:  # activate() runs when dunning.domain is imported, so never here
+        return "domain modules: not activated"
+    if status.native:
+        return f"domain modules {status.reason}"
+    return f"domain modules run as plain Python ({status.reason})"
+
+
 def add_sweep_loop(runtime: ServiceRuntime, *, settings: DunningSettings) -> None:
     """Register the periodic sweep with the runtime."""
 
     async def loop() -> None:
+        # Said once at start (logging is set up by then): a sweep several times slower than
+        # usual is most often a service running its engine uncompiled.
+        log.info("dunning sweep every %ss; %s", settings.sweep_interval_s, engine_build())
         stop = runtime.stop_requested
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):

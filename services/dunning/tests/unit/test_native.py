@@ -6,21 +6,29 @@ libs/platform/tests/unit/test_native.py; these tests check the dunning domain's 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import importlib
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from importlib.machinery import ExtensionFileLoader
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 import dunning.domain
 from dunlin_platform import native
+from dunlin_platform.runtime import ServiceRuntime
+from dunning.config import DunningSettings
 from dunning.domain import NATIVE
 from dunning.domain.build import build
 from dunning.domain.state import StepRecord
+from dunning.sweep import add_sweep_loop
 
 PLAIN = ("balances", "policy", "state", "facts", "assignment", "commands")
 
@@ -62,3 +70,28 @@ def test_dunlin_native_0_runs_the_domain_as_plain_python() -> None:
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip().endswith("dunning/domain/case.py")
+
+
+@pytest.mark.parametrize("fresh_build", [True, False])
+def test_the_sweep_says_at_start_how_its_engine_runs(
+    fresh_build: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    stale = native.Status(native=False, reason="stale build: engine.py changed", ignored=True)
+    compiled = native.Status(native=True, reason="compiled, from /x/.dunlin/native/dunning_domain")
+    monkeypatch.setitem(native.STATUS, NATIVE.package, compiled if fresh_build else stale)
+    loops: list[Callable[[], Awaitable[None]]] = []
+    stop = asyncio.Event()
+    stop.set()  # the loop logs, sees the stop and returns
+    runtime = SimpleNamespace(stop_requested=stop, add_loop=lambda _name, f: loops.append(f))
+    add_sweep_loop(cast("ServiceRuntime", runtime), settings=DunningSettings(environment="test"))
+    with caplog.at_level(logging.INFO, logger="dunning.sweep"):
+        asyncio.run(_awaited(loops[0]))
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "dunning.sweep"]
+    if fresh_build:
+        assert "domain modules compiled, from /x/.dunlin/native/dunning_domain" in line
+    else:
+        assert "run as plain Python (stale build: engine.py changed)" in line
+
+
+async def _awaited(loop: Callable[[], Awaitable[None]]) -> None:
+    await loop()
