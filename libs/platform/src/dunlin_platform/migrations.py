@@ -44,12 +44,17 @@ def run_env(target_metadata: MetaData) -> None:
     asyncio.run(main())
 
 
-def upgrade(*, alembic_ini: Path, database_url: str, revision: str = "head") -> None:
-    """Apply a service's migrations (blocking; run it outside an event loop)."""
+def alembic_config(alembic_ini: Path, database_url: str = "") -> Config:
+    """A service's Alembic configuration: its `alembic/` beside `alembic_ini`, the database URL."""
     config = Config(str(alembic_ini))
     config.set_main_option("script_location", str(alembic_ini.parent / "alembic"))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    command.upgrade(config, revision)
+    return config
+
+
+def upgrade(*, alembic_ini: Path, database_url: str, revision: str = "head") -> None:
+    """Apply a service's migrations (blocking; run it outside an event loop)."""
+    command.upgrade(alembic_config(alembic_ini, database_url), revision)
 
 
 def create_outbox_trigger(op: Operations, schema: str) -> None:

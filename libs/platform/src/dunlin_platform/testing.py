@@ -9,13 +9,12 @@ from typing import Any, NamedTuple
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from dunlin_platform.migrations import upgrade
+from dunlin_platform.migrations import alembic_config, upgrade
 from dunlin_platform.outbox import outbox_table, outbox_trigger_ddl
 from dunlin_platform.relay import mark_sql, select_sql
 
@@ -251,17 +250,10 @@ async def _outbox_rows(engine: AsyncEngine, schema: str) -> list[tuple[Any, ...]
         return [tuple(row) for row in await conn.execute(text(query))]
 
 
-def _alembic_config(alembic_ini: Path, database_url: str = "") -> Config:
-    config = Config(str(alembic_ini))
-    config.set_main_option("script_location", str(alembic_ini.parent / "alembic"))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    return config
-
-
 def _alembic_script(alembic_ini: Path) -> ScriptDirectory:
-    return ScriptDirectory.from_config(_alembic_config(alembic_ini))
+    return ScriptDirectory.from_config(alembic_config(alembic_ini))
 
 
 def _downgrade(alembic_ini: Path, database_url: str, revision: str) -> None:
     """`migrations.upgrade`'s counterpart, for tests only (services never migrate down)."""
-    command.downgrade(_alembic_config(alembic_ini, database_url), revision)
+    command.downgrade(alembic_config(alembic_ini, database_url), revision)
