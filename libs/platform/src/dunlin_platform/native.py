@@ -92,6 +92,11 @@ def workspace_root(start: Path) -> Path | None:
     return None
 
 
+def group_root(group: NativeGroup) -> Path | None:
+    """The workspace checkout holding the group's (imported) package, None outside one."""
+    return workspace_root(Path(sys.modules[group.package].__path__[0]).resolve())
+
+
 def build_dir(root: Path, group: NativeGroup) -> Path:
     """Where the group's build and manifest live."""
     return root / ".dunlin" / "native" / group.name
@@ -179,8 +184,7 @@ def activate(group: NativeGroup) -> Status:
 
     Call it from the package's `__init__`, before any of the modules is imported.
     """
-    package = sys.modules[group.package]
-    root = workspace_root(Path(package.__path__[0]).resolve())
+    root = group_root(group)
     if disabled():
         status = Status(native=False, reason=f"{ENV}=0")
     elif root is None:

@@ -39,8 +39,8 @@ from dunlin_platform.native import (
     check,
     disabled,
     extension_suffix,
+    group_root,
     hashes,
-    workspace_root,
 )
 
 
@@ -164,14 +164,15 @@ def _setup(root: Path, group: NativeGroup, work: Path, paths: list[str]) -> None
     from mypyc.build import mypycify  # dev dependencies: imported only to compile
     from setuptools import setup
 
-    with _cwd(root):  # mypy reads the workspace's config (mypy_path, plugins) from there
+    # mypy reads the workspace's config (mypy_path, plugins) relative to the working directory.
+    with contextlib.chdir(root):
         extensions = mypycify(
             ["--config-file", str(root / CONFIG_FILE), *paths],
             group_name=group.name,
             target_dir=str(work / "c"),
         )
     # Not from the workspace root: setuptools would read its pyproject.toml as a project.
-    with _cwd(work):
+    with contextlib.chdir(work):
         setup(
             name=group.name,
             packages=[],
@@ -183,17 +184,6 @@ def _setup(root: Path, group: NativeGroup, work: Path, paths: list[str]) -> None
                 f"--build-temp={work / 'obj'}",
             ],
         )
-
-
-@contextlib.contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    """mypy reads the workspace's config relative to the working directory."""
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     group = importlib.import_module(args.package).NATIVE
     if not isinstance(group, NativeGroup):
         parser.error(f"{args.package}.NATIVE is not a NativeGroup")
-    root = workspace_root(Path(_package_dir(group)).resolve())
+    root = group_root(group)
     if root is None:
         parser.error(f"{args.package} is not inside a workspace checkout (no {LOCK_FILE})")
     status = check(root, group)
@@ -240,10 +230,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     print(f"compiled {args.package} into {final} in {time.monotonic() - started:.0f} s")
     return 0
-
-
-def _package_dir(group: NativeGroup) -> str:
-    return str(sys.modules[group.package].__path__[0])
 
 
 if __name__ == "__main__":

@@ -256,9 +256,7 @@ def _nothing() -> None:
 
 def engine_build() -> str:
     """How the sweep's hot domain modules run: compiled (and from where) or plain, and why."""
-    status = native.STATUS.get(NATIVE.package)
-    if status is None:  # activate() runs when dunning.domain is imported, so never here
-        return "domain modules: not activated"
+    status = native.STATUS[NATIVE.package]  # set by activate() when dunning.domain was imported
     if status.native:
         return f"domain modules {status.reason}"
     return f"domain modules run as plain Python ({status.reason})"

@@ -15,13 +15,11 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from importlib.machinery import ExtensionFileLoader
-from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
 
 import pytest
 
-import dunning.domain
 from dunlin_platform import native
 from dunlin_platform.runtime import ServiceRuntime
 from dunning.config import DunningSettings
@@ -40,7 +38,7 @@ def _compiled(name: str) -> bool:
 
 
 def _fresh() -> bool:
-    root = native.workspace_root(Path(dunning.domain.__path__[0]).resolve())
+    root = native.group_root(NATIVE)
     assert root is not None
     return not native.disabled() and native.check(root, NATIVE).native
 
