@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from dunlin_devstack import databases
-from dunlin_devstack.postgres import EmbeddedPostgres
+from dunlin_devstack.postgres import EmbeddedPostgres, server_settings
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,36 @@ def _wait_gone(pid: int) -> None:
 async def test_embedded_postgres_starts_and_answers_on_tcp(server: EmbeddedPostgres) -> None:
     assert server.url("postgres").startswith("postgresql+asyncpg://postgres@127.0.0.1:")
     assert await _select_one(server.url()) == 1
+
+
+async def test_the_server_runs_with_the_embedded_settings(server: EmbeddedPostgres) -> None:
+    wanted = server_settings()
+    conn = await asyncpg.connect(server.libpq_url())
+    try:
+        sizes = {
+            name: await conn.fetchval(
+                "SELECT pg_size_bytes(current_setting($1)) = pg_size_bytes($2)", name, wanted[name]
+            )
+            for name in ("shared_buffers", "max_wal_size")
+        }
+        timeout = await conn.fetchval("SHOW checkpoint_timeout")
+        durability = [
+            await conn.fetchval(f"SHOW {name}") for name in ("fsync", "synchronous_commit")
+        ]
+    finally:
+        await conn.close()
+    assert sizes == {"shared_buffers": True, "max_wal_size": True}
+    assert timeout == wanted["checkpoint_timeout"]
+    assert durability == ["on", "on"]  # PostgreSQL's defaults, untouched
+
+
+def test_shared_buffers_are_an_eighth_of_memory_within_bounds() -> None:
+    gb = 1024**3
+    assert server_settings(memory=4 * gb)["shared_buffers"] == "512MB"
+    assert server_settings(memory=24 * gb)["shared_buffers"] == "1024MB"  # capped
+    assert server_settings(memory=512 * 1024**2)["shared_buffers"] == "128MB"  # the default
+    assert server_settings(memory=0)["shared_buffers"] == "128MB"  # memory unknown
+    assert server_settings()["max_wal_size"] == "4GB"
 
 
 async def test_a_second_start_reuses_the_running_server(server: EmbeddedPostgres) -> None:

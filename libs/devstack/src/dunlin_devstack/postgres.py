@@ -22,6 +22,48 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 55432
 SYSTEM_USER = "embedded_postgres"
 
+_MB = 1024 * 1024
+# Shared buffers: an eighth of the memory, between PostgreSQL's default and 1 GB.
+_SHARED_BUFFERS_MIN = 128 * _MB
+_SHARED_BUFFERS_MAX = 1024 * _MB
+
+
+def server_settings(memory: int | None = None) -> dict[str, str]:
+    """The settings the embedded server runs with where PostgreSQL's defaults are too small.
+
+    The defaults suit a tiny machine: 128 MB of shared buffers, and a checkpoint whenever about
+    half of `max_wal_size` (1 GB) of WAL was written. A 100,000-case dunning sweep alone writes
+    ~500 MB of WAL (a state update, three outbox and three audit rows per case), so checkpoints
+    came every few seconds under load ("checkpoints are occurring too frequently" in the log),
+    each followed by a full-page image in the WAL for every page first written again; and the
+    tables a sweep or a relay batch touches outgrew the buffers. These are the usual first
+    tuning steps of any server (see the README's Configuration); durability settings (fsync,
+    synchronous_commit, full_page_writes) keep their defaults. `memory`: bytes available, read
+    from the machine (and its cgroup limit) when not given.
+    """
+    available = _available_memory() if memory is None else memory
+    shared = min(max(available // 8, _SHARED_BUFFERS_MIN), _SHARED_BUFFERS_MAX)
+    return {
+        "shared_buffers": f"{shared // _MB}MB",
+        "max_wal_size": "4GB",
+        "checkpoint_timeout": "15min",
+    }
+
+
+def _available_memory() -> int:
+    """Physical memory, or the cgroup v2 memory limit when that is lower; 0 if unknown."""
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        physical = 0
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        limit = "max"
+    if limit.isdigit() and (physical == 0 or int(limit) < physical):
+        return int(limit)
+    return physical
+
 
 class EmbeddedPostgres:
     """One PostgreSQL server per pgdata folder, shared by every process that starts it."""
@@ -135,7 +177,8 @@ class EmbeddedPostgres:
     def _launch(self, timeout: float) -> int:
         wanted = self._preferred_port
         port = wanted if wanted is not None and port_is_free(wanted, HOST) else free_port(HOST)
-        options = f"-h {HOST} -p {port} -k ''"
+        settings = " ".join(f"-c {name}={value}" for name, value in server_settings().items())
+        options = f"-h {HOST} -p {port} -k '' {settings}"
         try:
             self._pg_ctl(
                 ["-w", "-t", str(int(timeout)), "-o", options, "-l", str(self.log_file), "start"]
