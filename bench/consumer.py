@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from bench.corpus import PARTITIONS, produce, records
 from bench.cpu import CpuMeter, CpuUse
-from bench.infra import Infra
+from bench.infra import Infra, settle
 from bench.profiling import Profiler
 from bench.results import Result
 from bench.stages import StageClock, per_event_us
@@ -455,11 +455,15 @@ async def run(infra: Infra, opts: Options) -> list[Result]:
     try:
         for repetition in range(max(opts.repeats, 1)):
             for lanes in counts:
+                # Each from rest (bench.infra.settle): no earlier run's checkpoint or
+                # autovacuum falls into b's or c's measurement.
                 await _empty(base.engine, ceiling)
+                await settle(base.engine)
                 b_runs[lanes].append(
                     await database_ceiling(base, ceiling, rows, opts.batch_size, meter, lanes)
                 )
                 await _empty(base.engine, effects, tables.inbox)
+                await settle(base.engine)
                 pipeline = runtime(f"pipeline{repetition}x{lanes}", effects, lanes)
                 c_runs[lanes].append(await dunlin_pipeline(pipeline, opts.events, meter))
         helper = runtime("naive", naive)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.cpu import CpuMeter, CpuSample
-from bench.infra import Infra, servers
+from bench.infra import Infra, servers, settle
 from bench.results import Result
 from dunlin_events import Envelope, Event, InvoiceIssued
 from dunlin_events.testing import (
@@ -130,6 +130,7 @@ async def due_sweep(
     """Time one sweep executing `cases` due steps, with their audit rows and outbox events."""
     await _clear(runtime)
     await _fill(runtime, count=cases, state=due_state_template(), next_at=NOW, prefix="due-")
+    settled = await settle(runtime.engine, "dunning.cases")
     # Its own single connection, as in bench/consumer.py: each sample leaves out the backend
     # that reads /proc. Sampling through the runtime's pool, a pooled backend left out of the
     # first sample but not of the second is counted "from zero", i.e. with all the CPU it ever
@@ -167,6 +168,7 @@ async def due_sweep(
             if pg is None
             else f"; PostgreSQL backends CPU {pg / 1e6:.1f} s ({pg / max(done, 1):.0f} us/case)"
         )
+        + f"; {settled}"
     )
     return [
         Result(
