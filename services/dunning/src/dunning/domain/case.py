@@ -24,7 +24,7 @@ from dunning.domain.build import build
 from dunning.domain.contact import send_window
 from dunning.domain.engine import Decision, StepAction, days_overdue, evaluate
 from dunning.domain.ids import case_id as case_id_of
-from dunning.domain.ids import stable_id
+from dunning.domain.ids import uuid5
 from dunning.domain.policy import Policy
 from dunning.domain.state import AccountState, ContactEntry, Progress, StepRecord, assign
 
@@ -474,7 +474,7 @@ def _task(
     task = build(
         CollectorTaskCreated,
         account_id=state.account_id,
-        task_id=stable_id("task", case_id, action.index),
+        task_id=uuid5(f"task:{case_id}:{action.index}"),
         case_id=case_id,
         step_key=action.key,
         contact_id=str(contact["contact_id"]) if contact else None,
@@ -522,7 +522,7 @@ def _hand_off(
         build(
             AccountHandedToAgency,
             account_id=state.account_id,
-            handoff_id=stable_id("handoff", case_id),
+            handoff_id=uuid5(f"handoff:{case_id}"),
             case_id=case_id,
             agency=policy.body.agency.name,
             currency=currency,
