@@ -4,42 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Generic, NamedTuple, TypeVar, overload
+from typing import Final, NamedTuple
 
 from dunning.domain.state import AccountState
 
 _OPEN = ("open", "partially_paid")
-
-T = TypeVar("T")
-
-
-class cached_property(Generic[T]):  # noqa: N801 - a drop-in for functools.cached_property
-    """`functools.cached_property` without the lock Python 3.11 takes on each first access.
-
-    That lock (one per property, for all instances; dropped in 3.12) made the first access
-    cost ~2.5 us, more than the sums it guards, on every case the sweep evaluates. The
-    values are pure functions of a frozen object: two threads computing one twice is harmless.
-    """
-
-    def __init__(self, func: Callable[[Any], T]) -> None:
-        self.func = func
-        self.name = func.__name__
-        self.__doc__ = func.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, instance: None, owner: type | None = None) -> cached_property[T]: ...
-    @overload
-    def __get__(self, instance: object, owner: type | None = None) -> T: ...
-    def __get__(self, instance: object | None, owner: type | None = None) -> T | cached_property[T]:
-        if instance is None:
-            return self
-        value = instance.__dict__[self.name] = self.func(instance)
-        return value
 
 
 class Line(NamedTuple):
@@ -62,14 +31,13 @@ class Line(NamedTuple):
         return 0 if self.planned else max(0, self.outstanding - self.disputed)
 
 
-@dataclass(frozen=True, init=False)
 class Balances:
-    """The account's open lines (oldest first) and totals, in one currency."""
+    """The account's open lines (oldest first) and totals, in one currency.
 
-    currency: str
-    lines: tuple[Line, ...]
-    paid_total: int
-    paid_by_invoice: dict[str, int] = field(default_factory=dict)
+    Made once per evaluated case and never changed; a plain class (compiled with the sweep's
+    hot modules: its attributes are slots there, read without a dictionary lookup) whose
+    derived totals are computed on first use.
+    """
 
     def __init__(
         self,
@@ -78,29 +46,40 @@ class Balances:
         paid_total: int,
         paid_by_invoice: dict[str, int] | None = None,
     ) -> None:
-        # What the generated `__init__` of a frozen dataclass does through four
-        # `object.__setattr__` calls, in one (made once per evaluated case).
-        self.__dict__.update(
-            currency=currency,
-            lines=lines,
-            paid_total=paid_total,
-            paid_by_invoice={} if paid_by_invoice is None else paid_by_invoice,
+        self.currency: Final = currency
+        self.lines: Final = lines
+        self.paid_total: Final = paid_total
+        self.paid_by_invoice: Final = {} if paid_by_invoice is None else paid_by_invoice
+        self._outstanding: int | None = None
+        self._dunned_lines: tuple[Line, ...] | None = None
+        self._dunned: int | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Balances(currency={self.currency!r}, lines={self.lines!r},"
+            f" paid_total={self.paid_total!r}, paid_by_invoice={self.paid_by_invoice!r})"
         )
 
-    @cached_property
+    @property
     def outstanding(self) -> int:
         """Everything still owed, disputed or not."""
-        return sum(line.outstanding for line in self.lines)
+        if self._outstanding is None:
+            self._outstanding = sum(line.outstanding for line in self.lines)
+        return self._outstanding
 
-    @cached_property
+    @property
     def dunned_lines(self) -> tuple[Line, ...]:
         """Lines with a dunned balance, oldest first."""
-        return tuple(line for line in self.lines if line.dunned > 0)
+        if self._dunned_lines is None:
+            self._dunned_lines = tuple(line for line in self.lines if line.dunned > 0)
+        return self._dunned_lines
 
-    @cached_property
+    @property
     def dunned(self) -> int:
         """Sum of the dunned balances."""
-        return sum(line.dunned for line in self.lines)
+        if self._dunned is None:
+            self._dunned = sum(line.dunned for line in self.lines)
+        return self._dunned
 
 
 def balances(state: AccountState) -> Balances:
