@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from dunlin_events import (
@@ -52,17 +51,21 @@ class AuditEntry(NamedTuple):
     detail: Mapping[str, Any] = _NO_DETAIL
 
 
-@dataclass
 class Effects:
-    """What one advance produced, for the repository to persist in one transaction."""
+    """What one advance produced, for the repository to persist in one transaction.
 
-    events: list[Event] = field(default_factory=list)
-    audit: list[AuditEntry] = field(default_factory=list)
-    tasks: list[CollectorTaskCreated] = field(default_factory=list)
-    closed_case: str | None = None
-    next_action_at: dt.datetime | None = None
-    # Index in `events` -> the traceparent of the step that produced it (see StepTrace).
-    traced: dict[int, str | None] = field(default_factory=dict)
+    A plain class with an `__init__` of its own, compiled with this module (a dataclass's
+    generated `__init__` runs as plain Python, once per swept case).
+    """
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.audit: list[AuditEntry] = []
+        self.tasks: list[CollectorTaskCreated] = []
+        self.closed_case: str | None = None
+        self.next_action_at: dt.datetime | None = None
+        # Index in `events` -> the traceparent of the step that produced it (see StepTrace).
+        self.traced: dict[int, str | None] = {}
 
     def traceparents(self, default: str | None) -> list[str | None]:
         """One traceparent per event: its step's, else `default`."""

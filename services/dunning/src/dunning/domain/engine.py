@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from dunlin_events import to_minor
@@ -18,19 +18,29 @@ STOP_TAGS = frozenset({"do_not_contact", "legal", "litigation"})
 FINAL_REMINDER_KEY = "final_reminder"
 
 
-@dataclass(frozen=True, slots=True)
 class StepAction:
     """A step to record now: executed, or skipped with the reason.
 
-    A dataclass: as a named tuple its `index` field would shadow `tuple.index`.
+    A plain class with an `__init__` of its own, compiled with this module: a frozen
+    dataclass's generated `__init__` runs as plain Python and sets each of its six fields
+    through `object.__setattr__` (1 us, two or more per swept case). Never changed once made.
     """
 
-    index: int
-    key: str
-    outcome: Literal["executed", "skipped"]
-    step: Step | None
-    reason: str | None = None
-    lines: tuple[Line, ...] = ()
+    def __init__(
+        self,
+        index: int,
+        key: str,
+        outcome: Literal["executed", "skipped"],
+        step: Step | None,
+        reason: str | None = None,
+        lines: tuple[Line, ...] = (),
+    ) -> None:
+        self.index: Final = index
+        self.key: Final = key
+        self.outcome: Final = outcome
+        self.step: Final = step
+        self.reason: Final = reason
+        self.lines: Final = lines
 
 
 @dataclass(frozen=True, slots=True)
