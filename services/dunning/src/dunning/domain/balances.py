@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from typing import Final, NamedTuple
 
 from dunning.domain.state import AccountState
@@ -84,19 +83,21 @@ class Balances:
 
 def balances(state: AccountState) -> Balances:
     """Compute the balances from the facts; a pure function of the state."""
-    paid: dict[str, int] = defaultdict(int)
+    # Plain dictionaries read with .get: a defaultdict's missing key costs a call of its
+    # __missing__ and of int() (and paid_by_invoice was its copy), for every open invoice.
+    paid: dict[str, int] = {}
     reversed_on: set[str] = set()
     paid_total = 0
     for alloc in state.allocations.values():
         if alloc.payment_id in state.reversed_payments:
             reversed_on.add(alloc.invoice_id)
             continue
-        paid[alloc.invoice_id] += alloc.amount
+        paid[alloc.invoice_id] = paid.get(alloc.invoice_id, 0) + alloc.amount
         paid_total += alloc.amount
-    disputed: dict[str, int] = defaultdict(int)
+    disputed: dict[str, int] = {}
     for dispute in state.disputes.values():
         if dispute.resolved_at is None:
-            disputed[dispute.invoice_id] += dispute.amount
+            disputed[dispute.invoice_id] = disputed.get(dispute.invoice_id, 0) + dispute.amount
     planned = {
         invoice_id
         for plan in state.plans.values()
@@ -112,7 +113,7 @@ def balances(state: AccountState) -> Balances:
             continue
         if inv.currency != currency:
             continue
-        outstanding = max(0, inv.total - paid[invoice_id])
+        outstanding = max(0, inv.total - paid.get(invoice_id, 0))
         if inv.settled_at is not None and invoice_id not in reversed_on:
             outstanding = 0
         if outstanding > 0:
@@ -122,14 +123,14 @@ def balances(state: AccountState) -> Balances:
                     inv.number,
                     inv.due_date,
                     outstanding,
-                    disputed[invoice_id],
+                    disputed.get(invoice_id, 0),
                     invoice_id in planned,
                 )
             )
     if len(lines) > 1:
         lines.sort(key=lambda line: (line.due_date, line.invoice_id))
     return Balances(
-        currency=currency, lines=tuple(lines), paid_total=paid_total, paid_by_invoice=dict(paid)
+        currency=currency, lines=tuple(lines), paid_total=paid_total, paid_by_invoice=paid
     )
 
 
