@@ -69,6 +69,9 @@ class Decision(NamedTuple):
     wakeups: tuple[dt.datetime, ...] = ()
 
 
+_new_tuple = tuple.__new__
+
+
 def promise_deadline(state: AccountState, promise_id: str) -> dt.datetime:
     """Midnight after the promised date plus grace, in the account's zone."""
     p = state.promises[promise_id]
@@ -278,4 +281,6 @@ def evaluate(state: AccountState, policy: Policy, now: dt.datetime) -> Decision:
         return Decision(b, (), outcomes, expired, pause=pause, next_action_at=at)
     broken = any(p.outcome == "broken" for p in promises)
     actions, at = _ladder(state, policy, b, now, broken)
-    return Decision(b, tuple(actions), outcomes, expired, next_action_at=at)
+    # The due path's Decision by tuple.__new__ directly (a named tuple's own __new__ runs
+    # as plain Python): every field in order, the defaults for close, pause and wakeups.
+    return _new_tuple(Decision, (b, tuple(actions), outcomes, expired, None, None, at, ()))
