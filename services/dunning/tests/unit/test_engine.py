@@ -191,3 +191,19 @@ def test_stable_ids_are_uuid5_of_the_parts() -> None:
         assert ids.stable_id(*parts) == str(uuid.uuid5(ids._NAMESPACE, name))
 
     check()
+
+
+def test_uuid5_and_case_ids_are_the_stable_ids_of_their_parts() -> None:
+    import uuid
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from dunning.domain import ids
+
+    @given(st.text(), st.text(), st.integers(min_value=0))
+    def check(name: str, account_id: str, cycle: int) -> None:
+        assert ids.uuid5(name) == str(uuid.uuid5(ids._NAMESPACE, name))
+        assert ids.case_id(account_id, cycle) == ids.stable_id("case", account_id, cycle)
+
+    check()

@@ -28,7 +28,7 @@ from dunning.domain.build import build
 from dunning.domain.state import StepRecord
 from dunning.sweep import add_sweep_loop
 
-PLAIN = ("balances", "policy", "state", "facts", "assignment", "commands")
+PLAIN = ("policy", "state", "facts", "assignment", "commands")
 
 
 def _compiled(name: str) -> bool:

@@ -9,9 +9,10 @@ import pytest
 
 from dunlin_events import Contact
 from dunning.domain import messages
+from dunning.domain.build import assign
 from dunning.domain.contact import reachable, send_window
 from dunning.domain.policy import ContactRules
-from dunning.domain.state import Progress, assign
+from dunning.domain.state import Progress
 
 ADA: dict[str, Any] = {
     "contact_id": "ap",

@@ -3,43 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Generic, NamedTuple, TypeVar, overload
+from typing import Final, NamedTuple
 
 from dunning.domain.state import AccountState
 
 _OPEN = ("open", "partially_paid")
-
-T = TypeVar("T")
-
-
-class cached_property(Generic[T]):  # noqa: N801 - a drop-in for functools.cached_property
-    """`functools.cached_property` without the lock Python 3.11 takes on each first access.
-
-    That lock (one per property, for all instances; dropped in 3.12) made the first access
-    cost ~2.5 us, more than the sums it guards, on every case the sweep evaluates. The
-    values are pure functions of a frozen object: two threads computing one twice is harmless.
-    """
-
-    def __init__(self, func: Callable[[Any], T]) -> None:
-        self.func = func
-        self.name = func.__name__
-        self.__doc__ = func.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, instance: None, owner: type | None = None) -> cached_property[T]: ...
-    @overload
-    def __get__(self, instance: object, owner: type | None = None) -> T: ...
-    def __get__(self, instance: object | None, owner: type | None = None) -> T | cached_property[T]:
-        if instance is None:
-            return self
-        value = instance.__dict__[self.name] = self.func(instance)
-        return value
+_new_tuple = tuple.__new__
 
 
 class Line(NamedTuple):
@@ -62,14 +31,13 @@ class Line(NamedTuple):
         return 0 if self.planned else max(0, self.outstanding - self.disputed)
 
 
-@dataclass(frozen=True, init=False)
 class Balances:
-    """The account's open lines (oldest first) and totals, in one currency."""
+    """The account's open lines (oldest first) and totals, in one currency.
 
-    currency: str
-    lines: tuple[Line, ...]
-    paid_total: int
-    paid_by_invoice: dict[str, int] = field(default_factory=dict)
+    Made once per evaluated case and never changed; a plain class (compiled with the sweep's
+    hot modules: its attributes are slots there, read without a dictionary lookup) whose
+    derived totals are computed on first use.
+    """
 
     def __init__(
         self,
@@ -78,46 +46,59 @@ class Balances:
         paid_total: int,
         paid_by_invoice: dict[str, int] | None = None,
     ) -> None:
-        # What the generated `__init__` of a frozen dataclass does through four
-        # `object.__setattr__` calls, in one (made once per evaluated case).
-        self.__dict__.update(
-            currency=currency,
-            lines=lines,
-            paid_total=paid_total,
-            paid_by_invoice={} if paid_by_invoice is None else paid_by_invoice,
+        self.currency: Final = currency
+        self.lines: Final = lines
+        self.paid_total: Final = paid_total
+        self.paid_by_invoice: Final = {} if paid_by_invoice is None else paid_by_invoice
+        self._outstanding: int | None = None
+        self._dunned_lines: tuple[Line, ...] | None = None
+        self._dunned: int | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Balances(currency={self.currency!r}, lines={self.lines!r},"
+            f" paid_total={self.paid_total!r}, paid_by_invoice={self.paid_by_invoice!r})"
         )
 
-    @cached_property
+    @property
     def outstanding(self) -> int:
         """Everything still owed, disputed or not."""
-        return sum(line.outstanding for line in self.lines)
+        if self._outstanding is None:
+            self._outstanding = sum(line.outstanding for line in self.lines)
+        return self._outstanding
 
-    @cached_property
+    @property
     def dunned_lines(self) -> tuple[Line, ...]:
         """Lines with a dunned balance, oldest first."""
-        return tuple(line for line in self.lines if line.dunned > 0)
+        if self._dunned_lines is None:
+            self._dunned_lines = tuple(line for line in self.lines if line.dunned > 0)
+        return self._dunned_lines
 
-    @cached_property
+    @property
     def dunned(self) -> int:
         """Sum of the dunned balances."""
-        return sum(line.dunned for line in self.lines)
+        if self._dunned is None:
+            self._dunned = sum(line.dunned for line in self.lines)
+        return self._dunned
 
 
 def balances(state: AccountState) -> Balances:
     """Compute the balances from the facts; a pure function of the state."""
-    paid: dict[str, int] = defaultdict(int)
+    # Plain dictionaries read with .get: a defaultdict's missing key costs a call of its
+    # __missing__ and of int() (and paid_by_invoice was its copy), for every open invoice.
+    paid: dict[str, int] = {}
     reversed_on: set[str] = set()
     paid_total = 0
     for alloc in state.allocations.values():
         if alloc.payment_id in state.reversed_payments:
             reversed_on.add(alloc.invoice_id)
             continue
-        paid[alloc.invoice_id] += alloc.amount
+        paid[alloc.invoice_id] = paid.get(alloc.invoice_id, 0) + alloc.amount
         paid_total += alloc.amount
-    disputed: dict[str, int] = defaultdict(int)
+    disputed: dict[str, int] = {}
     for dispute in state.disputes.values():
         if dispute.resolved_at is None:
-            disputed[dispute.invoice_id] += dispute.amount
+            disputed[dispute.invoice_id] = disputed.get(dispute.invoice_id, 0) + dispute.amount
     planned = {
         invoice_id
         for plan in state.plans.values()
@@ -133,24 +114,24 @@ def balances(state: AccountState) -> Balances:
             continue
         if inv.currency != currency:
             continue
-        outstanding = max(0, inv.total - paid[invoice_id])
+        outstanding = max(0, inv.total - paid.get(invoice_id, 0))
         if inv.settled_at is not None and invoice_id not in reversed_on:
             outstanding = 0
         if outstanding > 0:
-            lines.append(
-                Line(
-                    invoice_id,
-                    inv.number,
-                    inv.due_date,
-                    outstanding,
-                    disputed[invoice_id],
-                    invoice_id in planned,
-                )
+            # By tuple.__new__ directly: a named tuple's own __new__ runs as plain Python.
+            line = (
+                invoice_id,
+                inv.number,
+                inv.due_date,
+                outstanding,
+                disputed.get(invoice_id, 0),
+                invoice_id in planned,
             )
+            lines.append(_new_tuple(Line, line))
     if len(lines) > 1:
         lines.sort(key=lambda line: (line.due_date, line.invoice_id))
     return Balances(
-        currency=currency, lines=tuple(lines), paid_total=paid_total, paid_by_invoice=dict(paid)
+        currency=currency, lines=tuple(lines), paid_total=paid_total, paid_by_invoice=paid
     )
 
 

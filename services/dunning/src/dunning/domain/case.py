@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from dunlin_events import (
@@ -20,13 +19,13 @@ from dunlin_events import (
     from_minor,
 )
 from dunning.domain import messages
-from dunning.domain.build import build
+from dunning.domain.build import assign, build
 from dunning.domain.contact import send_window
 from dunning.domain.engine import Decision, StepAction, days_overdue, evaluate
 from dunning.domain.ids import case_id as case_id_of
-from dunning.domain.ids import stable_id
+from dunning.domain.ids import uuid5
 from dunning.domain.policy import Policy
-from dunning.domain.state import AccountState, ContactEntry, Progress, StepRecord, assign
+from dunning.domain.state import AccountState, ContactEntry, Progress, StepRecord
 
 SYSTEM = "system"
 RISK_WEIGHT = {"low": 1.0, "medium": 1.5, "high": 2.5, "critical": 4.0}
@@ -52,17 +51,37 @@ class AuditEntry(NamedTuple):
     detail: Mapping[str, Any] = _NO_DETAIL
 
 
-@dataclass
-class Effects:
-    """What one advance produced, for the repository to persist in one transaction."""
+_new_tuple = tuple.__new__
 
-    events: list[Event] = field(default_factory=list)
-    audit: list[AuditEntry] = field(default_factory=list)
-    tasks: list[CollectorTaskCreated] = field(default_factory=list)
-    closed_case: str | None = None
-    next_action_at: dt.datetime | None = None
-    # Index in `events` -> the traceparent of the step that produced it (see StepTrace).
-    traced: dict[int, str | None] = field(default_factory=dict)
+
+def _audit(
+    action: str,
+    reason: str | None,
+    at: dt.datetime,
+    case_id: str | None,
+    step_key: str | None = None,
+    detail: Mapping[str, Any] = _NO_DETAIL,
+) -> AuditEntry:
+    """`AuditEntry(action, SYSTEM, ...)`, made by `tuple.__new__` directly: a named tuple's
+    own `__new__` runs as plain Python, even when called from compiled code."""
+    return _new_tuple(AuditEntry, (action, SYSTEM, reason, at, case_id, step_key, detail))
+
+
+class Effects:
+    """What one advance produced, for the repository to persist in one transaction.
+
+    A plain class with an `__init__` of its own, compiled with this module (a dataclass's
+    generated `__init__` runs as plain Python, once per swept case).
+    """
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.audit: list[AuditEntry] = []
+        self.tasks: list[CollectorTaskCreated] = []
+        self.closed_case: str | None = None
+        self.next_action_at: dt.datetime | None = None
+        # Index in `events` -> the traceparent of the step that produced it (see StepTrace).
+        self.traced: dict[int, str | None] = {}
 
     def traceparents(self, default: str | None) -> list[str | None]:
         """One traceparent per event: its step's, else `default`."""
@@ -168,7 +187,7 @@ def _holds(state: AccountState, d: Decision, case_id: str, now: dt.datetime, fx:
                 at=now,
             )
         )
-        fx.audit.append(AuditEntry("hold_expired", SYSTEM, hold.reason, now, case_id))
+        fx.audit.append(_audit("hold_expired", hold.reason, now, case_id))
 
 
 def _promises(
@@ -192,7 +211,7 @@ def _promises(
         else:
             fx.events.append(PromiseToPayBroken(**common, broken_on=now.date()))
             state.progress.escalate_at = now
-        fx.audit.append(AuditEntry(f"promise_{outcome.outcome}", SYSTEM, None, now, case_id))
+        fx.audit.append(_audit(f"promise_{outcome.outcome}", None, now, case_id))
 
 
 def _close(state: AccountState, reason: str, now: dt.datetime, fx: Effects) -> None:
@@ -209,7 +228,7 @@ def _close(state: AccountState, reason: str, now: dt.datetime, fx: Effects) -> N
             closed_at=now,
         )
     )
-    fx.audit.append(AuditEntry("case_closed", SYSTEM, reason, now, progress.case_id))
+    fx.audit.append(_audit("case_closed", reason, now, progress.case_id))
     fx.closed_case = progress.case_id
     _reset(state, progress.case_id, reason, now)
 
@@ -242,7 +261,7 @@ def _pause_audit(
         assign(progress, paused=pause if progress.status == "open" else None)
         return
     action = "paused" if pause is not None else "resumed"
-    fx.audit.append(AuditEntry(action, SYSTEM, pause or progress.paused, now, case_id))
+    fx.audit.append(_audit(action, pause or progress.paused, now, case_id))
     assign(progress, paused=pause)
 
 
@@ -258,13 +277,13 @@ def _open(state: AccountState, policy: Policy, now: dt.datetime, fx: Effects) ->
             policy_version=policy.version,
         )
         fx.audit.append(
-            AuditEntry(
+            _audit(
                 "case_opened",
-                SYSTEM,
                 None,
                 now,
                 progress.case_id,
-                detail={"policy_id": policy.policy_id, "policy_version": policy.version},
+                None,
+                {"policy_id": policy.policy_id, "policy_version": policy.version},
             )
         )
     assert progress.case_id is not None
@@ -371,9 +390,8 @@ def _record(
         )
     )
     fx.audit.append(
-        AuditEntry(
+        _audit(
             f"step_{action.outcome}",
-            SYSTEM,
             action.reason,
             now,
             case_id,
@@ -474,7 +492,7 @@ def _task(
     task = build(
         CollectorTaskCreated,
         account_id=state.account_id,
-        task_id=stable_id("task", case_id, action.index),
+        task_id=uuid5(f"task:{case_id}:{action.index}"),
         case_id=case_id,
         step_key=action.key,
         contact_id=str(contact["contact_id"]) if contact else None,
@@ -522,7 +540,7 @@ def _hand_off(
         build(
             AccountHandedToAgency,
             account_id=state.account_id,
-            handoff_id=stable_id("handoff", case_id),
+            handoff_id=uuid5(f"handoff:{case_id}"),
             case_id=case_id,
             agency=policy.body.agency.name,
             currency=currency,
@@ -559,7 +577,7 @@ def _hand_off(
             notification_id=None,
         )
     )
-    fx.audit.append(AuditEntry("handed_to_agency", SYSTEM, policy.body.agency.name, now, case_id))
+    fx.audit.append(_audit("handed_to_agency", policy.body.agency.name, now, case_id))
     _close_handed(state, action, now, fx)
 
 

@@ -23,7 +23,7 @@ from dunning.domain.build import build
 from dunning.domain.charges import ChargeLine, fee_amount, interest
 from dunning.domain.contact import reachable, recipient, send_window
 from dunning.domain.engine import days_overdue
-from dunning.domain.ids import stable_id
+from dunning.domain.ids import uuid5
 from dunning.domain.policy import ContactRules, Policy, Step
 from dunning.domain.state import AccountState
 
@@ -170,7 +170,7 @@ def notification(
     return build(
         NotificationRequested,
         account_id=state.account_id,
-        notification_id=stable_id("notification", case_id, index, channel),
+        notification_id=uuid5(f"notification:{case_id}:{index}:{channel}"),
         case_id=case_id,
         step_key=step_key,
         channel=channel,

@@ -7,8 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from dunning.domain import build
-
 InvoiceStatus = Literal["open", "partially_paid", "paid", "cancelled", "written_off"]
 PlanStatus = Literal["active", "off_track", "completed", "cancelled"]
 PromiseStatus = Literal["open", "kept", "broken", "cancelled"]
@@ -18,16 +16,6 @@ class _Model(BaseModel):
     """Mutable, strict-enough base of the stored state."""
 
     model_config = {"validate_assignment": False}
-
-
-def assign(model: BaseModel, **values: Any) -> None:
-    """Set fields as pydantic's `__setattr__` does without `validate_assignment` (the value
-    in `__dict__`, the field marked set), in two C calls instead of three Python ones per field.
-    """
-    if build.STRICT and not values.keys() <= type(model).__pydantic_fields__.keys():
-        raise AttributeError(f"{type(model).__name__} has no field {sorted(values)}")
-    model.__dict__.update(values)
-    model.__pydantic_fields_set__.update(values)
 
 
 class AccountInfo(_Model):
