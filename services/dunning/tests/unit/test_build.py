@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from dunlin_events import Charge, DunningStepExecuted
 from dunning.domain import build as build_module
+from dunning.domain.balances import Line
 from dunning.domain.build import build
 from dunning.domain.state import ContactEntry, StepRecord
 
@@ -108,3 +109,14 @@ def test_strict_mode_catches_a_value_validation_would_change() -> None:
     assert build_module.STRICT  # tests/conftest.py switches it on for every test
     with pytest.raises(AssertionError, match="differs when validated"):
         build(StepRecord, index="3", key="k", outcome="skipped", at=AT)
+
+
+DUE = dt.date(2025, 3, 1)
+
+
+def test_new_tuple_makes_the_named_tuple_and_refuses_a_wrong_field_count() -> None:
+    made = build_module.new_tuple(Line, ("i1", "N-1", DUE, 500, 100, False))
+    assert made == Line("i1", "N-1", DUE, 500, 100, False)
+    assert type(made) is Line
+    with pytest.raises(TypeError, match="Line has 6 fields, given 5"):
+        build_module.new_tuple(Line, ("i1", "N-1", DUE, 500, 100))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final, NamedTuple
 
+from dunning.domain.build import new_tuple
 from dunning.domain.state import AccountState
 
 _OPEN = ("open", "partially_paid")
-_new_tuple = tuple.__new__
 
 
 class Line(NamedTuple):
@@ -118,7 +118,6 @@ def balances(state: AccountState) -> Balances:
         if inv.settled_at is not None and invoice_id not in reversed_on:
             outstanding = 0
         if outstanding > 0:
-            # By tuple.__new__ directly: a named tuple's own __new__ runs as plain Python.
             line = (
                 invoice_id,
                 inv.number,
@@ -127,7 +126,7 @@ def balances(state: AccountState) -> Balances:
                 disputed.get(invoice_id, 0),
                 invoice_id in planned,
             )
-            lines.append(_new_tuple(Line, line))
+            lines.append(new_tuple(Line, line))
     if len(lines) > 1:
         lines.sort(key=lambda line: (line.due_date, line.invoice_id))
     return Balances(

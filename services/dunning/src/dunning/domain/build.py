@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T", bound=tuple[Any, ...])
 
 STRICT = False
 
@@ -130,3 +131,18 @@ def assign(model: BaseModel, **values: Any) -> None:
         raise AttributeError(f"{type(model).__name__} has no field {sorted(values)}")
     model.__dict__.update(values)
     model.__pydantic_fields_set__.update(values)
+
+
+_new_tuple = tuple.__new__
+
+
+def new_tuple(cls: type[T], values: tuple[Any, ...]) -> T:
+    """`cls(*values)` for a named tuple, by `tuple.__new__` directly: a named tuple's own
+    `__new__` runs as plain Python, even when called from compiled code. `values` gives every
+    field in order, defaults included (checked when STRICT: `tuple.__new__` checks nothing).
+    """
+    if STRICT:
+        fields = cast("tuple[str, ...]", getattr(cls, "_fields"))  # noqa: B009 - typed
+        if len(values) != len(fields):
+            raise TypeError(f"{cls.__name__} has {len(fields)} fields, given {len(values)}")
+    return _new_tuple(cls, values)

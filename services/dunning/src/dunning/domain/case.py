@@ -19,7 +19,7 @@ from dunlin_events import (
     from_minor,
 )
 from dunning.domain import messages
-from dunning.domain.build import assign, build
+from dunning.domain.build import assign, build, new_tuple
 from dunning.domain.contact import send_window
 from dunning.domain.engine import Decision, StepAction, days_overdue, evaluate
 from dunning.domain.ids import case_id as case_id_of
@@ -51,9 +51,6 @@ class AuditEntry(NamedTuple):
     detail: Mapping[str, Any] = _NO_DETAIL
 
 
-_new_tuple = tuple.__new__
-
-
 def _audit(
     action: str,
     reason: str | None,
@@ -62,9 +59,9 @@ def _audit(
     step_key: str | None = None,
     detail: Mapping[str, Any] = _NO_DETAIL,
 ) -> AuditEntry:
-    """`AuditEntry(action, SYSTEM, ...)`, made by `tuple.__new__` directly: a named tuple's
-    own `__new__` runs as plain Python, even when called from compiled code."""
-    return _new_tuple(AuditEntry, (action, SYSTEM, reason, at, case_id, step_key, detail))
+    """`AuditEntry(action, SYSTEM, ...)`, made by `new_tuple` (compiled, unlike the named
+    tuple's own `__new__`)."""
+    return new_tuple(AuditEntry, (action, SYSTEM, reason, at, case_id, step_key, detail))
 
 
 class Effects:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from dunlin_events import to_minor
 from dunning.domain.balances import Balances, Line, balances, paid_towards, settled
+from dunning.domain.build import new_tuple
 from dunning.domain.contact import local_midnight
 from dunning.domain.policy import Policy, Step
 from dunning.domain.state import AccountState
@@ -67,9 +68,6 @@ class Decision(NamedTuple):
     pause: str | None = None
     next_action_at: dt.datetime | None = None
     wakeups: tuple[dt.datetime, ...] = ()
-
-
-_new_tuple = tuple.__new__
 
 
 def promise_deadline(state: AccountState, promise_id: str) -> dt.datetime:
@@ -281,6 +279,6 @@ def evaluate(state: AccountState, policy: Policy, now: dt.datetime) -> Decision:
         return Decision(b, (), outcomes, expired, pause=pause, next_action_at=at)
     broken = any(p.outcome == "broken" for p in promises)
     actions, at = _ladder(state, policy, b, now, broken)
-    # The due path's Decision by tuple.__new__ directly (a named tuple's own __new__ runs
-    # as plain Python): every field in order, the defaults for close, pause and wakeups.
-    return _new_tuple(Decision, (b, tuple(actions), outcomes, expired, None, None, at, ()))
+    # The due path's Decision by `new_tuple`: every field in order, the defaults for close,
+    # pause and wakeups.
+    return new_tuple(Decision, (b, tuple(actions), outcomes, expired, None, None, at, ()))
