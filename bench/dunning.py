@@ -92,6 +92,8 @@ def due_state_template() -> str:
 async def _fill(
     runtime: ServiceRuntime, *, count: int, state: str, next_at: dt.datetime, prefix: str
 ) -> None:
+    """Insert `count` cases; the caller analyzes the table once it is complete (settle, or
+    idle_sweep after its paused cases)."""
     chunk = 100_000
     for start in range(0, count, chunk):
         async with runtime.engine.begin() as conn:
@@ -113,8 +115,6 @@ async def _fill(
                     "hi": min(start + chunk, count) - 1,
                 },
             )
-    async with runtime.engine.begin() as conn:
-        await conn.execute(text("ANALYZE dunning.cases"))
 
 
 async def _clear(runtime: ServiceRuntime) -> None:

@@ -128,7 +128,6 @@ async def settle(engine: AsyncEngine, *tables: str, timeout_s: float = 120.0) ->
     CHECKPOINT needs a superuser or pg_checkpoint (a server of your own may refuse it).
     """
     started = time.perf_counter()
-    waited = 0.0
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         for table in tables:
