@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import MoneyError, from_minor, to_minor
+from dunlin_platform.ids import random_id
 from dunlin_platform.outbox import Outbox
 from invoicing import messages, repository
 from invoicing.domain import (
@@ -35,8 +35,8 @@ from invoicing.repository import Stored, hierarchy
 
 
 def new_id() -> str:
-    """A fresh Dunlin id."""
-    return str(uuid.uuid4())
+    """A fresh Dunlin id (a random UUID)."""
+    return random_id()
 
 
 @dataclass(frozen=True, slots=True)

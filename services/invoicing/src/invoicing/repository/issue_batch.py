@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple
 
 import asyncpg
 
 from dunlin_events import Contact, InvoiceIssued
+from dunlin_platform.ids import random_id
 from invoicing.domain import Account, Invoice, Terms
 from invoicing.repository.new_invoices import (
     _ARRAYS,
@@ -191,7 +191,7 @@ async def insert_issued_invoices(
         _INSERT_WITH_EVENTS,
         *(columns[name] for name in _ARRAYS),
         now,
-        [str(uuid.uuid4()) for _ in events],
+        [random_id() for _ in events],
         [e.invoice_id for e in events],
         [e.account_id for e in events],
         [e.payload for e in events],
