@@ -13,7 +13,7 @@ from dunlin_events import Event, new_envelope
 from dunlin_platform.consumer import RejectEvent
 from dunlin_platform.runtime import ServiceRuntime
 from invoicing import repository
-from invoicing.db import InvoiceRow
+from invoicing.db import InvoiceLineRow, InvoiceRow
 from invoicing.ingest import ErpIngest, fingerprint
 
 from .support import erp_account, erp_invoice, unique
@@ -116,3 +116,53 @@ async def test_new_content_for_a_known_invoice_is_an_amendment_not_a_new_invoice
             )
         ).all()
     assert [tuple(r) for r in rows] == [(dt.date(2025, 7, 1), fingerprint(amended))]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("Widgets, 10 mm", id="texts joined into one string each"),
+        pytest.param("Widgets\x1f10\x1emm", id="texts holding the separators, sent as arrays"),
+    ],
+)
+async def test_stored_invoices_and_lines_hold_exactly_what_the_erp_sent(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession], text: str
+) -> None:
+    customer = unique("SAP-C")
+    plain = erp_invoice(customer, unique("SAP-I"))
+    lines = [plain.lines[0].model_copy(update={"description": text})]
+    odd = erp_invoice(customer, unique("SAP-I"), lines=lines, purchase_order=f"PO {text}")
+    await apply(app, sessionmaker, plain, odd)
+
+    async with sessionmaker() as session:
+        stored = {
+            row.external_id: row
+            for row in await session.scalars(
+                select(InvoiceRow).where(
+                    InvoiceRow.external_id.in_([plain.invoice_id, odd.invoice_id])
+                )
+            )
+        }
+        lines_by_invoice = {
+            row.invoice_id: row
+            for row in await session.scalars(
+                select(InvoiceLineRow).where(
+                    InvoiceLineRow.invoice_id.in_([r.id for r in stored.values()])
+                )
+            )
+        }
+    for sent in (plain, odd):
+        row = stored[sent.invoice_id]
+        line = lines_by_invoice[row.id]
+        assert (row.invoice_number, row.purchase_order, row.source_fingerprint) == (
+            sent.invoice_number,
+            sent.purchase_order,
+            fingerprint(sent),
+        )
+        assert (line.description, line.quantity, line.unit_price, line.tax_rate) == (
+            sent.lines[0].description,
+            sent.lines[0].quantity,
+            sent.lines[0].unit_price,
+            sent.lines[0].tax_rate,
+        )
+    assert lines_by_invoice[stored[odd.invoice_id].id].description == text

@@ -13,7 +13,14 @@ from invoicing.domain import (
     issue_invoice,
     placeholder_account,
 )
-from invoicing.repository.new_invoices import _ARRAYS, _INVOICE_ARRAYS, _LINE_ARRAYS, _columns
+from invoicing.repository.new_invoices import (
+    _ARRAYS,
+    _INSERTS,
+    _INVOICE_ARRAYS,
+    _JOINABLE,
+    _LINE_ARRAYS,
+    _columns,
+)
 
 ACCOUNT = placeholder_account(account_id="a1", external_id="C1", currency="EUR", terms=None)
 LINE = Line("Goods", Decimal("2"), Decimal("50.00"), Decimal("19"), 10000, 1900)
@@ -58,3 +65,12 @@ def test_one_value_per_invoice_and_per_line_in_order() -> None:
 
 def test_no_invoices_give_empty_arrays() -> None:
     assert _columns([], {}) == {name: [] for name in _ARRAYS}
+
+
+def test_joined_statements_split_the_texts_and_the_array_ones_do_not() -> None:
+    for skip in (False, True):
+        joined, arrays = _INSERTS[skip, True], _INSERTS[skip, False]
+        # Every text and numeric column is split from one text; ints and dates stay arrays.
+        assert joined.count("string_to_array(") == len(_JOINABLE)
+        assert "string_to_array(" not in arrays
+        assert joined.count("::date[]") == arrays.count("::date[]") > 0
