@@ -131,8 +131,29 @@ async def test_stored_invoices_and_lines_hold_exactly_what_the_erp_sent(
     customer = unique("SAP-C")
     plain = erp_invoice(customer, unique("SAP-I"))
     lines = [plain.lines[0].model_copy(update={"description": text})]
-    odd = erp_invoice(customer, unique("SAP-I"), lines=lines, purchase_order=f"PO {text}")
+    odd = erp_invoice(
+        customer,
+        unique("SAP-I") + text,  # the ERP's ids and numbers too, for the lookups
+        invoice_number=f"N {text}",
+        lines=lines,
+        purchase_order=f"PO {text}",
+    )
     await apply(app, sessionmaker, plain, odd)
+    # Sent again: known by the ERP id and fingerprint, so nothing is stored twice.
+    await apply(app, sessionmaker, odd, plain)
+    async with sessionmaker() as session:
+        known = await repository.fingerprints_by_external_id(
+            session=session, external_ids=[plain.invoice_id, odd.invoice_id]
+        )
+        account_id = (
+            await repository.accounts_by_external_id(session=session, external_ids=[customer])
+        )[customer][0].id
+        taken = await repository.taken_invoice_numbers(
+            session=session,
+            numbers=[(account_id, plain.invoice_number), (account_id, odd.invoice_number)],
+        )
+    assert known == {plain.invoice_id: fingerprint(plain), odd.invoice_id: fingerprint(odd)}
+    assert taken == {(account_id, plain.invoice_number), (account_id, odd.invoice_number)}
 
     async with sessionmaker() as session:
         stored = {

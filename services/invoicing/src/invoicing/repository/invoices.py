@@ -6,10 +6,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import String, bindparam, select, text, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dunlin_platform.text_columns import joined_text, joined_text_columns, text_array_sql
 from invoicing.db import InvoiceLineRow, InvoiceRow
 from invoicing.domain import EarlyPaymentDiscount, Invoice, InvoiceStatus, Line, Terms, Totals
 from invoicing.repository.common import Stored
@@ -104,17 +104,25 @@ async def list_invoices(
 # One array parameter each, whatever the batch size: one cached, prepared statement. An IN
 # list of N values is N bind parameters, compiled and planned anew for every N, and its
 # tuple form ((a, b) IN (...)) is an OR of N pairs for PostgreSQL to plan and evaluate.
-_FINGERPRINTS = text(
-    "SELECT external_id, source_fingerprint FROM invoicing.invoices"
-    " WHERE external_id = ANY(:external_ids)"
-).bindparams(bindparam("external_ids", type_=ARRAY(String)))
-_TAKEN_NUMBERS = text(
-    "SELECT i.account_id, i.invoice_number FROM invoicing.invoices i"
-    " JOIN unnest(:account_ids, :numbers) AS n(account_id, invoice_number)"
-    " ON i.account_id = n.account_id AND i.invoice_number = n.invoice_number"
-).bindparams(
-    bindparam("account_ids", type_=ARRAY(String)), bindparam("numbers", type_=ARRAY(String))
-)
+# Each lookup by whether its ids travel as one joined text (True) or as text[] (False), see
+# `dunlin_platform.text_columns`: a joined text is one string for asyncpg to check and encode
+# where an array is every element (ERP ingestion looks up every invoice of a batch).
+_FINGERPRINTS = {
+    joined: text(
+        "SELECT external_id, source_fingerprint FROM invoicing.invoices"  # noqa: S608
+        f" WHERE external_id = ANY({text_array_sql('external_ids', joined=joined)})"
+    )
+    for joined in (True, False)
+}
+_TAKEN_NUMBERS = {
+    joined: text(
+        "SELECT i.account_id, i.invoice_number FROM invoicing.invoices i JOIN unnest("  # noqa: S608
+        f"{text_array_sql('account_ids', joined=joined)}, "
+        f"{text_array_sql('numbers', joined=joined)}) AS n(account_id, invoice_number)"
+        " ON i.account_id = n.account_id AND i.invoice_number = n.invoice_number"
+    )
+    for joined in (True, False)
+}
 
 
 async def fingerprints_by_external_id(
@@ -123,7 +131,11 @@ async def fingerprints_by_external_id(
     """Source fingerprints of the invoices with these external ids, in one query."""
     if not external_ids:
         return {}
-    rows = await session.execute(_FINGERPRINTS, {"external_ids": list(external_ids)})
+    ids = list(external_ids)
+    joined = joined_text(ids)
+    rows = await session.execute(
+        _FINGERPRINTS[joined is not None], {"external_ids": ids if joined is None else joined}
+    )
     return {ext: fp for ext, fp in rows if ext is not None}
 
 
@@ -134,7 +146,7 @@ async def taken_invoice_numbers(
     if not numbers:
         return set()
     account_ids, invoice_numbers = zip(*numbers, strict=True)
-    rows = await session.execute(
-        _TAKEN_NUMBERS, {"account_ids": list(account_ids), "numbers": list(invoice_numbers)}
-    )
+    columns = {"account_ids": list(account_ids), "numbers": list(invoice_numbers)}
+    joined = joined_text_columns(columns)
+    rows = await session.execute(_TAKEN_NUMBERS[joined is not None], joined or columns)
     return {(account_id, number) for account_id, number in rows}
