@@ -36,8 +36,13 @@ def joined_text_columns(columns: Mapping[str, Sequence[str | None]]) -> dict[str
     return joined
 
 
+def split_sql(placeholder: str) -> str:
+    """The text[] split from the joined text a parameter carries (`:name`, or `$n` on asyncpg)."""
+    return f"string_to_array(CAST({placeholder} AS text), chr({ord(SEPARATOR)}), chr({ord(NULL)}))"
+
+
 def text_array_sql(name: str, *, joined: bool) -> str:
     """The text[] that bound parameter `name` carries: split from its joined text, or cast."""
     if joined:
-        return f"string_to_array(CAST(:{name} AS text), chr(31), chr(30))"
+        return split_sql(f":{name}")
     return f"CAST(:{name} AS text[])"
