@@ -526,8 +526,8 @@ def replay_python_us(
 
     from dunlin_platform import consumer as consumer_module
     from dunlin_platform.heap import freeze_startup_heap
-    from dunlin_platform.inbox import ids_parameter
     from dunlin_platform.lanes import Polled
+    from dunlin_platform.text_columns import text_parameter
 
     per_poll = consumer_module._POLL_SLICE
     chunk = consumer_module._DECODE_CHUNK
@@ -556,7 +556,7 @@ def replay_python_us(
     pipeline.group_id, pipeline.processed_total = "replay", 0
 
     async def transaction(envelopes: list[Any], ids: list[str], *, all_new: bool) -> int:
-        ids_parameter(ids)
+        text_parameter(ids)
         return len(envelopes)
 
     setattr(pipeline, "_transaction", transaction)  # noqa: B010 - mypy: method

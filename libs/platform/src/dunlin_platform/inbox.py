@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_platform.errors import sqlstate_of
-from dunlin_platform.text_columns import joined_text, text_array_sql
+from dunlin_platform.text_columns import text_array_sql, text_parameter
 
 _UNIQUE_VIOLATION = "23505"
 
@@ -67,12 +67,6 @@ def _statement(sql: str, table: Table, joined: bool) -> TextClause:
     return statement
 
 
-def ids_parameter(event_ids: Sequence[str]) -> tuple[bool, str | list[str]]:
-    """The ids as one separator-joined text when that splits back into exactly them."""
-    joined = joined_text(event_ids)
-    return (False, list(event_ids)) if joined is None else (True, joined)
-
-
 class AlreadyClaimed(Exception):
     """claim_all met an id already in the inbox; its transaction is aborted (redo it with
     claim_new)."""
@@ -92,7 +86,7 @@ async def claim_all(
     """
     if not event_ids:
         return
-    joined, ids = ids_parameter(event_ids)
+    joined, ids = text_parameter(event_ids)
     try:
         await session.execute(
             _statement(_CLAIM_ALL, table, joined), {"consumer": consumer, "ids": ids}
@@ -113,7 +107,7 @@ async def claim_new(
     """
     if not event_ids:
         return set()
-    joined, ids = ids_parameter(event_ids)
+    joined, ids = text_parameter(event_ids)
     result = await session.execute(
         _statement(_CLAIM, table, joined), {"consumer": consumer, "ids": ids}
     )

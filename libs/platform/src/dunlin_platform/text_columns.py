@@ -25,6 +25,12 @@ def joined_text(values: Sequence[str | None]) -> str | None:
     return text
 
 
+def text_parameter(values: Sequence[str]) -> tuple[bool, str | list[str]]:
+    """(True, the values joined) when that splits back into exactly them, else (False, a list)."""
+    joined = joined_text(values)
+    return (False, list(values)) if joined is None else (True, joined)
+
+
 def joined_text_columns(columns: Mapping[str, Sequence[str | None]]) -> dict[str, str] | None:
     """Every column joined (`joined_text`), or None when any of them must travel as a text[]."""
     joined: dict[str, str] = {}

@@ -254,7 +254,7 @@ async def test_the_claim_takes_the_same_ids_joined_or_as_an_array(
     from dunlin_platform.inbox import claim_all, claim_new
 
     if form == "always text[]":
-        monkeypatch.setattr(inbox_module, "ids_parameter", lambda ids: (False, list(ids)))
+        monkeypatch.setattr(inbox_module, "text_parameter", lambda ids: (False, list(ids)))
     sessions = async_sessionmaker(harness.engine)
     table = harness.tables.inbox
     awkward = [

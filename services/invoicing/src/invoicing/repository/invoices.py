@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dunlin_platform.text_columns import joined_text, joined_text_columns, text_array_sql
+from dunlin_platform.text_columns import joined_text_columns, text_array_sql, text_parameter
 from invoicing.db import InvoiceLineRow, InvoiceRow
 from invoicing.domain import EarlyPaymentDiscount, Invoice, InvoiceStatus, Line, Terms, Totals
 from invoicing.repository.common import Stored
@@ -131,11 +131,8 @@ async def fingerprints_by_external_id(
     """Source fingerprints of the invoices with these external ids, in one query."""
     if not external_ids:
         return {}
-    ids = list(external_ids)
-    joined = joined_text(ids)
-    rows = await session.execute(
-        _FINGERPRINTS[joined is not None], {"external_ids": ids if joined is None else joined}
-    )
+    joined, ids = text_parameter(list(external_ids))
+    rows = await session.execute(_FINGERPRINTS[joined], {"external_ids": ids})
     return {ext: fp for ext, fp in rows if ext is not None}
 
 
