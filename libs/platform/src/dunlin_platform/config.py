@@ -31,6 +31,15 @@ class ServiceSettings(BaseSettings):
 
     consumer_batch_size: int = Field(default=1000, ge=1, le=50_000)
     consumer_poll_timeout_ms: int = Field(default=500, ge=1)
+    consumer_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=30_000,
+        description="Longest the broker holds a fetch open for partitions with no new data."
+        " The client sends one fetch per broker at a time, so a fetch held open for idle"
+        " partitions delays the next fetch of busy ones by up to this long (Kafka's"
+        " default, 500 ms, stalled a backlog with idle sibling partitions).",
+    )
     consumer_max_backoff_s: float = Field(default=30.0, gt=0)
     consumer_lanes: dict[str, Annotated[int, Field(ge=1, le=64)]] = Field(
         default_factory=dict,

@@ -244,6 +244,7 @@ class BatchConsumer:
                 auto_offset_reset="earliest",
                 max_poll_records=self._settings.consumer_batch_size,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
+                fetch_max_wait_ms=self._settings.consumer_fetch_max_wait_ms,
             )
             consumer.subscribe(list(self.topics), listener=_Rebalance(self))
             try:

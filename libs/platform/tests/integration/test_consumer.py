@@ -62,6 +62,24 @@ async def test_the_same_ce_id_delivered_twice_has_one_effect(
     assert await harness.scalar('SELECT count(*) FROM "{s}".inbox') == 2
 
 
+async def test_the_broker_holds_a_fetch_for_idle_partitions_only_as_long_as_configured(
+    harness: Harness, kafka_bootstrap_servers: str
+) -> None:
+    # aiokafka has one fetch per broker in flight: while a fetch for partitions with nothing
+    # new waits (up to fetch_max_wait_ms), a busy partition that ran dry is not fetched.
+    topic = unique_topic("fetch-wait")
+    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic))
+    await produce(kafka_bootstrap_servers, topic, [record_of(account_registered("acc-1", "x"))])
+    runtime = harness.runtime(topics=[topic], run_relay=False, consumer_fetch_max_wait_ms=70)
+    await run_until(harness, runtime, 1)
+    try:
+        [consumer] = runtime.consumers
+        fetcher = consumer._consumer._fetcher  # type: ignore[union-attr]
+        assert fetcher._fetch_max_wait_ms == 70
+    finally:
+        await runtime.stop()
+
+
 async def test_poison_messages_go_to_the_dlq_with_their_origin_and_the_next_one_is_processed(
     harness: Harness, kafka_bootstrap_servers: str
 ) -> None:
