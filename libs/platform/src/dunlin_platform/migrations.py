@@ -61,3 +61,27 @@ def create_outbox_trigger(op: Operations, schema: str) -> None:
     """Migration step: make outbox inserts wake the relay."""
     for statement in outbox_trigger_ddl(schema):
         op.execute(statement)
+
+
+def inbox_hash_key(op: Operations, schema: str) -> None:
+    """Migration step (every service's `inbox_hash_key` revision): the inbox's key becomes an
+    exclusion constraint over a hash index (`dunlin_platform.inbox.KEY_DDL`) instead of the
+    btree primary key on (consumer, event_id).
+
+    Spelled out here rather than read from the model: a migration keeps doing what it did
+    when it was written. One statement, so one ACCESS EXCLUSIVE lock while the hash index
+    is built (the inbox is one short row per consumed event).
+    """
+    op.execute(
+        f'ALTER TABLE "{schema}".inbox DROP CONSTRAINT pk_inbox,'
+        " ADD CONSTRAINT ex_inbox_consumer_event_id"
+        " EXCLUDE USING hash ((consumer || E'\\x1f' || event_id) WITH =)"
+    )
+
+
+def inbox_primary_key(op: Operations, schema: str) -> None:
+    """`inbox_hash_key` undone: the btree primary key on (consumer, event_id) again."""
+    op.execute(
+        f'ALTER TABLE "{schema}".inbox DROP CONSTRAINT ex_inbox_consumer_event_id,'
+        " ADD CONSTRAINT pk_inbox PRIMARY KEY (consumer, event_id)"
+    )

@@ -12,8 +12,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from dunlin_platform.errors import sqlstate_of
 from dunlin_platform.migrations import alembic_config, upgrade
 from dunlin_platform.outbox import outbox_table, outbox_trigger_ddl
 from dunlin_platform.relay import mark_sql, select_sql
@@ -257,3 +259,119 @@ def _alembic_script(alembic_ini: Path) -> ScriptDirectory:
 def _downgrade(alembic_ini: Path, database_url: str, revision: str) -> None:
     """`migrations.upgrade`'s counterpart, for tests only (services never migrate down)."""
     command.downgrade(alembic_config(alembic_ini, database_url), revision)
+
+
+# (consumer, event id) rows written before the inbox key migration.
+_INBOX_ROWS = [("c1", "e1"), ("c1", "e2"), ("c2", "e1")]
+
+
+class InboxKeyMigration(NamedTuple):
+    """What `inbox_key_migration` read: the inbox's key constraints and rows at each point."""
+
+    drift: list[Any]
+    model: dict[str, str]  # constraint name -> definition, of the model's own inbox table
+    at_head: dict[str, str]
+    undone: dict[str, str]
+    rows: list[list[tuple[str, str]]]  # before, at head, after the downgrade
+    refused: str | None  # SQLSTATE of inserting a claimed (consumer, id) again at head
+
+
+async def inbox_constraints(conn: AsyncConnection, schema: str) -> dict[str, str]:
+    """The inbox's primary key, unique and exclusion constraints: name -> definition."""
+    rows = await conn.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = CAST(:table AS regclass) AND contype IN ('p', 'u', 'x')"
+        ),
+        {"table": f'"{schema}".inbox'},
+    )
+    return {str(name): str(definition) for name, definition in rows.all()}
+
+
+async def _model_inbox_constraints(engine: AsyncEngine, metadata: MetaData) -> dict[str, str]:
+    """The constraints `create_all` gives the model's inbox, in a schema of its own."""
+    schema = f"{metadata.schema}_model"
+    alone = MetaData(schema=schema)
+    metadata.tables[f"{metadata.schema}.inbox"].to_metadata(alone, schema=schema)
+    await create_schema(engine, alone)
+    try:
+        async with engine.connect() as conn:
+            return await inbox_constraints(conn, schema)
+    finally:
+        await drop_schema(engine, schema)
+
+
+async def _inbox_rows(engine: AsyncEngine, schema: str) -> list[tuple[str, str]]:
+    query = f'SELECT consumer, event_id FROM "{schema}".inbox ORDER BY 1, 2'  # noqa: S608
+    async with engine.connect() as conn:
+        return [(str(row[0]), str(row[1])) for row in await conn.execute(text(query))]
+
+
+async def _insert_again(engine: AsyncEngine, schema: str) -> str | None:
+    """Insert a claimed (consumer, id) again: the SQLSTATE it is refused with, None if not."""
+    insert = text(f"INSERT INTO \"{schema}\".inbox (consumer, event_id) VALUES ('c1', 'e1')")  # noqa: S608
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert)
+    except IntegrityError as exc:
+        return sqlstate_of(exc)
+    return None
+
+
+async def inbox_key_migration(
+    database_url: str, *, alembic_ini: Path, metadata: MetaData, revision: str
+) -> InboxKeyMigration:
+    """Migrate an empty database to just before `revision` (each service's
+    `0NNN_inbox_hash_key`), write inbox rows, migrate to head, then undo `revision`, reading
+    the inbox's constraints and rows at each point."""
+    schema = str(metadata.schema)
+    before = _alembic_script(alembic_ini).get_revision(revision).down_revision
+    assert isinstance(before, str), f"{revision} must follow exactly one revision"
+    await asyncio.to_thread(
+        upgrade, alembic_ini=alembic_ini, database_url=database_url, revision=before
+    )
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(f'INSERT INTO "{schema}".inbox (consumer, event_id) VALUES (:c, :e)'),  # noqa: S608
+                [{"c": consumer, "e": event_id} for consumer, event_id in _INBOX_ROWS],
+            )
+        rows = [await _inbox_rows(engine, schema)]
+        await asyncio.to_thread(upgrade, alembic_ini=alembic_ini, database_url=database_url)
+        async with engine.connect() as conn:
+            drift = await conn.run_sync(schema_drift, metadata, schema)
+            at_head = await inbox_constraints(conn, schema)
+        refused = await _insert_again(engine, schema)
+        rows.append(await _inbox_rows(engine, schema))
+        await asyncio.to_thread(_downgrade, alembic_ini, database_url, before)
+        async with engine.connect() as conn:
+            undone = await inbox_constraints(conn, schema)
+        rows.append(await _inbox_rows(engine, schema))
+        model = await _model_inbox_constraints(engine, metadata)
+    finally:
+        await engine.dispose()
+    return InboxKeyMigration(drift, model, at_head, undone, rows, refused)
+
+
+async def check_inbox_key_migration(
+    database_url: str, *, alembic_ini: Path, metadata: MetaData, revision: str
+) -> None:
+    """`inbox_key_migration`, failing (AssertionError) unless the models match the
+    migrations, the migrated inbox has exactly the model's key (the hash exclusion
+    constraint, which refuses a claimed id again with 23P01), the rows survive both ways,
+    and undoing `revision` gives back the primary key: every service runs it on its own
+    migration."""
+    result = await inbox_key_migration(
+        database_url, alembic_ini=alembic_ini, metadata=metadata, revision=revision
+    )
+    assert result.drift == [], f"models and migrations differ: {result.drift}"
+    assert result.at_head == result.model, f"migrated {result.at_head}, model {result.model}"
+    assert set(result.at_head) == {"ex_inbox_consumer_event_id"}, result.at_head
+    assert "USING hash" in result.at_head["ex_inbox_consumer_event_id"], result.at_head
+    assert result.refused == "23P01", result.refused
+    written, at_head, undone = result.rows
+    assert written == sorted(_INBOX_ROWS), written
+    assert at_head == written, f"rows changed by the upgrade: {written} -> {at_head}"
+    assert undone == written, f"rows changed by the downgrade: {written} -> {undone}"
+    assert result.undone == {"pk_inbox": "PRIMARY KEY (consumer, event_id)"}, result.undone

@@ -260,6 +260,53 @@ async def test_claim_all_records_new_ids_and_refuses_a_known_one(harness: Harnes
         assert await claim_new(session, table=inbox, consumer="c", event_ids=["a", "c"]) == {"c"}
 
 
+@pytest.mark.parametrize("first_commits", [True, False], ids=["committed", "rolled-back"])
+async def test_a_claim_waits_for_a_concurrent_claim_of_the_same_id(
+    harness: Harness, first_commits: bool
+) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from dunlin_platform.inbox import AlreadyClaimed, claim_all, claim_new
+
+    sessions = async_sessionmaker(harness.engine)
+    inbox = harness.tables.inbox
+    async with sessions() as first:
+        await first.begin()
+        await claim_all(first, table=inbox, consumer="c", event_ids=["x"])
+
+        async def second() -> set[str]:
+            async with sessions() as session, session.begin():
+                await claim_all(session, table=inbox, consumer="c", event_ids=["x", "y"])
+                return {"x", "y"}
+
+        waiting = asyncio.ensure_future(second())
+        await asyncio.sleep(0.3)
+        assert not waiting.done(), "the second claim must wait for the first transaction"
+        await (first.commit() if first_commits else first.rollback())
+    if first_commits:
+        with pytest.raises(AlreadyClaimed):
+            await waiting
+        async with sessions() as session, session.begin():
+            fresh = await claim_new(session, table=inbox, consumer="c", event_ids=["x", "y"])
+        assert fresh == {"y"}
+    else:
+        assert await waiting == {"x", "y"}
+    assert await harness.scalar("SELECT count(*) FROM \"{s}\".inbox WHERE event_id = 'x'") == 1
+
+
+async def test_a_consumer_name_holding_the_key_separator_is_refused(harness: Harness) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from dunlin_platform.inbox import KEY_SEPARATOR, claim_all, claim_new
+
+    inbox = harness.tables.inbox
+    async with async_sessionmaker(harness.engine)() as session, session.begin():
+        for claim in (claim_all, claim_new):
+            with pytest.raises(ValueError, match="U\\+001F"):
+                await claim(session, table=inbox, consumer=f"a{KEY_SEPARATOR}b", event_ids=["x"])
+    assert await harness.scalar('SELECT count(*) FROM "{s}".inbox') == 0
+
+
 @pytest.mark.parametrize("form", ["as sent", "always text[]"])
 async def test_the_claim_takes_the_same_ids_joined_or_as_an_array(
     harness: Harness, form: str, monkeypatch: pytest.MonkeyPatch

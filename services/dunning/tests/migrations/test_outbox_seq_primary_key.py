@@ -36,7 +36,7 @@ async def test_the_downgrade_refuses_two_rows_sharing_an_id_and_changes_nothing(
     dunlin_postgres_server: str,
 ) -> None:
     async with scratch_database(dunlin_postgres_server, "dunlin_migration") as url:
-        await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=url)
+        await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=url, revision="0006")
         engine = create_async_engine(url)
         try:
             async with engine.begin() as conn:
