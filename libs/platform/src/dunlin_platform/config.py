@@ -47,6 +47,13 @@ class ServiceSettings(BaseSettings):
         ' default for that consumer: e.g. {"erp-invoices": 4}.',
     )
 
+    inbox_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Days a consumed event's id stays in the inbox: the consumers' window for"
+        " recognising a redelivered event (0 keeps every id).",
+    )
+
     outbox_batch_size: int = Field(default=2000, ge=1, le=50_000)
     outbox_poll_interval_s: float = Field(
         default=5.0, gt=0, description="Safety poll; the relay normally wakes on NOTIFY."

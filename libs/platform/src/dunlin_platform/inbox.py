@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import (
     Column,
     DateTime,
+    Index,
     MetaData,
     String,
     Table,
@@ -17,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from dunlin_platform.errors import sqlstate_of
 from dunlin_platform.text_columns import text_array_sql, text_parameter
@@ -57,6 +58,9 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("event_id", String(200), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         ExcludeConstraint((literal_column(_KEY), "="), name=CONSTRAINT, using="hash"),
+        # For the purge of old ids: rows arrive in processed_at order, so a BRIN index (a few
+        # pages, next to nothing per insert) finds the oldest ones.
+        Index("ix_inbox_processed_at", "processed_at", postgresql_using="brin"),
     )
 
 
@@ -144,3 +148,29 @@ async def claim_new(
     )
     some_known = result.scalar_one()
     return set(event_ids) if some_known is None else set(some_known)
+
+
+_PURGE_CHUNK = 10_000
+
+
+async def purge_claims(engine: AsyncEngine, *, table: Table, older_than_days: int) -> int:
+    """Delete the ids claimed more than `older_than_days` ago (by the database's clock, which
+    stamped them), in transactions of `_PURGE_CHUNK` rows so that no long transaction holds
+    the rows consumers are claiming next to; returns how many were deleted.
+
+    An event redelivered after its id was purged is applied again: the retention is the
+    consumers' window for recognising redeliveries (`ServiceSettings.inbox_retention_days`).
+    """
+    inbox = f'"{table.schema}".inbox'
+    statement = text(
+        f"DELETE FROM {inbox} WHERE ctid = ANY(ARRAY("  # noqa: S608 - the service's own schema
+        f"SELECT ctid FROM {inbox} WHERE processed_at < now() - make_interval(days => :days)"
+        f" LIMIT {_PURGE_CHUNK}))"
+    )
+    deleted = 0
+    while True:
+        async with engine.begin() as conn:
+            count = (await conn.execute(statement, {"days": older_than_days})).rowcount
+        deleted += count
+        if count < _PURGE_CHUNK:
+            return deleted

@@ -6,9 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from dunlin_platform.errors import is_transient
-from dunlin_platform.runtime import ServiceRuntime
+
+if TYPE_CHECKING:
+    from dunlin_platform.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
 

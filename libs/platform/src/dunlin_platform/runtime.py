@@ -15,14 +15,16 @@ from dunlin_platform.config import ServiceSettings
 from dunlin_platform.consumer import BatchConsumer, BatchHandler
 from dunlin_platform.db import create_engine, create_sessionmaker, ping
 from dunlin_platform.deadletter import DeadLetterPublisher
-from dunlin_platform.inbox import inbox_table
+from dunlin_platform.inbox import inbox_table, purge_claims
 from dunlin_platform.kafka import ProducerHolder
 from dunlin_platform.outbox import Outbox, outbox_table
+from dunlin_platform.periodic import every
 from dunlin_platform.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
 
 _STOP_TIMEOUT_S = 20.0
+_INBOX_PURGE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -128,8 +130,22 @@ class ServiceRuntime:
         if self._run_relay:
             loops.append(("outbox-relay", self.relay.run))
         loops += [(f"consumer-{c.group_id}", c.run) for c in self.consumers]
+        if self.consumers and self.settings.inbox_retention_days:
+            purge = every(
+                self, "inbox purge", _INBOX_PURGE_EVERY_S, self.purge_inbox, at_start=True
+            )
+            loops.append(("inbox-purge", purge))
         for name, loop in loops:
             self._tasks.append(asyncio.create_task(self._supervised(name, loop), name=name))
+
+    async def purge_inbox(self) -> int:
+        """Forget the consumed ids older than `inbox_retention_days` (hourly while consumers
+        run, and at start); returns how many went."""
+        days = self.settings.inbox_retention_days
+        deleted = await purge_claims(self.engine, table=self.tables.inbox, older_than_days=days)
+        if deleted:
+            log.info("inbox purge: %d ids older than %d days", deleted, days)
+        return deleted
 
     async def _supervised(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         try:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from dunlin_events.topics import dlq_topic
@@ -380,3 +381,58 @@ async def test_a_graceful_stop_commits_the_offsets_of_every_applied_batch(
         await group.stop()
     assert committed == [ends[tp] for tp in partitions], "stop left offsets uncommitted"
     assert len(await harness.effects_rows()) == 240
+
+
+async def _inbox_ids(harness: Harness) -> list[str]:
+    async with harness.engine.connect() as conn:
+        query = text(f'SELECT event_id FROM "{harness.schema}".inbox ORDER BY event_id')
+        return [str(row[0]) for row in await conn.execute(query)]
+
+
+async def test_ids_older_than_the_retention_are_purged_in_chunks(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dunlin_platform import inbox as inbox_module
+
+    monkeypatch.setattr(inbox_module, "_PURGE_CHUNK", 2)  # 5 old ids: chunks of 2, 2 and 1
+    async with harness.engine.begin() as conn:
+        await conn.execute(
+            text(
+                f'INSERT INTO "{harness.schema}".inbox (consumer, event_id, processed_at)'
+                " VALUES (:c, :e, now() - make_interval(days => :age))"
+            ),
+            [{"c": "c", "e": f"old-{n}", "age": 31 + n} for n in range(5)]
+            + [{"c": "c", "e": "recent", "age": 29}, {"c": "c", "e": "new", "age": 0}],
+        )
+    runtime = harness.runtime(inbox_retention_days=30)
+    try:
+        assert await runtime.purge_inbox() == 5
+        assert await _inbox_ids(harness) == ["new", "recent"]
+        assert await runtime.purge_inbox() == 0
+    finally:
+        await runtime.engine.dispose()
+
+
+async def test_a_runtime_with_consumers_purges_the_inbox_when_it_starts(
+    harness: Harness, kafka_bootstrap_servers: str
+) -> None:
+    topic = unique_topic("purge")
+    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic))
+    async with harness.engine.begin() as conn:
+        await conn.execute(
+            text(
+                f'INSERT INTO "{harness.schema}".inbox (consumer, event_id, processed_at)'
+                " VALUES ('c', 'old', now() - interval '8 days'), ('c', 'kept', now())"
+            )
+        )
+    runtime = harness.runtime(topics=[topic], run_relay=False, inbox_retention_days=7)
+    await runtime.start()
+    try:
+        await eventually(lambda: _gone(harness), what="the old id purged at start", within=30)
+    finally:
+        await runtime.stop()
+    assert await _inbox_ids(harness) == ["kept"]
+
+
+async def _gone(harness: Harness) -> bool:
+    return "old" not in await _inbox_ids(harness)
