@@ -182,11 +182,7 @@ async def outbox_key_migration(
     `0NNN_outbox_seq_primary_key`), write outbox rows, migrate to head, then undo `revision`,
     reading the rows and the outbox indexes at each point."""
     schema = str(metadata.schema)
-    before = _alembic_script(alembic_ini).get_revision(revision).down_revision
-    assert isinstance(before, str), f"{revision} must follow exactly one revision"
-    await asyncio.to_thread(
-        upgrade, alembic_ini=alembic_ini, database_url=database_url, revision=before
-    )
+    before = await _upgrade_to_before(alembic_ini, database_url, revision)
     engine = create_async_engine(database_url)
     try:
         async with engine.begin() as conn:
@@ -250,6 +246,16 @@ async def _outbox_rows(engine: AsyncEngine, schema: str) -> list[tuple[Any, ...]
     query = f'SELECT id, seq, published_at FROM "{schema}".outbox ORDER BY seq'  # noqa: S608
     async with engine.connect() as conn:
         return [tuple(row) for row in await conn.execute(text(query))]
+
+
+async def _upgrade_to_before(alembic_ini: Path, database_url: str, revision: str) -> str:
+    """Migrate to the revision `revision` follows, and return that revision."""
+    before = _alembic_script(alembic_ini).get_revision(revision).down_revision
+    assert isinstance(before, str), f"{revision} must follow exactly one revision"
+    await asyncio.to_thread(
+        upgrade, alembic_ini=alembic_ini, database_url=database_url, revision=before
+    )
+    return before
 
 
 def _alembic_script(alembic_ini: Path) -> ScriptDirectory:
@@ -325,11 +331,7 @@ async def inbox_key_migration(
     `0NNN_inbox_hash_key`), write inbox rows, migrate to head, then undo `revision`, reading
     the inbox's constraints and rows at each point."""
     schema = str(metadata.schema)
-    before = _alembic_script(alembic_ini).get_revision(revision).down_revision
-    assert isinstance(before, str), f"{revision} must follow exactly one revision"
-    await asyncio.to_thread(
-        upgrade, alembic_ini=alembic_ini, database_url=database_url, revision=before
-    )
+    before = await _upgrade_to_before(alembic_ini, database_url, revision)
     engine = create_async_engine(database_url)
     try:
         async with engine.begin() as conn:
