@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from sqlalchemy import (
     Column,
     DateTime,
-    Index,
     MetaData,
     String,
     Table,
@@ -58,9 +57,6 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("event_id", String(200), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         ExcludeConstraint((literal_column(_KEY), "="), name=CONSTRAINT, using="hash"),
-        # For the purge of old ids: rows arrive in processed_at order, so a BRIN index (a few
-        # pages, next to nothing per insert) finds the oldest ones.
-        Index("ix_inbox_processed_at", "processed_at", postgresql_using="brin"),
     )
 
 
@@ -150,27 +146,37 @@ async def claim_new(
     return set(event_ids) if some_known is None else set(some_known)
 
 
-_PURGE_CHUNK = 10_000
+_PURGE_PAGES = 2_000
+"""Heap pages one purge transaction reads: 16 MB, ~150,000 inbox rows."""
 
 
 async def purge_claims(engine: AsyncEngine, *, table: Table, older_than_days: int) -> int:
     """Delete the ids claimed more than `older_than_days` ago (by the database's clock, which
-    stamped them), in transactions of `_PURGE_CHUNK` rows so that no long transaction holds
-    the rows consumers are claiming next to; returns how many were deleted.
+    stamped them); returns how many were deleted.
+
+    One pass over the table, `_PURGE_PAGES` heap pages per transaction (a TID range scan,
+    PostgreSQL 14 or newer), so that no long transaction holds rows beside the consumers'
+    claims and no page is read twice. No index on `processed_at`: a btree would cost every
+    claim ~0.5 us, and a BRIN index loses its use once freed pages take new rows. Rows
+    added after the pass began are newer than the cutoff anyway.
 
     An event redelivered after its id was purged is applied again: the retention is the
     consumers' window for recognising redeliveries (`ServiceSettings.inbox_retention_days`).
     """
     inbox = f'"{table.schema}".inbox'
-    statement = text(
-        f"DELETE FROM {inbox} WHERE ctid = ANY(ARRAY("  # noqa: S608 - the service's own schema
-        f"SELECT ctid FROM {inbox} WHERE processed_at < now() - make_interval(days => :days)"
-        f" LIMIT {_PURGE_CHUNK}))"
+    pages = text(
+        "SELECT pg_relation_size(CAST(:inbox AS regclass)) / current_setting('block_size')::int,"
+        " now() - make_interval(days => :days)"
     )
+    delete = text(
+        f"DELETE FROM {inbox} WHERE ctid >= CAST(:first AS tid) AND ctid < CAST(:end AS tid)"  # noqa: S608 - the service's own schema
+        " AND processed_at < :cutoff"
+    )
+    async with engine.connect() as conn:
+        count, cutoff = (await conn.execute(pages, {"inbox": inbox, "days": older_than_days})).one()
     deleted = 0
-    while True:
+    for first in range(0, int(count), _PURGE_PAGES):
+        bounds = {"first": (first, 0), "end": (first + _PURGE_PAGES, 0)}  # asyncpg: tid
         async with engine.begin() as conn:
-            count = (await conn.execute(statement, {"days": older_than_days})).rowcount
-        deleted += count
-        if count < _PURGE_CHUNK:
-            return deleted
+            deleted += (await conn.execute(delete, {**bounds, "cutoff": cutoff})).rowcount
+    return deleted

@@ -85,15 +85,3 @@ def inbox_primary_key(op: Operations, schema: str) -> None:
         f'ALTER TABLE "{schema}".inbox DROP CONSTRAINT ex_inbox_consumer_event_id,'
         " ADD CONSTRAINT pk_inbox PRIMARY KEY (consumer, event_id)"
     )
-
-
-def inbox_purge_index(op: Operations, schema: str) -> None:
-    """Migration step (every service's `inbox_processed_at_brin` revision): a BRIN index on
-    the inbox's `processed_at`, for the purge of ids older than the retention. Built in one
-    pass over the table; it blocks writes (claims) meanwhile, seconds for millions of rows."""
-    op.execute(f'CREATE INDEX ix_inbox_processed_at ON "{schema}".inbox USING brin (processed_at)')
-
-
-def drop_inbox_purge_index(op: Operations, schema: str) -> None:
-    """`inbox_purge_index` undone."""
-    op.execute(f'DROP INDEX "{schema}".ix_inbox_processed_at')

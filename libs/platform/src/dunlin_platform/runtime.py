@@ -24,7 +24,7 @@ from dunlin_platform.relay import OutboxRelay
 log = logging.getLogger(__name__)
 
 _STOP_TIMEOUT_S = 20.0
-_INBOX_PURGE_EVERY_S = 3600.0
+_INBOX_PURGE_EVERY_S = 24 * 3600.0  # one pass over the inbox a day (retention is in days)
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,8 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(self._supervised(name, loop), name=name))
 
     async def purge_inbox(self) -> int:
-        """Forget the consumed ids older than `inbox_retention_days` (hourly while consumers
-        run, and at start); returns how many went."""
+        """Forget the consumed ids older than `inbox_retention_days` (at start, then daily
+        while consumers run); returns how many went."""
         days = self.settings.inbox_retention_days
         deleted = await purge_claims(self.engine, table=self.tables.inbox, older_than_days=days)
         if deleted:

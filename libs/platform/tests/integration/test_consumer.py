@@ -389,25 +389,40 @@ async def _inbox_ids(harness: Harness) -> list[str]:
         return [str(row[0]) for row in await conn.execute(query)]
 
 
-async def test_ids_older_than_the_retention_are_purged_in_chunks(
+async def test_ids_older_than_the_retention_are_purged_a_few_pages_at_a_time(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dunlin_platform import inbox as inbox_module
 
-    monkeypatch.setattr(inbox_module, "_PURGE_CHUNK", 2)  # 5 old ids: chunks of 2, 2 and 1
+    monkeypatch.setattr(inbox_module, "_PURGE_PAGES", 1)  # one transaction per heap page
+    ages = [31 + n % 40 for n in range(400)] + [29] * 50 + [0] * 50  # 400 old rows, 100 kept
     async with harness.engine.begin() as conn:
         await conn.execute(
             text(
                 f'INSERT INTO "{harness.schema}".inbox (consumer, event_id, processed_at)'
-                " VALUES (:c, :e, now() - make_interval(days => :age))"
+                " VALUES ('c', :e, now() - make_interval(days => :age))"
             ),
-            [{"c": "c", "e": f"old-{n}", "age": 31 + n} for n in range(5)]
-            + [{"c": "c", "e": "recent", "age": 29}, {"c": "c", "e": "new", "age": 0}],
+            [{"e": f"id-{n:03d}-{age}", "age": age} for n, age in enumerate(ages)],
         )
+        pages = await conn.scalar(
+            text(f"SELECT pg_relation_size('\"{harness.schema}\".inbox') / 8192")
+        )
+        plan = "\n".join(
+            await conn.scalars(
+                text(
+                    f"EXPLAIN DELETE FROM \"{harness.schema}\".inbox WHERE ctid >= '(0,0)'"
+                    " AND ctid < '(1,0)' AND processed_at < now()"
+                )
+            )
+        )
+    assert pages > 2, "the rows must span several pages for the test to mean anything"
+    assert "Tid Range Scan" in plan, plan  # each transaction reads its own pages only
     runtime = harness.runtime(inbox_retention_days=30)
     try:
-        assert await runtime.purge_inbox() == 5
-        assert await _inbox_ids(harness) == ["new", "recent"]
+        assert await runtime.purge_inbox() == 400
+        remaining = await _inbox_ids(harness)
+        assert len(remaining) == 100
+        assert all(int(event_id.rsplit("-", 1)[1]) < 30 for event_id in remaining)
         assert await runtime.purge_inbox() == 0
     finally:
         await runtime.engine.dispose()
