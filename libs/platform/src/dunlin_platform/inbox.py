@@ -31,7 +31,7 @@ KEY_SEPARATOR = "\x1f"
 first one splits the key unambiguously (an event id may hold it)."""
 
 CONSTRAINT = "ex_inbox_consumer_event_id"
-_KEY = "(consumer || E'\\x1f' || event_id)"
+_KEY = f"(consumer || E'\\x{ord(KEY_SEPARATOR):02x}' || event_id)"
 KEY_DDL = f"EXCLUDE USING hash ({_KEY} WITH =)"
 """One row per (consumer, event id), kept by a hash index rather than a btree primary key.
 
@@ -164,7 +164,7 @@ async def purge_claims(engine: AsyncEngine, *, table: Table, older_than_days: in
     consumers' window for recognising redeliveries (`ServiceSettings.inbox_retention_days`).
     """
     inbox = f'"{table.schema}".inbox'
-    pages = text(
+    size_and_cutoff = text(
         "SELECT pg_relation_size(CAST(:inbox AS regclass)) / current_setting('block_size')::int,"
         " now() - make_interval(days => :days)"
     )
@@ -173,9 +173,10 @@ async def purge_claims(engine: AsyncEngine, *, table: Table, older_than_days: in
         " AND processed_at < :cutoff"
     )
     async with engine.connect() as conn:
-        count, cutoff = (await conn.execute(pages, {"inbox": inbox, "days": older_than_days})).one()
+        parameters = {"inbox": inbox, "days": older_than_days}
+        pages, cutoff = (await conn.execute(size_and_cutoff, parameters)).one()
     deleted = 0
-    for first in range(0, int(count), _PURGE_PAGES):
+    for first in range(0, int(pages), _PURGE_PAGES):
         bounds = {"first": (first, 0), "end": (first + _PURGE_PAGES, 0)}  # asyncpg: tid
         async with engine.begin() as conn:
             deleted += (await conn.execute(delete, {**bounds, "cutoff": cutoff})).rowcount
