@@ -12,6 +12,16 @@ from dunlin_platform.errors import Backoff, is_transient
 
 log = logging.getLogger(__name__)
 
+MAX_BATCH_BYTES = 1024 * 1024
+"""The producer's batch size: Kafka's default `message.max.bytes` (1,048,588) is about as
+large, so a broker of default configuration takes any batch the relay builds."""
+MAX_RECORD_BYTES = 1_000_000
+"""The largest record the relay publishes (key, value and headers), with room left in a batch
+for the batch's and the record's framing."""
+MAX_PAYLOAD_BYTES = MAX_RECORD_BYTES - 16 * 1024
+"""The largest event body the outbox takes: a record's CloudEvents headers (ids, source,
+type, time, traceparent) are a few hundred bytes, and this leaves them 16 KiB."""
+
 
 def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     """A producer tuned for batched, ordered publishing."""
@@ -22,7 +32,7 @@ def new_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=False,
         linger_ms=5,
-        max_batch_size=1024 * 1024,
+        max_batch_size=MAX_BATCH_BYTES,
         max_request_size=4 * 1024 * 1024,
         request_timeout_ms=15_000,
         retry_backoff_ms=200,

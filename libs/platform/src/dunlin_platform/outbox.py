@@ -37,6 +37,7 @@ from sqlalchemy.types import TypeDecorator
 
 from dunlin_events import Envelope, Event
 from dunlin_platform.clock import Clock, SystemClock
+from dunlin_platform.kafka import MAX_PAYLOAD_BYTES
 from dunlin_platform.telemetry import current_traceparent
 from dunlin_platform.text_columns import joined_text_columns, text_array_sql
 
@@ -149,6 +150,40 @@ def _wake_running_relays(schema: str) -> Callable[[], None]:
     return wake
 
 
+class EventTooLarge(ValueError):
+    """An event whose body is larger than the relay can publish (`MAX_PAYLOAD_BYTES`).
+
+    Raised when the event is written, inside the caller's transaction, so the work that
+    produced it fails where it can be seen (an HTTP request with 413, a consumed event in
+    the dead-letter topic) instead of an outbox row that no broker would take.
+    """
+
+    def __init__(self, event_type: str, size: int) -> None:
+        super().__init__(
+            f"a {event_type} event of {size:,} bytes is larger than the {MAX_PAYLOAD_BYTES:,}"
+            " bytes an event may have"
+        )
+        self.event_type = event_type
+        self.size = size
+
+
+_SURELY_SMALL = MAX_PAYLOAD_BYTES // 4  # characters: at most 4 UTF-8 bytes each
+
+
+def oversized_payload(payloads: Sequence[str]) -> tuple[int, int] | None:
+    """The index and UTF-8 size of the first payload larger than `MAX_PAYLOAD_BYTES`, if any.
+
+    One length per payload on the usual path: a text of at most a quarter as many
+    characters cannot be larger in bytes.
+    """
+    if not payloads or max(map(len, payloads)) <= _SURELY_SMALL:
+        return None
+    for n, payload in enumerate(payloads):
+        if len(payload) > _SURELY_SMALL and (size := len(payload.encode())) > MAX_PAYLOAD_BYTES:
+            return n, size
+    return None
+
+
 # The bulk insert's text columns, in the order of its unnest (sent joined, see text_columns).
 _TEXT_COLUMNS = ("aggregatetype", "aggregateid", "type", "topic", "payload", "tracingspancontext")
 
@@ -242,6 +277,9 @@ class Outbox:
         classes = [type(e) for e in events]
         kinds = {cls: (cls.event_name, cls.ce_type(), cls.topic()) for cls in set(classes)}
         rows = [kinds[cls] for cls in classes]
+        payloads = [e.model_dump_json() for e in events]
+        if (oversized := oversized_payload(payloads)) is not None:
+            raise EventTooLarge(rows[oversized[0]][1], oversized[1])
         await self._insert_columns(
             session,
             {
@@ -249,7 +287,7 @@ class Outbox:
                 "aggregateid": [e.key() for e in events],
                 "type": [ce_type for _, ce_type, _ in rows],
                 "topic": [topic for _, _, topic in rows],
-                "payload": [e.model_dump_json() for e in events],
+                "payload": payloads,
             },
             count=len(events),
             occurred_at=occurred_at,
@@ -276,6 +314,8 @@ class Outbox:
             raise ValueError("one key per payload")
         if not payloads:
             return
+        if (oversized := oversized_payload(payloads)) is not None:
+            raise EventTooLarge(event_type.ce_type(), oversized[1])
         count = len(payloads)
         await self._insert_columns(
             session,
@@ -361,6 +401,9 @@ class Outbox:
 
     def _row(self, envelope: Envelope[Event]) -> dict[str, Any]:
         event = envelope.data
+        payload = event.model_dump_json()
+        if (oversized := oversized_payload((payload,))) is not None:
+            raise EventTooLarge(envelope.type, oversized[1])
         return {
             "id": envelope.id,
             "aggregatetype": event.event_name,
@@ -369,7 +412,7 @@ class Outbox:
             "topic": event.topic(),
             "source": envelope.source,
             "occurred_at": envelope.time,
-            "payload": event.model_dump_json(),
+            "payload": payload,
             "tracingspancontext": envelope.traceparent,
         }
 

@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import Event
 from dunlin_platform.db import transaction_driver
-from dunlin_platform.outbox import Outbox, id_block
+from dunlin_platform.kafka import MAX_PAYLOAD_BYTES
+from dunlin_platform.outbox import EventTooLarge, Outbox, id_block
 from dunlin_platform.telemetry import current_traceparent
 
 # The COPY's column order: what varies per row first, then what an event class shares.
@@ -173,6 +174,8 @@ class CopyOutbox(Outbox):
                 trace = traces[traceparent] = text_field(traceparent)
             key = event.key().encode()
             payload = kind[1].to_json(event)  # == event.model_dump_json().encode()
+            if len(payload) > MAX_PAYLOAD_BYTES:
+                raise EventTooLarge(cls.ce_type(), len(payload))
             parts += (
                 start,
                 b"%012x" % (base + n),

@@ -30,7 +30,13 @@ from dunlin_platform.errors import Backoff, is_transient
 from dunlin_platform.heap import freeze_startup_heap
 from dunlin_platform.kafka import ProducerHolder
 from dunlin_platform.outbox import notify_channel, outbox_backlog, register_running_relay
-from dunlin_platform.relay_encoding import OutboxRow, PartitionBatches, encode_row
+from dunlin_platform.relay_encoding import (
+    OutboxRow,
+    PartitionBatches,
+    RecordTooLarge,
+    Slot,
+    encode_row,
+)
 from dunlin_platform.spans import event_attributes
 from dunlin_platform.telemetry import context_from_traceparent, current_traceparent, tracer
 
@@ -42,6 +48,7 @@ log = logging.getLogger(__name__)
 _METRICS_EVERY_S = 5.0
 _PURGE_EVERY_S = 600.0
 _NOTIFY_COALESCE_S = 0.005
+_TOO_LARGE_LOG_EVERY_S = 300.0
 # Where publish_batch finds a fetched row's seq and topic (rows are plain tuples).
 _SEQ, _TOPIC = OutboxRow._fields.index("seq"), OutboxRow._fields.index("topic")
 
@@ -79,6 +86,10 @@ class OutboxRelay:
         self._last_purge = 0.0
         self.is_leader = False
         self.published_total = 0
+        # Set by publish_batch: rows it read are left for the next round, or it read a full
+        # batch, so the relay goes on at once instead of waiting for a notification.
+        self.more_waiting = False
+        self._too_large_logged: dict[int, float] = {}
         # Publish spans only when someone reads them; otherwise pass the stored context on.
         self._trace_publish = settings.otel_traces_exporter != "none"
 
@@ -124,8 +135,9 @@ class OutboxRelay:
             producer = await self._producers.get()
             while not self._stop.is_set():
                 self._wake.clear()
-                if await self.publish_batch(producer) >= self._settings.outbox_batch_size:
-                    continue  # more is waiting: no need to sleep
+                await self.publish_batch(producer)
+                if self.more_waiting:
+                    continue  # no need to sleep
                 await self._housekeeping()
                 if conn.is_closed():
                     raise ConnectionError("relay's listening connection was closed")
@@ -177,28 +189,66 @@ class OutboxRelay:
         return self._stop.is_set()
 
     async def publish_batch(self, producer: AIOKafkaProducer) -> int:
-        """Publish the oldest unpublished rows; mark them only once the broker acked all.
+        """Publish the oldest unpublished rows; mark those the broker acknowledged.
+
+        Returns how many were published. Rows left for a later round (their partition's
+        batch was full, see `PartitionBatches`) set `more_waiting`, as does a full read. When
+        a partition's batch fails, the other partitions' rows are marked all the same and the
+        error is raised: that partition's rows are published again, in order, next round.
 
         Both statements run on the pooled connection's asyncpg driver, as plain tuples: the
         rows are only read once, in order, and through SQLAlchemy's result machinery their
         reading cost several microseconds each (so they do not appear as SQLAlchemy spans).
         """
+        limit = self._settings.outbox_batch_size
         async with self._engine.connect() as conn:
             driver = await _driver(conn)
-            rows = await driver.fetch(self._select_sql, self._settings.outbox_batch_size)
+            rows = await driver.fetch(self._select_sql, limit)
+        self.more_waiting = False
         if not rows:
             return 0
         batches = PartitionBatches(producer)
+        sent: list[tuple[int, Slot]] = []
         for row in rows:
-            await batches.append(row[_TOPIC], self._record(OutboxRow(*row)))
-        await batches.send_and_wait()
-        # One statement, so its own transaction; begin() only keeps the SELECT's connection
-        # use apart from the UPDATE's (bench/stages.py times the two by these calls).
-        async with self._engine.begin() as conn:
-            await (await _driver(conn)).execute(self._mark_sql, [row[_SEQ] for row in rows])
-        self.published_total += len(rows)
-        metrics.outbox_published.add(len(rows), {"service": self._settings.service_name})
-        return len(rows)
+            try:
+                slot = await batches.append(row[_TOPIC], self._record(OutboxRow(*row)))
+            except RecordTooLarge as exc:
+                self._report_too_large(OutboxRow(*row), exc)
+                continue
+            if slot is not None:
+                sent.append((row[_SEQ], slot))
+        failed = await batches.send_and_wait()
+        published = [seq for seq, slot in sent if slot not in failed]
+        if published:
+            # One statement, so its own transaction; begin() only keeps the SELECT's
+            # connection use apart from the UPDATE's (bench/stages.py times the two by these).
+            async with self._engine.begin() as conn:
+                await (await _driver(conn)).execute(self._mark_sql, published)
+            self.published_total += len(published)
+            metrics.outbox_published.add(len(published), {"service": self._settings.service_name})
+        if failed:
+            raise next(iter(failed.values()))
+        self.more_waiting = bool(published) and (len(rows) >= limit or batches.deferred > 0)
+        return len(published)
+
+    def _report_too_large(self, row: OutboxRow, exc: RecordTooLarge) -> None:
+        """An event no broker of default configuration takes: its account's later events wait
+        behind it (see docs/operations.md, "An outbox event too large to publish")."""
+        now = time.monotonic()
+        if now - self._too_large_logged.get(row.seq, -_TOO_LARGE_LOG_EVERY_S) >= (
+            _TOO_LARGE_LOG_EVERY_S
+        ):
+            self._too_large_logged[row.seq] = now
+            log.error(
+                "outbox event seq=%d id=%s (%s, account %s) cannot be published: %s; the"
+                " account's later events wait behind it",
+                row.seq,
+                row.id,
+                row.type,
+                row.aggregateid,
+                exc,
+            )
+        metrics.outbox_publish_failures.add(1, {"service": self._settings.service_name})
 
     @functools.cached_property
     def _select_sql(self) -> str:

@@ -2,7 +2,7 @@
 
 The relay's per-event cost outside the broker is here: each row encoded as the CloudEvents
 binary-mode record `encode_raw` would build (`encode_row`), and records gathered into one
-produce batch per partition, each key hashed once per relay round (`PartitionBatches`).
+produce batch per partition and round, each key hashed once per round (`PartitionBatches`).
 The relay itself (leadership, waking, marking, purging) is `dunlin_platform.relay`.
 """
 
@@ -17,6 +17,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from dunlin_events import KafkaRecord, encode_raw
 from dunlin_events.envelope import CONTENT_TYPE, TRACEPARENT
+from dunlin_platform.kafka import MAX_RECORD_BYTES
 
 
 class OutboxRow(NamedTuple):
@@ -87,11 +88,47 @@ def _add(batch: Any, record: KafkaRecord) -> bool:
     return appended is not None
 
 
+def record_size(record: KafkaRecord) -> int:
+    """The bytes of a record's key, value and headers (its framing adds a few dozen)."""
+    return (
+        len(record.key)
+        + len(record.value)
+        + sum(len(name.encode()) + len(value) for name, value in record.headers)
+    )
+
+
+class RecordTooLarge(Exception):
+    """A record larger than `MAX_RECORD_BYTES`: no broker of default configuration takes it."""
+
+    def __init__(self, topic: str, size: int) -> None:
+        super().__init__(
+            f"a record of {size:,} bytes for {topic} is larger than the {MAX_RECORD_BYTES:,}"
+            " bytes the relay publishes"
+        )
+        self.topic = topic
+        self.size = size
+
+
+Slot = tuple[str, int]
+"""A topic and one of its partitions."""
+
+
 class PartitionBatches:
-    """Builds one produce batch per partition, so a relay round costs a few requests.
+    """One produce batch per partition for a relay round, so a round costs a few requests.
 
     Partitions are chosen with the Java-compatible murmur2 partitioner, the same one any
     other producer of these topics uses for the account key.
+
+    At most one batch per partition per round: once a partition's batch is full, its later
+    records wait for the next round (`append` returns None). A second batch sent behind the
+    first could be acknowledged while the first failed (the producer fails a batch the
+    broker refuses and goes on with the next), publishing an account's later events without
+    an earlier one; with one batch per partition, what is acknowledged for a partition is
+    all of the round's records of that partition, or none.
+
+    A record larger than `MAX_RECORD_BYTES` raises RecordTooLarge (the producer would send
+    it alone, and a broker refuse it on every round) and holds its key back for the round:
+    that key's later records wait behind it, while other keys are published.
     """
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
@@ -100,35 +137,55 @@ class PartitionBatches:
         self._partitions: dict[str, list[int]] = {}
         # An account's events usually come several to a batch: hash each key once per topic.
         self._partition_of: dict[tuple[str, bytes], int] = {}
-        self._open: dict[tuple[str, int], Any] = {}
-        self._sent: list[asyncio.Future[Any]] = []
+        self._open: dict[Slot, Any] = {}
+        self._full: set[Slot] = set()
+        self._held: set[tuple[str, bytes]] = set()
+        self.deferred = 0
+        """Records left for a later round because their partition's batch was full."""
 
-    async def append(self, topic: str, record: KafkaRecord) -> None:
-        """Add a record to its partition's batch (by its key), sending the batch when full."""
-        partition = self._partition_of.get((topic, record.key))
+    async def append(self, topic: str, record: KafkaRecord) -> Slot | None:
+        """Add a record to its partition's batch (by its key); the partition it went to, or
+        None when it waits for a later round."""
+        key = record.key
+        if self._held and (topic, key) in self._held:
+            return None
+        partition = self._partition_of.get((topic, key))
         if partition is None:
             partitions = self._partitions.get(topic)
             if partitions is None:
                 partitions = sorted(await self._producer.partitions_for(topic))
                 self._partitions[topic] = partitions
-            partition = self._partitioner(record.key, partitions, partitions)
-            self._partition_of[topic, record.key] = partition
+            partition = self._partitioner(key, partitions, partitions)
+            self._partition_of[topic, key] = partition
         slot = (topic, partition)
-        batch = self._open.get(slot) or self._producer.create_batch()
+        if slot in self._full:
+            self.deferred += 1
+            return None
+        size = len(record.value)
+        if size > MAX_RECORD_BYTES // 2 and (size := record_size(record)) > MAX_RECORD_BYTES:
+            self._held.add((topic, key))
+            raise RecordTooLarge(topic, size)
+        batch = self._open.get(slot)
+        if batch is None:
+            batch = self._open[slot] = self._producer.create_batch()
         if not _add(batch, record):
-            await self._flush(slot, batch)  # full: send it, start the next one in order
-            batch = self._producer.create_batch()
-            if not _add(batch, record):
-                raise ValueError(f"an outbox event for {topic} is larger than a produce batch")
-        self._open[slot] = batch
+            self._full.add(slot)
+            self.deferred += 1
+            return None
+        return slot
 
-    async def _flush(self, slot: tuple[str, int], batch: Any) -> None:
-        self._open.pop(slot, None)
-        topic, partition = slot
-        self._sent.append(await self._producer.send_batch(batch, topic, partition=partition))
-
-    async def send_and_wait(self) -> None:
-        """Send every batch still open and wait until the broker acknowledged them all."""
-        for slot, batch in list(self._open.items()):
-            await self._flush(slot, batch)
-        await asyncio.gather(*self._sent)
+    async def send_and_wait(self) -> dict[Slot, BaseException]:
+        """Send every batch and wait until the broker answered for each; the partitions
+        whose batch failed, with the error (the others' records are acknowledged)."""
+        slots = list(self._open)
+        sent = [
+            await self._producer.send_batch(self._open[slot], slot[0], partition=slot[1])
+            for slot in slots
+        ]
+        self._open.clear()
+        outcomes = await asyncio.gather(*sent, return_exceptions=True)
+        return {
+            slot: outcome
+            for slot, outcome in zip(slots, outcomes, strict=True)
+            if isinstance(outcome, BaseException)
+        }

@@ -16,6 +16,7 @@ from dunlin_platform.http.problems import (
     install_problem_handlers,
     problem_responses,
 )
+from dunlin_platform.outbox import EventTooLarge
 
 
 class Line(BaseModel):
@@ -50,6 +51,10 @@ def build_app() -> FastAPI:
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("secret connection string postgres://admin:hunter2@db")
+
+    @app.post("/huge")
+    async def huge() -> None:
+        raise EventTooLarge("dunlin.invoicing.InvoiceIssued.v1", 2_000_000)
 
     return app
 
@@ -132,6 +137,16 @@ async def test_unhandled_error_is_a_500_problem_without_internals(
     assert response.json()["type"] == "https://dunlin.dev/problems/internal-server-error"
     logged = [r.exc_info[1] for r in caplog.records if r.exc_info]
     assert "hunter2" in str(logged)
+
+
+async def test_an_event_too_large_to_publish_is_a_413_problem() -> None:
+    async with client(build_app()) as http:
+        response = await http.post("/huge")
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "https://dunlin.dev/problems/event-too-large"
+    assert "InvoiceIssued.v1 event of 2,000,000 bytes" in problem["detail"]
 
 
 async def test_problem_carries_the_active_trace_id() -> None:

@@ -6,11 +6,12 @@ import asyncio
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_events import AccountRegistered, KafkaRecord, decode
 
@@ -260,3 +261,149 @@ async def test_add_many_and_add_payloads_write_exactly_the_rows_add_writes_in_ev
     assert prepared == added
     assert [r["type"] for r in many] == [e.ce_type() for e in events]
     assert [r["tracingspancontext"] for r in many] == traceparents
+
+
+def _too_large(account: str) -> AccountRegistered:
+    """A valid event whose JSON is over the outbox's limit: 19,000 tags of 50 characters."""
+    return AccountRegistered(
+        account_id=account,
+        name="Big",
+        currency="EUR",
+        payment_terms={"kind": "net", "days": 30},
+        tags=[f"{n:050d}" for n in range(19_000)],
+    )
+
+
+async def test_an_event_too_large_to_publish_is_refused_where_it_is_written(
+    harness: Harness,
+) -> None:
+    from dunlin_platform.kafka import MAX_PAYLOAD_BYTES
+    from dunlin_platform.outbox import EventTooLarge, Outbox
+    from dunlin_platform.outbox_copy import CopyOutbox
+
+    account = f"{harness.schema}-big"
+    big, small = _too_large(account), account_registered(account)
+    assert len(big.model_dump_json()) > MAX_PAYLOAD_BYTES
+    sessionmaker = async_sessionmaker(harness.engine)
+    outbox = Outbox(table=harness.tables.outbox, source="/tests")
+    copy = CopyOutbox(table=harness.tables.outbox, source="/tests")
+    writes: dict[str, Callable[[AsyncSession], Awaitable[Any]]] = {
+        "add": lambda session: outbox.add(session, small, big),
+        "add_many": lambda session: outbox.add_many(session, [small, big]),
+        "add_payloads": lambda session: outbox.add_payloads(
+            session,
+            AccountRegistered,
+            [account] * 2,
+            [small.model_dump_json(), big.model_dump_json()],
+        ),
+        "copy": lambda session: copy.add_many(session, [small, big]),
+    }
+    for name, write in writes.items():
+        with pytest.raises(
+            EventTooLarge, match=r"AccountRegistered.v1 event of 1,0\d\d,\d\d\d bytes"
+        ):
+            async with sessionmaker() as session, session.begin():
+                await write(session)
+        assert await harness.scalar('SELECT count(*) FROM "{s}".outbox') == 0, name
+
+
+async def test_a_row_too_large_to_publish_holds_back_its_account_and_the_rest_is_published(
+    harness: Harness, kafka_bootstrap_servers: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dunlin_platform.outbox import Outbox
+
+    held, other = accounts_for(harness, 2)
+    outbox = Outbox(table=harness.tables.outbox, source="/tests")
+    async with async_sessionmaker(harness.engine)() as session, session.begin():
+        for n in range(3):
+            await outbox.add(session, account_registered(held, f"{held}#{n}"))
+            await outbox.add(session, account_registered(other, f"{other}#{n}"))
+    # A row written before the outbox refused such events (or by hand): 1.1 MB of padding,
+    # which the event's tolerant reader would ignore, but no broker of default settings takes.
+    async with harness.engine.begin() as conn:
+        padded = await conn.execute(
+            text(
+                f"""UPDATE "{harness.schema}".outbox SET payload = left(payload, -1)
+                    || ',"padding":"' || repeat('x', 1100000) || '"}}'
+                    WHERE aggregateid = :held AND payload LIKE '%#1"%'"""
+            ),
+            {"held": held},
+        )
+        assert padded.rowcount == 1
+    runtime = harness.runtime()
+    await runtime.start()
+
+    async def only_the_held_account_waits() -> bool:
+        return await unpublished(harness) == 2
+
+    await eventually(only_the_held_account_waits, what="the other account's events")
+    await asyncio.sleep(1)  # rounds go on: the held rows stay held
+    assert await unpublished(harness) == 2
+    await runtime.stop()
+
+    names: dict[str, list[str]] = defaultdict(list)
+    for message in await consume_all(kafka_bootstrap_servers, "invoicing.events"):
+        envelope = decode(KafkaRecord(message.key, message.value, list(message.headers)))
+        if envelope.subject in (held, other):
+            assert isinstance(envelope.data, AccountRegistered)
+            names[envelope.subject].append(envelope.data.name)
+    assert names[other] == [f"{other}#{n}" for n in range(3)]
+    assert names[held] == [f"{held}#0"], "#2 waits behind #1: the account's order holds"
+    assert any("cannot be published" in r.getMessage() for r in caplog.records)
+
+
+class _RefusingProducer:
+    """The real producer, except that the broker's answer for one partition is a refusal."""
+
+    def __init__(self, producer: Any, refused: tuple[str, int]) -> None:
+        self._producer = producer
+        self._refused = refused
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(await self._producer.partitions_for(topic))
+
+    def create_batch(self) -> Any:
+        return self._producer.create_batch()
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
+        if (topic, partition) != self._refused:
+            return await self._producer.send_batch(batch, topic, partition=partition)
+        from aiokafka.errors import MessageSizeTooLargeError
+
+        refusal: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        refusal.set_exception(MessageSizeTooLargeError())
+        return refusal
+
+
+async def test_a_refused_partition_is_published_again_and_the_others_are_marked(
+    harness: Harness, kafka_bootstrap_servers: str
+) -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+    from aiokafka.partitioner import murmur2
+
+    runtime = harness.runtime(run_relay=False)
+    accounts = accounts_for(harness, 12)
+    await stage(harness, runtime, accounts, per_account=2)
+    runtime.producers.start()
+    producer = await runtime.producers.get()
+    partitions = sorted(await producer.partitions_for("invoicing.events"))
+
+    def partition_of(account: str) -> int:
+        return int((murmur2(account.encode()) & 0x7FFFFFFF) % len(partitions))
+
+    refused = partition_of(accounts[0])
+    on_refused = {a for a in accounts if partition_of(a) == refused}
+    assert len(on_refused) < len(accounts), "the accounts span several partitions"
+
+    with pytest.raises(MessageSizeTooLargeError):
+        await runtime.relay.publish_batch(
+            _RefusingProducer(producer, ("invoicing.events", refused))
+        )
+    waiting = await harness.scalar(
+        'SELECT array_agg(DISTINCT aggregateid) FROM "{s}".outbox WHERE published_at IS NULL'
+    )
+    assert set(waiting) == on_refused, "only the refused partition's rows are left"
+
+    assert await runtime.relay.publish_batch(producer) == 2 * len(on_refused)
+    await runtime.stop()
+    await published_in_order(kafka_bootstrap_servers, accounts, per_account=2)

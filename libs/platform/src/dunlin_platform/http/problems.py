@@ -14,6 +14,8 @@ from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dunlin_platform.outbox import EventTooLarge
+
 log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://dunlin.dev/problems/"
@@ -208,6 +210,12 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, error)
 
 
+async def _on_event_too_large(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, EventTooLarge)
+    detail = f"The request would publish an event too large to deliver: {exc}."
+    return problem_response(request, ProblemError(413, detail=detail, slug="event-too-large"))
+
+
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     error = ProblemError(500, detail="An unexpected error occurred; it has been logged.")
@@ -219,6 +227,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(EventTooLarge, _on_event_too_large)
     app.add_exception_handler(Exception, _on_unhandled)
 
 
