@@ -34,6 +34,8 @@ def is_transient(exc: BaseException) -> bool:
         if exc.connection_invalidated:
             return True
         return sqlstate_of(exc) in _TRANSIENT_SQLSTATES
+    if isinstance(exc, asyncpg.InterfaceError) and isinstance(exc, ValueError):
+        return False  # a parameter asyncpg refused to encode (its client-side DataError)
     if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError)):
         return True
     if isinstance(exc, asyncpg.PostgresError):

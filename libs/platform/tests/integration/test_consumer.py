@@ -140,6 +140,33 @@ async def test_an_event_a_business_rule_rejects_is_dead_lettered_alone(
     assert dict(letter.headers)["dlq_error"] == b"credit limit exceeded"
 
 
+async def test_a_value_the_database_driver_cannot_encode_is_dead_lettered_not_retried(
+    harness: Harness, kafka_bootstrap_servers: str
+) -> None:
+    topic = unique_topic("unencodable")
+    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic))
+    names = ["ok-1", "huge", "ok-2"]
+    await produce(
+        kafka_bootstrap_servers, topic, [record_of(account_registered("acc-4", n)) for n in names]
+    )
+
+    async def handler(session: Any, envelopes: list[Any]) -> None:
+        for envelope in envelopes:
+            if envelope.data.name == "huge":
+                # asyncpg refuses 2**40 for an int4 parameter before anything is sent.
+                await session.execute(text("SELECT CAST(:v AS integer)"), {"v": 2**40})
+        await harness.record_effects(session, envelopes)
+
+    runtime = harness.runtime(topics=[topic], handler=handler, run_relay=False)
+    await run_until(harness, runtime, 2)
+    await eventually(lambda: _dlq_count(kafka_bootstrap_servers, topic, 1), what="the dead letter")
+    await runtime.stop()
+
+    assert sorted(name for _, _, name in await harness.effects_rows()) == ["ok-1", "ok-2"]
+    (letter,) = await consume_all(kafka_bootstrap_servers, dlq_topic(topic))
+    assert b"invalid input for query argument" in dict(letter.headers)["dlq_error"]
+
+
 async def _dlq_count(bootstrap: str, topic: str, count: int) -> bool:
     return len(await consume_all(bootstrap, dlq_topic(topic), idle_s=0.3)) >= count
 
@@ -451,3 +478,4 @@ async def test_a_runtime_with_consumers_purges_the_inbox_when_it_starts(
 
 async def _gone(harness: Harness) -> bool:
     return "old" not in await _inbox_ids(harness)
+

@@ -43,6 +43,8 @@ def test_infrastructure_faults_are_transient(exc: BaseException) -> None:
         ValueError("bad amount"),
         KeyError("missing"),
         asyncpg.exceptions.UniqueViolationError("duplicate"),
+        # asyncpg's refusal to encode a parameter: an InterfaceError, as a closed connection is
+        asyncpg.exceptions._base.DataError("invalid input for query argument $1"),
     ],
 )
 def test_bad_input_is_not_transient(exc: BaseException) -> None:
