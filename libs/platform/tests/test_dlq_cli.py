@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -17,7 +19,11 @@ from dunlin_devstack.topics import read_topic
 from dunlin_events import AccountRegistered, encode, new_envelope
 from dunlin_events.topics import dlq_topic
 from dunlin_platform import dlq_cli
-from dunlin_platform.deadletter import DeadLetter
+from dunlin_platform.config import ServiceSettings
+from dunlin_platform.deadletter import VALUE_OMITTED, DeadLetter, DeadLetterPublisher
+from dunlin_platform.kafka import ProducerHolder
+
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the platform producer's max_request_size
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 TRACEPARENT = b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01"
@@ -195,3 +201,70 @@ async def test_an_unknown_topic_is_an_error(
 ) -> None:
     missing = f"nope-{uuid.uuid4().hex[:8]}"
     assert await dlq_cli.run(cli(database_url, kafka_bootstrap_servers, "list", missing)) == 1
+
+
+async def test_a_letter_too_large_for_the_dlq_goes_without_its_message_and_replays_from_source(
+    engine: AsyncEngine, topic: str, database_url: str, kafka_bootstrap_servers: str
+) -> None:
+    # A message near the limits: its copy in a letter (plus the dlq_* headers) is refused.
+    value = b'{"padding": "' + b"x" * (MAX_REQUEST_BYTES + 1000) + b'"}'
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        max_request_size=2 * MAX_REQUEST_BYTES,
+    )
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(topic, value, key=b"A-9", headers=[("h", b"1")])
+    finally:
+        await producer.stop()
+    [record] = await _read_large(kafka_bootstrap_servers, topic)
+    settings = ServiceSettings(
+        service_name="tests",
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+    )
+    producers = ProducerHolder(settings)
+    producers.start()
+    try:
+        letter = DeadLetter.of(record, "tests", ValueError("not an event"), "not an event")
+        await DeadLetterPublisher(producers).publish([letter])
+    finally:
+        await producers.stop()
+
+    [dead] = await read_topic(kafka_bootstrap_servers, dlq_topic(topic), count=1)
+    headers = dict(dead.headers)
+    assert dead.value is None
+    assert int(headers[VALUE_OMITTED]) >= len(value)
+    assert (headers["dlq_source_topic"], headers["dlq_source_offset"]) == (
+        topic.encode(),
+        str(sent.offset).encode(),
+    )
+    assert headers["dlq_error"] == b"not an event"
+
+    args = cli(database_url, kafka_bootstrap_servers, "replay", topic, "--partition", "0")
+    assert await dlq_cli.run([*args, "--offset", "0", "--reason", "limits raised"]) == 0
+
+    _, replayed = await _read_large(kafka_bootstrap_servers, topic, count=2)
+    assert (replayed.key, replayed.value, list(replayed.headers)) == (b"A-9", value, [("h", b"1")])
+
+
+async def _read_large(bootstrap: str, topic: str, *, count: int = 1) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * MAX_REQUEST_BYTES,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(records) < count:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    records += batch
+    finally:
+        await consumer.stop()
+    return records

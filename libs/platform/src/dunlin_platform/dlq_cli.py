@@ -16,10 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from dunlin_events.topics import dlq_topic
+from dunlin_platform.deadletter import VALUE_OMITTED
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 DLQ_HEADER_PREFIX = "dlq_"
 _READ_WITHIN_S = 60.0
+_MAX_REPLAYED_BYTES = 16 * 1024 * 1024  # the broker's limits decide; the client sets none
 _SCHEMA_DDL = (
     "CREATE SCHEMA IF NOT EXISTS ops",
     """CREATE TABLE IF NOT EXISTS ops.dlq_actions (
@@ -75,6 +77,17 @@ class Letter:
     def replay_headers(self) -> list[tuple[str, bytes]]:
         """The original message's headers: everything but what the dead-lettering added."""
         return [(k, v) for k, v in self.headers if not k.startswith(DLQ_HEADER_PREFIX)]
+
+    @property
+    def value_omitted(self) -> bool:
+        """The letter carries no copy of the message (too large): it is on its source topic."""
+        return any(k == VALUE_OMITTED for k, _ in self.headers)
+
+    @property
+    def source(self) -> tuple[TopicPartition, int]:
+        """Where the message was consumed from: its partition and offset."""
+        partition, offset = self.header("dlq_source_partition"), self.header("dlq_source_offset")
+        return TopicPartition(self.source_topic, int(partition)), int(offset)
 
 
 async def migrate(engine: AsyncEngine) -> None:
@@ -167,21 +180,61 @@ async def replay(
     A crash between the ack and the commit leaves a replay without its audit row; the
     consumers' inbox makes the possible second replay harmless.
     """
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=False,
+        max_request_size=_MAX_REPLAYED_BYTES,
+    )
     await producer.start()
     try:
         for letter in letters:
+            key, value, headers = letter.key, letter.value, letter.replay_headers()
+            if letter.value_omitted:
+                key, value, headers = await source_message(bootstrap, letter)
             async with engine.begin() as conn:
                 await audit(conn, letter, actor=actor, action="replay", reason=reason)
-                await producer.send_and_wait(
-                    letter.source_topic,
-                    letter.value,
-                    key=letter.key,
-                    headers=letter.replay_headers(),
-                )
+                await producer.send_and_wait(letter.source_topic, value, key=key, headers=headers)
     finally:
         await producer.stop()
     return len(letters)
+
+
+async def source_message(
+    bootstrap: str, letter: Letter
+) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
+    """Key, value and headers of a letter's message, read from its source topic (for a
+    letter sent without its value); LookupError once the topic no longer retains it."""
+    tp, offset = letter.source
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=_MAX_REPLAYED_BYTES,
+    )
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        first, end = (
+            (await consumer.beginning_offsets([tp]))[tp],
+            (await consumer.end_offsets([tp]))[tp],
+        )
+        if not first <= offset < end:
+            raise LookupError(
+                f"{tp.topic} partition {tp.partition} no longer holds offset {offset}"
+                f" (it holds {first} to {end - 1}): the message of this dead letter is gone"
+            )
+        consumer.seek(tp, offset)
+        async with asyncio.timeout(_READ_WITHIN_S):
+            while True:
+                for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                    if record.offset == offset:
+                        return record.key, record.value, list(record.headers)
+                    if record.offset > offset:
+                        raise LookupError(
+                            f"{tp.topic} partition {tp.partition} has no offset {offset}"
+                        )
+    finally:
+        await consumer.stop()
 
 
 def _dlq_name(topic: str) -> str:
@@ -239,6 +292,10 @@ def _describe(letter: Letter) -> str:
         body = json.loads(letter.value or b"")
     except ValueError:
         body = (letter.value or b"").decode(errors="replace")
+    if letter.value_omitted:
+        tp, offset = letter.source
+        size = letter.header(VALUE_OMITTED)
+        body = f"(not copied, {size} bytes: on {tp.topic} partition {tp.partition}@{offset})"
     return json.dumps(
         {
             "topic": letter.topic,
