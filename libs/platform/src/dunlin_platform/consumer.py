@@ -66,16 +66,22 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._owner = owner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self._owner.revoked.update(revoked)
-        # Let in-flight batches finish and commit so the next owner has little to redo.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(10):
-                for lane in self._owner.lanes:
-                    async with lane.busy:
-                        # Its last offset commit too, while the partitions are still ours
-                        # (a commit that fails is the lane's to raise, not the rebalance's).
-                        if lane.committing is not None:
-                            await asyncio.wait([lane.committing])
+        owner = self._owner
+        # No new batch of these partitions is applied from here on ...
+        owner.revoked.update(revoked)
+        # ... but the batches in flight finish and commit their offsets, while the partitions
+        # are still ours (until this callback returns), so the next owner has nothing to redo.
+        owner.handing_over.update(revoked)
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    for lane in owner.lanes:
+                        async with lane.busy:
+                            # A commit that fails is the lane's to raise, not the rebalance's.
+                            if lane.committing is not None:
+                                await asyncio.wait([lane.committing])
+        finally:
+            owner.handing_over.difference_update(revoked)
         for tp in revoked:
             metrics.consumer_lag.discard(topic=tp.topic, partition=str(tp.partition))
 
@@ -121,6 +127,8 @@ class BatchConsumer:
         # the transactions (the poller only fetches for lanes below that).
         self.lanes = [Lane(batch_size=batch_size, limit=2 * batch_size) for _ in range(lanes)]
         self.revoked: set[TopicPartition] = set()
+        # Revoked partitions whose rebalance callback still runs: offsets may be committed.
+        self.handing_over: set[TopicPartition] = set()
         self.running = False
         self.processed_total = 0
         self._lag_recorded_at = 0.0
@@ -377,10 +385,11 @@ class BatchConsumer:
         consumer: AIOKafkaConsumer,
         batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     ) -> None:
+        revoked, handing_over = self.revoked, self.handing_over
         offsets = {
             tp: OffsetAndMetadata(messages[-1].offset + 1, "")
             for tp, messages in batch.items()
-            if messages and tp not in self.revoked
+            if messages and (tp not in revoked or tp in handing_over)
         }
         if not offsets:
             return
