@@ -73,8 +73,11 @@ def build_app(
         response.headers["Location"] = f"/payments/{new_id}"
         return {"id": new_id, "amount": payment.amount}
 
+    app.state.slow_runs = 0
+
     @app.post("/slow", dependencies=write)
     async def slow() -> dict[str, str]:
+        app.state.slow_runs += 1
         app.state.entered.set()
         await app.state.release.wait()
         return {"status": "done"}
@@ -206,6 +209,26 @@ async def test_a_stale_in_flight_claim_is_taken_over(harness: Harness) -> None:
     assert retried.status_code == 200
     assert "idempotent-replayed" not in retried.headers
     assert replayed.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_request_running_longer_than_the_lock_timeout_keeps_its_claim(
+    harness: Harness,
+) -> None:
+    harness.app.state.idempotency_lock_timeout = timedelta(milliseconds=300)
+    headers = {"Idempotency-Key": key()}
+    async with harness.client(harness.alice) as http:
+        first = asyncio.create_task(http.post("/slow", headers=headers))
+        await asyncio.wait_for(harness.app.state.entered.wait(), 5)
+        await asyncio.sleep(1.0)  # over three lock timeouts: only renewal keeps it fresh
+        # A takeover would run /slow a second time, blocked like the first: bounded wait.
+        retry = await asyncio.wait_for(http.post("/slow", headers=headers), 5)
+        harness.app.state.release.set()
+        finished = await first
+        after = await http.post("/slow", headers=headers)
+    assert retry.status_code == 409, "a live request's claim is not taken over"
+    assert harness.app.state.slow_runs == 1
+    assert finished.status_code == 200
+    assert after.headers["idempotent-replayed"] == "true", "the renewed claim stored its response"
 
 
 @pytest.mark.parametrize("bad", ["", "k" * 256])

@@ -9,8 +9,11 @@ The app must provide `app.state.sessionmaker` and `app.state.idempotency_table`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -37,6 +40,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dunlin_platform.auth.deps import authenticate
 from dunlin_platform.http.problems import ConflictError, UnprocessableError
+
+log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -66,13 +71,62 @@ def idempotency_table(metadata: MetaData, *, name: str = "idempotency_keys") -> 
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Claim:
     principal: str
     key: str
     claimed_at: datetime
+    """The claim's `created_at`, the token that proves it is still ours: renewed while the
+    request runs (see `_keep_alive`), replaced by a takeover."""
     table: Table
     sessionmaker: async_sessionmaker[AsyncSession]
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    keeper: asyncio.Task[None] | None = None
+
+    def keep_alive(self, lock_timeout: timedelta) -> None:
+        """Renew the claim while the request runs, so that it never looks stale."""
+        self.keeper = asyncio.ensure_future(_keep_alive(self, lock_timeout.total_seconds() / 3))
+
+    async def let_go(self) -> None:
+        """Stop renewing (a renewal in progress completes, so `claimed_at` is current)."""
+        self.finished.set()
+        if self.keeper is not None:
+            await self.keeper
+
+
+async def _keep_alive(claim: _Claim, every_s: float) -> None:
+    """Move the claim's `created_at` forward every `every_s` until the request is finished.
+
+    A claim older than the lock timeout is taken over by a retry, which is right for a
+    request whose process died, and wrong for one still running (a slow request, lock
+    waits under load): both would apply the effect. Renewed at a third of the timeout, a
+    live request's claim is never stale.
+    """
+    t = claim.table
+    while not claim.finished.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(claim.finished.wait(), every_s)
+        if claim.finished.is_set():
+            return
+        try:
+            async with claim.sessionmaker() as session, session.begin():
+                renewed = (
+                    await session.execute(
+                        update(t)
+                        .where(t.c.principal == claim.principal, t.c.key == claim.key)
+                        .where(t.c.created_at == claim.claimed_at, t.c.status.is_(None))
+                        .values(created_at=func.now())
+                        .returning(t.c.created_at)
+                    )
+                ).scalar_one_or_none()
+        except Exception as exc:  # the next renewal may succeed; the claim is kept meanwhile
+            log.warning(
+                "could not renew the claim of %s %r: %s", IDEMPOTENCY_HEADER, claim.key, exc
+            )
+            continue
+        if renewed is None:
+            return  # taken over (the process stalled longer than the timeout) or released
+        claim.claimed_at = renewed
 
 
 class IdempotentReplay(Exception):
@@ -168,6 +222,7 @@ async def idempotent(
     principal = await authenticate(request)
     table: Table = request.app.state.idempotency_table
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    lock_timeout = getattr(request.app.state, "idempotency_lock_timeout", LOCK_TIMEOUT)
     claim = await _claim_or_replay(
         sessionmaker=sessionmaker,
         table=table,
@@ -176,8 +231,9 @@ async def idempotent(
         method=request.method,
         path=request.url.path,
         fingerprint=hashlib.sha256(await request.body()).hexdigest(),
-        lock_timeout=getattr(request.app.state, "idempotency_lock_timeout", LOCK_TIMEOUT),
+        lock_timeout=lock_timeout,
     )
+    claim.keep_alive(lock_timeout)
     setattr(request.state, _CLAIM_STATE, claim)
 
 
@@ -240,6 +296,7 @@ class IdempotencyMiddleware:
             assert start is not None
             body = b"".join(chunks)
             status: int = start["status"]
+            await claim.let_go()
             if status >= 500:
                 await _release(claim)  # the client may retry a server failure
             else:
@@ -258,6 +315,7 @@ class IdempotencyMiddleware:
         except BaseException:
             claim = state.get(_CLAIM_STATE)
             if claim is not None and not done:
+                await claim.let_go()
                 await _release(claim)
             raise
 
