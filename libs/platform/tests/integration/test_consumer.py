@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -117,54 +118,48 @@ async def test_poison_messages_go_to_the_dlq_with_their_origin_and_the_next_one_
 async def test_an_event_a_business_rule_rejects_is_dead_lettered_alone(
     harness: Harness, kafka_bootstrap_servers: str
 ) -> None:
-    topic = unique_topic("reject")
-    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic))
-    names = ["ok-1", "refused", "ok-2"]
-    await produce(
-        kafka_bootstrap_servers, topic, [record_of(account_registered("acc-3", n)) for n in names]
-    )
+    async def refuse(session: Any) -> None:
+        raise RejectEvent("credit limit exceeded")
 
-    async def handler(session: Any, envelopes: list[Any]) -> None:
-        for envelope in envelopes:
-            if envelope.data.name == "refused":
-                raise RejectEvent("credit limit exceeded")
-        await harness.record_effects(session, envelopes)
-
-    runtime = harness.runtime(topics=[topic], handler=handler, run_relay=False)
-    await run_until(harness, runtime, 2)
-    await eventually(lambda: _dlq_count(kafka_bootstrap_servers, topic, 1), what="the dead letter")
-    await runtime.stop()
-
-    assert sorted(name for _, _, name in await harness.effects_rows()) == ["ok-1", "ok-2"]
-    (letter,) = await consume_all(kafka_bootstrap_servers, dlq_topic(topic))
-    assert dict(letter.headers)["dlq_error"] == b"credit limit exceeded"
+    error = await _the_middle_one_dead_lettered(harness, kafka_bootstrap_servers, refuse)
+    assert error == b"credit limit exceeded"
 
 
 async def test_a_value_the_database_driver_cannot_encode_is_dead_lettered_not_retried(
     harness: Harness, kafka_bootstrap_servers: str
 ) -> None:
-    topic = unique_topic("unencodable")
-    await create_topics(kafka_bootstrap_servers, topic, dlq_topic(topic))
-    names = ["ok-1", "huge", "ok-2"]
-    await produce(
-        kafka_bootstrap_servers, topic, [record_of(account_registered("acc-4", n)) for n in names]
-    )
+    async def unencodable(session: Any) -> None:
+        # asyncpg refuses 2**40 for an int4 parameter before anything is sent.
+        await session.execute(text("SELECT CAST(:v AS integer)"), {"v": 2**40})
+
+    error = await _the_middle_one_dead_lettered(harness, kafka_bootstrap_servers, unencodable)
+    assert b"invalid input for query argument" in error
+
+
+async def _the_middle_one_dead_lettered(
+    harness: Harness, bootstrap: str, fail: Callable[[Any], Awaitable[None]]
+) -> bytes:
+    """Three events whose handler calls `fail` for the middle one: the other two are applied
+    and the middle one alone is dead-lettered; its letter's dlq_error."""
+    topic = unique_topic("middle")
+    await create_topics(bootstrap, topic, dlq_topic(topic))
+    names = ["ok-1", "bad", "ok-2"]
+    await produce(bootstrap, topic, [record_of(account_registered("acc-3", n)) for n in names])
 
     async def handler(session: Any, envelopes: list[Any]) -> None:
         for envelope in envelopes:
-            if envelope.data.name == "huge":
-                # asyncpg refuses 2**40 for an int4 parameter before anything is sent.
-                await session.execute(text("SELECT CAST(:v AS integer)"), {"v": 2**40})
+            if envelope.data.name == "bad":
+                await fail(session)
         await harness.record_effects(session, envelopes)
 
     runtime = harness.runtime(topics=[topic], handler=handler, run_relay=False)
     await run_until(harness, runtime, 2)
-    await eventually(lambda: _dlq_count(kafka_bootstrap_servers, topic, 1), what="the dead letter")
+    await eventually(lambda: _dlq_count(bootstrap, topic, 1), what="the dead letter")
     await runtime.stop()
 
     assert sorted(name for _, _, name in await harness.effects_rows()) == ["ok-1", "ok-2"]
-    (letter,) = await consume_all(kafka_bootstrap_servers, dlq_topic(topic))
-    assert b"invalid input for query argument" in dict(letter.headers)["dlq_error"]
+    (letter,) = await consume_all(bootstrap, dlq_topic(topic))
+    return bytes(dict(letter.headers)["dlq_error"])
 
 
 async def _dlq_count(bootstrap: str, topic: str, count: int) -> bool:
