@@ -49,6 +49,7 @@ _METRICS_EVERY_S = 5.0
 _PURGE_EVERY_S = 600.0
 _NOTIFY_COALESCE_S = 0.005
 _TOO_LARGE_LOG_EVERY_S = 300.0
+_HELD_RECHECK_S = 60.0
 # Where publish_batch finds a fetched row's seq and topic (rows are plain tuples).
 _SEQ, _TOPIC = OutboxRow._fields.index("seq"), OutboxRow._fields.index("topic")
 
@@ -90,6 +91,10 @@ class OutboxRelay:
         # batch, so the relay goes on at once instead of waiting for a notification.
         self.more_waiting = False
         self._too_large_logged: dict[int, float] = {}
+        # Accounts held back behind a row too large to publish, left out of the reads for
+        # _HELD_RECHECK_S at a time (see _hold).
+        self._held: set[str] = set()
+        self._held_since = 0.0
         # Publish spans only when someone reads them; otherwise pass the stored context on.
         self._trace_publish = settings.otel_traces_exporter != "none"
 
@@ -201,9 +206,15 @@ class OutboxRelay:
         reading cost several microseconds each (so they do not appear as SQLAlchemy spans).
         """
         limit = self._settings.outbox_batch_size
+        if self._held and time.monotonic() - self._held_since >= _HELD_RECHECK_S:
+            self._held.clear()  # read their rows again: an operator may have fixed them
         async with self._engine.connect() as conn:
             driver = await _driver(conn)
-            rows = await driver.fetch(self._select_sql, limit)
+            if self._held:
+                held = sorted(self._held)
+                rows = await driver.fetch(self._select_without_held_sql, limit, held)
+            else:
+                rows = await driver.fetch(self._select_sql, limit)
         self.more_waiting = False
         if not rows:
             return 0
@@ -214,6 +225,7 @@ class OutboxRelay:
                 slot = await batches.append(row[_TOPIC], self._record(OutboxRow(*row)))
             except RecordTooLarge as exc:
                 self._report_too_large(OutboxRow(*row), exc)
+                self._hold(OutboxRow(*row).aggregateid)
                 continue
             if slot is not None:
                 sent.append((row[_SEQ], slot))
@@ -230,6 +242,13 @@ class OutboxRelay:
             raise next(iter(failed.values()))
         self.more_waiting = bool(published) and (len(rows) >= limit or batches.deferred > 0)
         return len(published)
+
+    def _hold(self, account: str) -> None:
+        """Leave the account's rows out of the next reads: however many of its events wait
+        behind the row that cannot be published, the other accounts' events are read."""
+        if not self._held:
+            self._held_since = time.monotonic()
+        self._held.add(account)
 
     def _report_too_large(self, row: OutboxRow, exc: RecordTooLarge) -> None:
         """An event no broker of default configuration takes: its account's later events wait
@@ -253,6 +272,10 @@ class OutboxRelay:
     @functools.cached_property
     def _select_sql(self) -> str:
         return select_sql(self._table)
+
+    @functools.cached_property
+    def _select_without_held_sql(self) -> str:
+        return select_sql(self._table, without_accounts=True)
 
     @functools.cached_property
     def _mark_sql(self) -> str:
@@ -298,12 +321,14 @@ class OutboxRelay:
             await conn.execute(delete(t).where(t.c.published_at < cutoff))
 
 
-def select_sql(table: Table) -> str:
+def select_sql(table: Table, *, without_accounts: bool = False) -> str:
     """The relay's read: the oldest unpublished rows, in `OutboxRow`'s column order; $1 is
-    the limit (served by `ix_outbox_unpublished`)."""
+    the limit (served by `ix_outbox_unpublished`); `without_accounts`: and $2 the accounts
+    (`aggregateid`s) whose rows are left out."""
+    held = " AND aggregateid <> ALL($2::text[])" if without_accounts else ""
     return (
         f"SELECT {', '.join(OutboxRow._fields)} FROM {_table_sql(table)}"  # noqa: S608 - our table
-        " WHERE published_at IS NULL ORDER BY seq LIMIT $1"
+        f" WHERE published_at IS NULL{held} ORDER BY seq LIMIT $1"
     )
 
 
