@@ -50,8 +50,6 @@ _PURGE_EVERY_S = 600.0
 _NOTIFY_COALESCE_S = 0.005
 _TOO_LARGE_LOG_EVERY_S = 300.0
 _HELD_RECHECK_S = 60.0
-# Where publish_batch finds a fetched row's seq and topic (rows are plain tuples).
-_SEQ, _TOPIC = OutboxRow._fields.index("seq"), OutboxRow._fields.index("topic")
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -92,7 +90,7 @@ class OutboxRelay:
         self.more_waiting = False
         self._too_large_logged: dict[int, float] = {}
         # Accounts held back behind a row too large to publish, left out of the reads for
-        # _HELD_RECHECK_S at a time (see _hold).
+        # _HELD_RECHECK_S at a time (see _hold_back).
         self._held: set[str] = set()
         self._held_since = 0.0
         # Publish spans only when someone reads them; otherwise pass the stored context on.
@@ -221,14 +219,14 @@ class OutboxRelay:
         batches = PartitionBatches(producer)
         sent: list[tuple[int, Slot]] = []
         for row in rows:
+            outbox_row = OutboxRow(*row)
             try:
-                slot = await batches.append(row[_TOPIC], self._record(OutboxRow(*row)))
+                slot = await batches.append(outbox_row.topic, self._record(outbox_row))
             except RecordTooLarge as exc:
-                self._report_too_large(OutboxRow(*row), exc)
-                self._hold(OutboxRow(*row).aggregateid)
+                self._hold_back(outbox_row, exc)
                 continue
             if slot is not None:
-                sent.append((row[_SEQ], slot))
+                sent.append((outbox_row.seq, slot))
         failed = await batches.send_and_wait()
         published = [seq for seq, slot in sent if slot not in failed]
         if published:
@@ -243,17 +241,15 @@ class OutboxRelay:
         self.more_waiting = bool(published) and (len(rows) >= limit or batches.deferred > 0)
         return len(published)
 
-    def _hold(self, account: str) -> None:
-        """Leave the account's rows out of the next reads: however many of its events wait
-        behind the row that cannot be published, the other accounts' events are read."""
-        if not self._held:
-            self._held_since = time.monotonic()
-        self._held.add(account)
-
-    def _report_too_large(self, row: OutboxRow, exc: RecordTooLarge) -> None:
+    def _hold_back(self, row: OutboxRow, exc: RecordTooLarge) -> None:
         """An event no broker of default configuration takes: its account's later events wait
-        behind it (see docs/operations.md, "An outbox event too large to publish")."""
+        behind it (see docs/operations.md, "An outbox event too large to publish"), and the
+        account is left out of the next reads, so that however many of its events wait, the
+        other accounts' events are read."""
         now = time.monotonic()
+        if not self._held:
+            self._held_since = now
+        self._held.add(row.aggregateid)
         if now - self._too_large_logged.get(row.seq, -_TOO_LARGE_LOG_EVERY_S) >= (
             _TOO_LARGE_LOG_EVERY_S
         ):
