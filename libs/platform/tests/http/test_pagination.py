@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import httpx
@@ -89,3 +90,11 @@ async def test_limit_out_of_range_is_a_422_problem() -> None:
             response = await http.get("/items", params={"limit": limit})
             assert response.status_code == 422
             assert response.json()["errors"][0]["field"] == "limit"
+
+
+async def test_a_cursor_nested_deeper_than_python_recurses_is_a_422_problem() -> None:
+    nested = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).rstrip(b"=").decode()
+    async with client() as http:
+        response = await http.get("/items", params={"cursor": nested})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "cursor"

@@ -38,8 +38,8 @@ def decode_cursor(cursor: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, UnicodeError, binascii.Error):
-        value = None
+    except (ValueError, UnicodeError, binascii.Error, RecursionError):
+        value = None  # RecursionError: a forged cursor nesting arrays a thousand deep
     if not isinstance(value, list):
         raise invalid_cursor()
     return value
