@@ -54,7 +54,13 @@ class GaugeBoard:
         self.values[tuple(sorted(labels.items()))] = value
 
     def discard(self, **labels: str) -> None:
-        self.values.pop(tuple(sorted(labels.items())), None)
+        """Forget every series carrying these labels, whatever its other labels."""
+        # Lag is set per group, topic and partition but forgotten per topic and partition
+        # (a revoked partition): an exact key never matched, and the revoked partition's
+        # last lag stayed on /metrics, counted twice once its new owner reported it too.
+        wanted = labels.items()
+        for key in [k for k in self.values if wanted <= dict(k).items()]:
+            del self.values[key]
 
     def observe(self) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(_: CallbackOptions) -> Iterable[Observation]:

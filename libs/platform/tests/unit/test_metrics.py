@@ -6,6 +6,10 @@ import json
 import subprocess
 import sys
 
+from opentelemetry.metrics import CallbackOptions
+
+from dunlin_platform.metrics import GaugeBoard
+
 _BATCH_DURATION_BUCKETS = """
 import json
 from opentelemetry import metrics
@@ -38,3 +42,18 @@ def test_batch_durations_from_milliseconds_to_seconds_fall_in_different_buckets(
     ).stdout
     histogram = json.loads(out)
     assert sorted(histogram["counts"], reverse=True)[:4] == [1, 1, 1, 1], histogram
+
+
+def observed(board: GaugeBoard) -> list[tuple[float, dict[str, object]]]:
+    return [(o.value, dict(o.attributes or {})) for o in board.observe()(CallbackOptions())]
+
+
+def test_a_revoked_partition_stops_reporting_lag() -> None:
+    # As the consumer records lag (with its group) and forgets it on revocation (without).
+    board = GaugeBoard()
+    board.set(1200, group="dunlin-risk-events", topic="invoicing.events", partition="3")
+    board.set(7, group="dunlin-risk-events", topic="invoicing.events", partition="4")
+    board.discard(topic="invoicing.events", partition="3")
+    assert observed(board) == [
+        (7, {"group": "dunlin-risk-events", "topic": "invoicing.events", "partition": "4"})
+    ]
