@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_platform.http.pagination import (
     Page,
     PageParamsDep,
     build_page,
+    cursor_of,
     decode_cursor,
     encode_cursor,
 )
-from dunlin_platform.http.problems import install_problem_handlers
+from dunlin_platform.http.problems import UnprocessableError, install_problem_handlers
 
 
 class Item(BaseModel):
@@ -89,3 +96,55 @@ async def test_limit_out_of_range_is_a_422_problem() -> None:
             response = await http.get("/items", params={"limit": limit})
             assert response.status_code == 422
             assert response.json()["errors"][0]["field"] == "limit"
+
+
+def raw_cursor(value: Any) -> str:
+    """A cursor as a client could forge it: any JSON, base64url-encoded."""
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+async def test_a_cursor_nested_deeper_than_python_recurses_is_a_422_problem() -> None:
+    nested = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).rstrip(b"=").decode()
+    async with client() as http:
+        response = await http.get("/items", params={"cursor": nested})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def build_db_app(sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/rows")
+    async def list_rows(page: PageParamsDep) -> Page[int]:
+        after = cursor_of(page.after, int, str)
+        params = {"n": after[0], "s": after[1]} if after else {"n": 0, "s": ""}
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT CAST(:n AS bigint), CAST(:s AS text)"), params)
+        return Page[int](items=[])
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        [2**63, "a"],  # beyond bigint
+        [-(2**63) - 1, "a"],
+        [1, "a\u0000b"],  # PostgreSQL text cannot hold NUL
+        [1, "\ud800"],  # a lone surrogate cannot be encoded to UTF-8
+    ],
+)
+async def test_a_tampered_cursor_the_database_cannot_take_is_a_422_problem(
+    sessionmaker: async_sessionmaker[AsyncSession], tampered: list[Any]
+) -> None:
+    transport = httpx.ASGITransport(build_db_app(sessionmaker), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/rows", params={"cursor": raw_cursor(tampered)})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def test_a_boolean_is_not_an_integer_sort_key() -> None:
+    with pytest.raises(UnprocessableError):
+        cursor_of([True, "a"], int, str)

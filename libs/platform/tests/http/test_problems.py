@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
@@ -9,6 +10,8 @@ import pytest
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_platform.http.problems import (
     NotFoundError,
@@ -164,3 +167,62 @@ def test_openapi_documents_problem_responses() -> None:
         "$ref": "#/components/schemas/Problem"
     }
     assert "Problem" in schema["components"]["schemas"]
+
+
+def build_storing_app(sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
+    app = FastAPI(telemetry={"tracing": False})
+    install_problem_handlers(app)
+
+    @app.post("/notes")
+    async def add_note(note: Note) -> dict[str, str]:
+        async with sessionmaker() as session:
+            await session.execute(
+                text("SELECT CAST(:text AS text), CAST(:pages AS integer)"),
+                {"text": note.text, "pages": note.pages},
+            )
+        return {"status": "stored"}
+
+    @app.get("/divide")
+    async def divide() -> None:
+        async with sessionmaker() as session:
+            await session.execute(text("SELECT 1 / 0"))
+
+    return app
+
+
+class Note(BaseModel):
+    text: str
+    pages: int = 1
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        {"text": "NUL \u0000 inside"},  # PostgreSQL text cannot hold NUL
+        {"text": "\ud800"},  # a lone surrogate is valid JSON, not encodable UTF-8
+        {"text": "ok", "pages": 2**40},  # valid JSON and int, beyond the integer column
+    ],
+)
+async def test_a_value_the_database_cannot_store_is_a_422_problem(
+    sessionmaker: async_sessionmaker[AsyncSession], note: dict[str, object]
+) -> None:
+    app = build_storing_app(sessionmaker)
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.post(
+            "/notes",
+            content=json.dumps(note),  # ensure_ascii: "\ud800" travels as an escape
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/unstorable-value")
+
+
+async def test_a_database_error_of_the_servers_own_making_stays_a_500(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    transport = httpx.ASGITransport(build_storing_app(sessionmaker), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/divide")
+    assert response.status_code == 500

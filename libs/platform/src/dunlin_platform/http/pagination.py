@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -17,6 +18,9 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+
+_BIGINT = range(-(2**63), 2**63)
+_UNSTORABLE_CHARS = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL text, UTF-8 encoding
 
 
 class Page(BaseModel, Generic[T]):
@@ -38,11 +42,25 @@ def decode_cursor(cursor: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, UnicodeError, binascii.Error):
-        value = None
-    if not isinstance(value, list):
+    except (ValueError, UnicodeError, binascii.Error, RecursionError):
+        value = None  # RecursionError: a forged cursor nesting arrays a thousand deep
+    if not isinstance(value, list) or not all(_storable(v) for v in value):
         raise invalid_cursor()
     return value
+
+
+def _storable(value: Any) -> bool:
+    """Whether a sort key value can reach PostgreSQL as a query parameter.
+
+    A cursor is the client's to send back, so a forged one must be a 422, not a 500 from
+    the driver: a list or object, an integer beyond bigint, or a string with NUL or a lone
+    surrogate never came from encode_cursor.
+    """
+    if isinstance(value, str):
+        return _UNSTORABLE_CHARS.search(value) is None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value in _BIGINT
+    return value is None or isinstance(value, bool | float)
 
 
 def invalid_cursor() -> UnprocessableError:
@@ -62,7 +80,8 @@ def cursor_of(after: list[Any] | None, *types: type) -> list[Any] | None:
     if after is None:
         return None
     if len(after) != len(types) or not all(
-        isinstance(v, t) for v, t in zip(after, types, strict=True)
+        isinstance(v, t) and not (isinstance(v, bool) and t is not bool)
+        for v, t in zip(after, types, strict=True)
     ):
         raise invalid_cursor()
     return after

@@ -12,8 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dunlin_platform.errors import sqlstate_of
 from dunlin_platform.outbox import EventTooLarge
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,12 @@ PROBLEM_BASE = "https://dunlin.dev/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 Location = Literal["body", "query", "path", "header", "cookie"]
+
+# Data exceptions only a request's own values cause: a parameter asyncpg refuses to encode
+# (its client-side DataError, 22000: a lone surrogate, an int beyond its column) and text
+# PostgreSQL cannot store (NUL, an untranslatable character). Other class-22 errors (a
+# division by zero, an overflow in a query's own arithmetic) stay 500s.
+_UNSTORABLE_INPUT_SQLSTATES = frozenset({"22000", "22021", "22P05"})
 
 
 class FieldError(BaseModel):
@@ -216,6 +224,17 @@ async def _on_event_too_large(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, ProblemError(413, detail=detail, slug="event-too-large"))
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if sqlstate_of(exc) not in _UNSTORABLE_INPUT_SQLSTATES:
+        raise exc  # on to _on_unhandled, as any other server error
+    detail = (
+        "A value in the request cannot be stored: a NUL character, an unpaired surrogate"
+        " or a number beyond the range of its field."
+    )
+    return problem_response(request, UnprocessableError(detail, slug="unstorable-value"))
+
+
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     error = ProblemError(500, detail="An unexpected error occurred; it has been logged.")
@@ -228,6 +247,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(EventTooLarge, _on_event_too_large)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(Exception, _on_unhandled)
 
 
