@@ -83,7 +83,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         finally:
             owner.handing_over.difference_update(revoked)
         for tp in revoked:
-            metrics.consumer_lag.discard(topic=tp.topic, partition=str(tp.partition))
+            metrics.consumer_lag.discard(
+                group=owner.group_id, topic=tp.topic, partition=str(tp.partition)
+            )
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self._owner.revoked.difference_update(assigned)

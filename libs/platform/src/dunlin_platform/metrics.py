@@ -55,9 +55,8 @@ class GaugeBoard:
 
     def discard(self, **labels: str) -> None:
         """Forget every series carrying these labels, whatever its other labels."""
-        # Lag is set per group, topic and partition but forgotten per topic and partition
-        # (a revoked partition): an exact key never matched, and the revoked partition's
-        # last lag stayed on /metrics, counted twice once its new owner reported it too.
+        # Matched as a subset: an exact key that missed one label (the consumer once forgot a
+        # revoked partition without its group) left the series on /metrics for good.
         wanted = labels.items()
         for key in [k for k in self.values if wanted <= dict(k).items()]:
             del self.values[key]

@@ -49,11 +49,21 @@ def observed(board: GaugeBoard) -> list[tuple[float, dict[str, object]]]:
 
 
 def test_a_revoked_partition_stops_reporting_lag() -> None:
-    # As the consumer records lag (with its group) and forgets it on revocation (without).
     board = GaugeBoard()
     board.set(1200, group="dunlin-risk-events", topic="invoicing.events", partition="3")
     board.set(7, group="dunlin-risk-events", topic="invoicing.events", partition="4")
     board.discard(topic="invoicing.events", partition="3")
     assert observed(board) == [
         (7, {"group": "dunlin-risk-events", "topic": "invoicing.events", "partition": "4"})
+    ]
+
+
+def test_a_partition_revoked_from_one_group_keeps_the_other_groups_lag() -> None:
+    # As the consumer forgets a revoked partition: with its own group only.
+    board = GaugeBoard()
+    board.set(1200, group="dunlin-risk-events", topic="invoicing.events", partition="3")
+    board.set(40, group="dunlin-dunning-events", topic="invoicing.events", partition="3")
+    board.discard(group="dunlin-risk-events", topic="invoicing.events", partition="3")
+    assert observed(board) == [
+        (40, {"group": "dunlin-dunning-events", "topic": "invoicing.events", "partition": "3"})
     ]
