@@ -87,6 +87,24 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.kafka_bootstrap_servers == "kafka:9092"
 
 
+@pytest.mark.parametrize(
+    ("environment", "traces"),
+    [
+        ({}, "none"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, "otlp"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}, "none"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "otlp"}, "otlp"),
+        ({"OTEL_TRACES_EXPORTER": "console"}, "console"),
+    ],
+)
+def test_an_otlp_endpoint_exports_traces_unless_otel_traces_exporter_says_none(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], traces: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert ServiceSettings(service_name="payments").otel_traces_exporter == traces
+
+
 async def test_each_event_is_processed_in_a_span_that_continues_the_producer_trace(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
