@@ -71,6 +71,14 @@ def test_the_manual_clock_only_moves_forward() -> None:
         clock.set(datetime(2025, 12, 31, tzinfo=UTC))
 
 
+def test_the_manual_clock_refuses_a_naive_moment() -> None:
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    # A naive datetime would be read as the machine's local time, not UTC.
+    with pytest.raises(ValueError, match="aware"):
+        clock.set(datetime(2026, 6, 1, 12))
+    assert clock.now() == datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def test_settings_derive_schema_client_id_and_asyncpg_driver() -> None:
     settings = ServiceSettings(service_name="invoicing", database_url="postgresql://u@h:5432/d")
     assert settings.db_schema == "invoicing"
