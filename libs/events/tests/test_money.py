@@ -10,6 +10,7 @@ from dunlin_events.money import (
     Amount,
     Currency,
     MoneyError,
+    NonNegativeAmount,
     exponent,
     from_minor,
     minor_text,
@@ -143,3 +144,14 @@ def test_minor_text_examples_and_refusals():
         minor_text(True, "EUR")
     with pytest.raises(MoneyError):
         minor_text(1, "XXX")
+
+
+@pytest.mark.parametrize("text", ["-0", "-0.00", "-0.0000"])
+def test_a_non_negative_amount_never_serialises_a_minus_sign(text):
+    import re
+
+    non_negative = TypeAdapter(NonNegativeAmount)
+    pattern = non_negative.json_schema(mode="serialization")["pattern"]
+    for value in (non_negative.validate_json(f'"{text}"'), non_negative.validate_python(text)):
+        assert value == 0
+        assert re.fullmatch(pattern, non_negative.dump_python(value, mode="json"))

@@ -102,8 +102,10 @@ class DecimalString:
             number = trimmed
         if abs(number) >= 10**self.int_digits:
             raise ValueError(f"{self.what} has more than {self.int_digits} integer digits")
-        if not self.signed and number < 0:
-            raise ValueError(f"{self.what} must not be negative: {value!r}")
+        if not self.signed and number.is_signed():
+            if number:
+                raise ValueError(f"{self.what} must not be negative: {value!r}")
+            number = number.copy_abs()  # -0 is zero: written as "0", as its pattern requires
         return number
 
 
