@@ -11,7 +11,8 @@ from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema as cs
 
-_LAX_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
+# ASCII digits only: Decimal() also reads any other Unicode digit ("١٢٣" is 123).
+_LAX_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 def _plain(value: Decimal) -> str:
@@ -48,7 +49,9 @@ class DecimalString:
         python = cs.no_info_plain_validator_function(self.validate)
         # Decoding is hot: canonical JSON strings are checked and converted in pydantic-core,
         # and only odd input reaches the Python validator for a precise error.
-        native = cs.chain_schema([cs.str_schema(pattern=self.pattern), cs.decimal_schema()])
+        # The pattern's \d is 0-9 in JSON Schema but any Unicode digit in pydantic-core.
+        ascii_pattern = self.pattern.replace(r"\d", "[0-9]")
+        native = cs.chain_schema([cs.str_schema(pattern=ascii_pattern), cs.decimal_schema()])
         json = cs.union_schema(
             [native, python],
             mode="left_to_right",
