@@ -15,6 +15,19 @@ def check_backward_compatible(old: Schema, new: Schema) -> list[str]:
     return _Comparer(old, new).compare(old, new, "(root)")
 
 
+def check_released_types(released: dict[str, Schema], current: dict[str, Schema]) -> list[str]:
+    """Breaking changes from every released event type's schema to the current one, by type;
+    a released type that is no longer there is one (its consumers would refuse it)."""
+    problems: list[str] = []
+    for ce_type in sorted(released):
+        if ce_type not in current:
+            problems.append(f"{ce_type}: released event type removed")
+        else:
+            found = check_backward_compatible(released[ce_type], current[ce_type])
+            problems += [f"{ce_type}: {problem}" for problem in found]
+    return problems
+
+
 class _Comparer:
     """Walks both schemas side by side, resolving local $refs against each root."""
 
