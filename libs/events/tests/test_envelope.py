@@ -232,3 +232,27 @@ def test_records_as_dunlin_writes_them_decode_as_any_other_layout(overrides):
     reordered = KafkaRecord(usual.key, usual.value, list(reversed(usual.headers)))
     streamed = KafkaRecord(usual.key, usual.value, iter(usual.headers))  # type: ignore[arg-type]
     assert _outcome(usual) == _outcome(reordered) == _outcome(streamed)
+
+
+@pytest.mark.parametrize(
+    "name", ["traceparent", "x-tenant", "ce_dataschema", "content-type", "ce_id", "ce_time"]
+)
+def test_a_header_without_a_value_counts_as_absent_on_every_path(name):
+    # Kafka headers may carry a null value (aiokafka hands it over as None).
+    base = record(traceparent=TRACE.encode())
+    absent = KafkaRecord(base.key, base.value, [(n, v) for n, v in base.headers if n != name])
+    headers = [(n, None if n == name else v) for n, v in base.headers]
+    if name not in dict(base.headers):
+        headers.append((name, None))
+    usual = KafkaRecord(base.key, base.value, headers)  # type: ignore[arg-type]
+    streamed = KafkaRecord(base.key, base.value, iter(headers))  # type: ignore[arg-type]
+    assert _outcome(usual) == _outcome(streamed) == _outcome(absent)
+    assert peek_attributes(usual) == peek_attributes(absent)
+
+
+def test_a_null_traceparent_does_not_hide_the_error_of_another_header():
+    base = record(ce_id=b"\xff")
+    headers = [*base.headers, ("traceparent", None)]
+    usual = KafkaRecord(base.key, base.value, headers)  # type: ignore[arg-type]
+    assert _outcome(usual) == _outcome(base)
+    assert _outcome(usual)[0] is MalformedMessage  # type: ignore[index]

@@ -10,6 +10,7 @@ from dunlin_events.money import (
     Amount,
     Currency,
     MoneyError,
+    NonNegativeAmount,
     exponent,
     from_minor,
     minor_text,
@@ -143,3 +144,31 @@ def test_minor_text_examples_and_refusals():
         minor_text(True, "EUR")
     with pytest.raises(MoneyError):
         minor_text(1, "XXX")
+
+
+@pytest.mark.parametrize("text", ["-0", "-0.00", "-0.0000"])
+def test_a_non_negative_amount_never_serialises_a_minus_sign(text):
+    import re
+
+    non_negative = TypeAdapter(NonNegativeAmount)
+    pattern = non_negative.json_schema(mode="serialization")["pattern"]
+    for value in (non_negative.validate_json(f'"{text}"'), non_negative.validate_python(text)):
+        assert value == 0
+        assert re.fullmatch(pattern, non_negative.dump_python(value, mode="json"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0661\u0662\u0663",  # Arabic-Indic 123
+        "\uff11\uff12.\uff15\uff10",  # full-width 12.50
+        "1\u0662.00",
+        "12.\u0665",
+    ],
+)
+def test_an_amount_takes_ascii_digits_only(text):
+    # Decimal() reads any Unicode digit; the published pattern's \d means 0-9.
+    with pytest.raises(ValidationError, match="decimal string"):
+        amounts.validate_json(f'"{text}"')
+    with pytest.raises(ValidationError, match="decimal string"):
+        amounts.validate_python(text)

@@ -4,7 +4,7 @@ import pytest
 
 from dunlin_events import asyncapi, generate, topics
 from dunlin_events.base import all_events
-from dunlin_events.compat import check_backward_compatible
+from dunlin_events.compat import check_backward_compatible, check_released_types
 
 
 def test_committed_schemas_and_asyncapi_are_current():
@@ -23,6 +23,21 @@ def test_current_schema_is_backward_compatible_with_release(cls):
     old = json.loads(released.read_text())
     new = cls.model_json_schema(mode="serialization")
     assert check_backward_compatible(old, new) == []
+
+
+def test_no_released_event_type_is_removed_or_broken():
+    released = {
+        path.stem: json.loads(path.read_text()) for path in generate.RELEASED.glob("*.json")
+    }
+    assert released
+    assert check_released_types(released, generate.event_schemas()) == []
+
+
+def test_removing_a_released_event_type_is_reported():
+    schemas = generate.event_schemas()
+    removed = "dunlin.risk.RiskAssessed.v1"
+    current = {name: schema for name, schema in schemas.items() if name != removed}
+    assert check_released_types(schemas, current) == [f"{removed}: released event type removed"]
 
 
 def test_asyncapi_describes_every_topic_and_event():

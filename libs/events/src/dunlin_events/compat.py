@@ -15,6 +15,19 @@ def check_backward_compatible(old: Schema, new: Schema) -> list[str]:
     return _Comparer(old, new).compare(old, new, "(root)")
 
 
+def check_released_types(released: dict[str, Schema], current: dict[str, Schema]) -> list[str]:
+    """Breaking changes from every released event type's schema to the current one, by type;
+    a released type that is no longer there is one (its consumers would refuse it)."""
+    problems: list[str] = []
+    for ce_type in sorted(released):
+        if ce_type not in current:
+            problems.append(f"{ce_type}: released event type removed")
+        else:
+            found = check_backward_compatible(released[ce_type], current[ce_type])
+            problems += [f"{ce_type}: {problem}" for problem in found]
+    return problems
+
+
 class _Comparer:
     """Walks both schemas side by side, resolving local $refs against each root."""
 
@@ -65,8 +78,38 @@ class _Comparer:
         if problems and problems[0].endswith("no longer accepted"):
             return problems
         problems += self._compare_object(old, new, path)
-        if "items" in old or "items" in new:
-            problems += self.compare(old.get("items", {}), new.get("items", {}), f"{path}[]")
+        problems += self._compare_map(old, new, path)
+        problems += self._compare_array(old, new, path)
+        return problems
+
+    def _compare_array(self, old: Schema, new: Schema, path: str) -> list[str]:
+        """Tuple positions (prefixItems) and the items after them."""
+        old_prefix: list[Schema] = old.get("prefixItems", [])
+        new_prefix: list[Schema] = new.get("prefixItems", [])
+        old_rest, new_rest = old.get("items", {}), new.get("items", {})
+        problems: list[str] = []
+        for at in range(max(len(old_prefix), len(new_prefix))):
+            old_item = old_prefix[at] if at < len(old_prefix) else old_rest
+            new_item = new_prefix[at] if at < len(new_prefix) else new_rest
+            problems += self.compare(old_item, new_item, f"{path}[{at}]")
+        # A closed tuple (maxItems = its positions) has no items after them to compare.
+        closed = old.get("maxItems", len(old_prefix) + 1) <= len(old_prefix)
+        if ("items" in old or "items" in new) and not closed:
+            problems += self.compare(old_rest, new_rest, f"{path}[]")
+        return problems
+
+    def _compare_map(self, old: Schema, new: Schema, path: str) -> list[str]:
+        """Objects used as maps (dict fields): what their keys and their values may be."""
+        problems: list[str] = []
+        if "propertyNames" in new:
+            keys = old.get("propertyNames", {"type": "string"})  # JSON keys are strings
+            problems += self.compare(keys, new["propertyNames"], f"{path}{{key}}")
+        patterns = set(new.get("patternProperties", {})) - set(old.get("patternProperties", {}))
+        if added := sorted(patterns):
+            problems.append(f"{path}: keys newly restricted to pattern {', '.join(added)}")
+        new_values = _map_values(new)
+        if new_values is not None and old.get("additionalProperties") is not False:
+            problems += self.compare(_map_values(old) or {}, new_values, f"{path}{{}}")
         return problems
 
     def _compare_object(self, old: Schema, new: Schema, path: str) -> list[str]:
@@ -101,6 +144,16 @@ def _resolve(schema: Schema, root: Schema) -> Schema:
         # Sibling keywords next to $ref (description, default) are kept on top.
         schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
     return schema
+
+
+def _map_values(schema: Schema) -> Schema | None:
+    """The schema every value of an undeclared key must match; None when any value goes."""
+    values: list[Schema] = list(schema.get("patternProperties", {}).values())
+    if isinstance(schema.get("additionalProperties"), dict):
+        values.append(schema["additionalProperties"])
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else {"anyOf": values}
 
 
 def _branches(schema: Schema) -> list[Schema]:
@@ -163,6 +216,8 @@ def _compare_keywords(old: Schema, new: Schema, path: str) -> list[str]:
     for keyword in _LOWER_BOUNDS:
         if keyword in new and (keyword not in old or new[keyword] > old[keyword]):
             problems.append(f"{path}: {keyword} raised to {new[keyword]} (was {old.get(keyword)})")
+    if new.get("uniqueItems") and not old.get("uniqueItems"):
+        problems.append(f"{path}: items newly required to be unique")
     for keyword in ("pattern", "format", "multipleOf"):
         if keyword in new and new[keyword] != old.get(keyword):
             problems.append(

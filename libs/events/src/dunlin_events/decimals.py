@@ -11,7 +11,8 @@ from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema as cs
 
-_LAX_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
+# ASCII digits only: Decimal() also reads any other Unicode digit ("١٢٣" is 123).
+_LAX_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 def _plain(value: Decimal) -> str:
@@ -48,7 +49,9 @@ class DecimalString:
         python = cs.no_info_plain_validator_function(self.validate)
         # Decoding is hot: canonical JSON strings are checked and converted in pydantic-core,
         # and only odd input reaches the Python validator for a precise error.
-        native = cs.chain_schema([cs.str_schema(pattern=self.pattern), cs.decimal_schema()])
+        # The pattern's \d is 0-9 in JSON Schema but any Unicode digit in pydantic-core.
+        ascii_pattern = self.pattern.replace(r"\d", "[0-9]")
+        native = cs.chain_schema([cs.str_schema(pattern=ascii_pattern), cs.decimal_schema()])
         json = cs.union_schema(
             [native, python],
             mode="left_to_right",
@@ -102,8 +105,10 @@ class DecimalString:
             number = trimmed
         if abs(number) >= 10**self.int_digits:
             raise ValueError(f"{self.what} has more than {self.int_digits} integer digits")
-        if not self.signed and number < 0:
-            raise ValueError(f"{self.what} must not be negative: {value!r}")
+        if not self.signed and number.is_signed():
+            if number:
+                raise ValueError(f"{self.what} must not be negative: {value!r}")
+            number = number.copy_abs()  # -0 is zero: written as "0", as its pattern requires
         return number
 
 

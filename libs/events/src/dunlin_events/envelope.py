@@ -206,10 +206,10 @@ def decode_parts(
             id_, source_, subject_ = ce_id.decode(), source.decode(), subject.decode()
             traceparent = trace.decode() if trace else None
         except UnicodeDecodeError as exc:
-            _ce_attributes(dict(raw_headers))  # raises the SDK's error for these bytes
+            _ce_attributes(_present(raw_headers))  # raises the SDK's error for these bytes
             raise MalformedMessage(f"invalid CloudEvents attributes: {exc}") from exc
     else:
-        headers = dict(raw_headers)
+        headers = _present(raw_headers)
         get = headers.get
         specversion, ce_id, source, ce_type, ce_time, subject = (
             get("ce_specversion"),
@@ -258,6 +258,11 @@ def decode_parts(
     fields["data"] = data
     fields["traceparent"] = traceparent
     return envelope
+
+
+def _present(raw_headers: Iterable[tuple[str, bytes | None]]) -> dict[str, bytes]:
+    """The headers by name; one with a null value (Kafka allows it) counts as not sent."""
+    return {name: value for name, value in raw_headers if value is not None}
 
 
 class _KnownTypes(dict[bytes, tuple[str, Any] | None]):
@@ -365,6 +370,8 @@ def peek_attributes(record: KafkaRecord) -> dict[str, str]:
     """The record's CloudEvents attributes as text, without any validation (for DLQ headers)."""
     attributes: dict[str, str] = {}
     for name, value in record.headers:
+        if value is None:  # a null header value: as if the header were not there
+            continue
         lowered = name.lower()
         if lowered.startswith("ce_"):
             attributes[lowered[3:]] = value.decode("utf-8", "replace")

@@ -23,9 +23,7 @@ class ManualClock:
     """A clock that only moves when told to: for tests and simulations."""
 
     def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("ManualClock needs an aware datetime")
-        self._now = start.astimezone(UTC)
+        self._now = _aware_utc(start)
 
     def now(self) -> datetime:
         return self._now
@@ -39,6 +37,14 @@ class ManualClock:
 
     def set(self, moment: datetime) -> None:
         """Jump to a moment that is not in the past."""
-        if moment.astimezone(UTC) < self._now:
+        moment = _aware_utc(moment)
+        if moment < self._now:
             raise ValueError("time never runs backwards")
-        self._now = moment.astimezone(UTC)
+        self._now = moment
+
+
+def _aware_utc(moment: datetime) -> datetime:
+    # astimezone() would read a naive datetime as the machine's local time.
+    if moment.tzinfo is None:
+        raise ValueError("ManualClock needs an aware datetime")
+    return moment.astimezone(UTC)

@@ -77,12 +77,14 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults(self) -> ServiceSettings:
-        """Derive the schema and client id from the service name when not given."""
+        """Derive what is not given: schema and client id from the service name, the trace
+        exporter from the OTLP endpoint."""
         if not self.db_schema:
             object.__setattr__(self, "db_schema", self.service_name)
         if not self.kafka_client_id:
             object.__setattr__(self, "kafka_client_id", f"dunlin-{self.service_name}")
-        if self.otel_exporter_otlp_endpoint and self.otel_traces_exporter == "none":
+        # An endpoint alone turns trace export on; OTEL_TRACES_EXPORTER=none still turns it off.
+        if self.otel_exporter_otlp_endpoint and "otel_traces_exporter" not in self.model_fields_set:
             object.__setattr__(self, "otel_traces_exporter", "otlp")
         return self
 

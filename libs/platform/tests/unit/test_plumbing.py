@@ -71,6 +71,14 @@ def test_the_manual_clock_only_moves_forward() -> None:
         clock.set(datetime(2025, 12, 31, tzinfo=UTC))
 
 
+def test_the_manual_clock_refuses_a_naive_moment() -> None:
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    # A naive datetime would be read as the machine's local time, not UTC.
+    with pytest.raises(ValueError, match="aware"):
+        clock.set(datetime(2026, 6, 1, 12))
+    assert clock.now() == datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def test_settings_derive_schema_client_id_and_asyncpg_driver() -> None:
     settings = ServiceSettings(service_name="invoicing", database_url="postgresql://u@h:5432/d")
     assert settings.db_schema == "invoicing"
@@ -85,6 +93,24 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     settings = ServiceSettings(service_name="payments")
     assert settings.database_url == "postgresql+asyncpg://x@db/dunlin"
     assert settings.kafka_bootstrap_servers == "kafka:9092"
+
+
+@pytest.mark.parametrize(
+    ("environment", "traces"),
+    [
+        ({}, "none"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, "otlp"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}, "none"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "otlp"}, "otlp"),
+        ({"OTEL_TRACES_EXPORTER": "console"}, "console"),
+    ],
+)
+def test_an_otlp_endpoint_exports_traces_unless_otel_traces_exporter_says_none(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], traces: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert ServiceSettings(service_name="payments").otel_traces_exporter == traces
 
 
 async def test_each_event_is_processed_in_a_span_that_continues_the_producer_trace(
