@@ -207,11 +207,14 @@ def _setup_traces(settings: ServiceSettings, resource: Resource) -> None:
 
 
 def _setup_metrics(settings: ServiceSettings, resource: Resource) -> None:
-    # Prometheus is always on: /metrics is part of every service's contract.
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=_readers(settings)))
+
+
+def _readers(settings: ServiceSettings) -> list[MetricReader]:
+    """Prometheus, always (/metrics is part of every service's contract), and the exporter
+    OTEL_METRICS_EXPORTER names: an OTLP endpoint alone does not export metrics."""
     readers: list[MetricReader] = [PrometheusMetricReader()]
-    if settings.otel_metrics_exporter == "otlp" or (
-        settings.otel_exporter_otlp_endpoint and settings.otel_metrics_exporter != "none"
-    ):
+    if settings.otel_metrics_exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         readers.append(
@@ -221,7 +224,7 @@ def _setup_metrics(settings: ServiceSettings, resource: Resource) -> None:
         )
     elif settings.otel_metrics_exporter == "console":
         readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
-    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+    return readers
 
 
 def _otlp_url(settings: ServiceSettings, signal: str) -> str | None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from dunlin_events import AccountRegistered, new_envelope
 from dunlin_platform import router as router_module
+from dunlin_platform import telemetry
 from dunlin_platform.clock import ManualClock
 from dunlin_platform.config import ServiceSettings
 from dunlin_platform.errors import Backoff, is_transient
@@ -111,6 +112,32 @@ def test_an_otlp_endpoint_exports_traces_unless_otel_traces_exporter_says_none(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert ServiceSettings(service_name="payments").otel_traces_exporter == traces
+
+
+@pytest.mark.parametrize(
+    ("environment", "exporters"),
+    [
+        ({}, []),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, []),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_METRICS_EXPORTER": "otlp"},
+            ["OTLPMetricExporter"],
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_METRICS_EXPORTER": "console"},
+            ["ConsoleMetricExporter"],
+        ),
+        ({"OTEL_METRICS_EXPORTER": "console"}, ["ConsoleMetricExporter"]),
+    ],
+)
+def test_metrics_go_where_otel_metrics_exporter_says_besides_prometheus(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], exporters: list[str]
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    readers = telemetry._readers(ServiceSettings(service_name="payments"))
+    assert type(readers[0]).__name__ == "PrometheusMetricReader"
+    assert [type(r._exporter).__name__ for r in readers[1:]] == exporters  # type: ignore[attr-defined]
 
 
 async def test_each_event_is_processed_in_a_span_that_continues_the_producer_trace(
