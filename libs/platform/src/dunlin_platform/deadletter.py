@@ -31,7 +31,7 @@ class DeadLetter:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
+    headers: tuple[tuple[str, bytes | None], ...]  # Kafka allows a header without a value
     group: str
     error_type: str
     reason: str
@@ -52,7 +52,7 @@ class DeadLetter:
             reason=reason,
         )
 
-    def dlq_headers(self) -> list[tuple[str, bytes]]:
+    def dlq_headers(self) -> list[tuple[str, bytes | None]]:
         """The original headers plus the error and the source coordinates."""
         added = {
             "dlq_error": self.reason.encode()[:_MAX_ERROR_BYTES],
@@ -66,10 +66,10 @@ class DeadLetter:
         kept = [(k, v) for k, v in self.headers if k not in added]
         return kept + list(added.items())
 
-    def without_value(self) -> tuple[None, list[tuple[str, bytes]]]:
+    def without_value(self) -> tuple[None, list[tuple[str, bytes | None]]]:
         """The letter's value and headers when the message itself is too large to copy: the
         source coordinates and the error only, and how large what was left out is."""
-        original = len(self.value or b"") + sum(len(k) + len(v) for k, v in self.headers)
+        original = len(self.value or b"") + sum(len(k) + len(v or b"") for k, v in self.headers)
         headers = [(k, v) for k, v in self.dlq_headers() if k.startswith("dlq_")]
         return None, [*headers, (VALUE_OMITTED, str(original).encode())]
 
@@ -113,7 +113,7 @@ async def _send(
     topic: str,
     key: bytes | None,
     value: bytes | None,
-    headers: list[tuple[str, bytes]],
+    headers: list[tuple[str, bytes | None]],
 ) -> asyncio.Future[Any]:
     """A send's future of its ack; a record the producer refuses at once as too large comes
     back as a failed future, as one the broker refuses does."""

@@ -302,7 +302,9 @@ def _describe(letter: Letter) -> str:
             "partition": letter.partition,
             "offset": letter.offset,
             "key": (letter.key or b"").decode(errors="replace"),
-            "headers": {k: v.decode(errors="replace") for k, v in letter.headers},
+            "headers": {
+                k: None if v is None else v.decode(errors="replace") for k, v in letter.headers
+            },
             "value": body,
         },
         indent=2,
