@@ -118,6 +118,31 @@ async def test_new_content_for_a_known_invoice_is_an_amendment_not_a_new_invoice
     assert [tuple(r) for r in rows] == [(dt.date(2025, 7, 1), fingerprint(amended))]
 
 
+async def test_a_known_erp_invoice_sent_under_another_account_or_number_is_refused(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    customer, erp_id = unique("SAP-C"), unique("SAP-I")
+    original = erp_invoice(customer, erp_id)
+    await apply(app, sessionmaker, original)
+    moved = erp_invoice(unique("SAP-C"), erp_id, due_date=dt.date(2025, 7, 1))
+    renumbered = erp_invoice(customer, erp_id, invoice_number=unique("N"))
+
+    with pytest.raises(RejectEvent, match=f"belongs to account {customer}"):
+        await apply(app, sessionmaker, moved)
+    with pytest.raises(RejectEvent, match=f"is number {original.invoice_number}"):
+        await apply(app, sessionmaker, renumbered)
+
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(InvoiceRow.due_date, InvoiceRow.source_fingerprint).where(
+                    InvoiceRow.external_id == erp_id
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(dt.date(2025, 6, 1), fingerprint(original))]
+
+
 @pytest.mark.parametrize(
     "text",
     [
