@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dunlin_devstack import databases
 from dunlin_devstack.launcher import ServiceProcess
 from dunlin_devstack.paths import free_port
 from dunlin_devstack.services import ServiceSpec
@@ -83,6 +84,17 @@ async def test_up_migrates_serves_stops_and_reuses_the_key_next_time(
     # The next run (whose key step is the slow part, hence one test) reuses the key.
     again = Stack(stack.options, home=stack.home, specs=[])
     assert await _start_and_stop(again) == stack.api_key
+
+
+async def test_a_plain_postgres_database_url_works_as_the_readme_says(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    plain = databases.libpq_url(database_url).replace("postgresql://", "postgres://", 1)
+    monkeypatch.setenv("DATABASE_URL", plain)
+    plain_stack = Stack(stack.options, home=stack.home, specs=[])
+
+    assert (await _start_and_stop(plain_stack) or "").startswith("dk_")
+    assert plain_stack.database_url == database_url
 
 
 async def test_a_service_dying_makes_up_exit_non_zero(

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dunlin_devstack import apikey, broker, services
+from dunlin_devstack import apikey, broker, databases, services
 from dunlin_devstack.fakeproviders import FakeProviders
 from dunlin_devstack.launcher import ServiceError, ServiceProcess
 from dunlin_devstack.mailsink import MailSink
@@ -84,7 +84,8 @@ class Stack:
     async def _database(self) -> str:
         if url := os.environ.get("DATABASE_URL"):
             say("using DATABASE_URL from the environment")
-            return url
+            # Handed on as the services read it: the auth CLI and key check take it as it is.
+            return databases.asyncpg_url(url)
         self.postgres = EmbeddedPostgres(self.home / "pgdata", port=self.options.pg_port)
         await asyncio.to_thread(self.postgres.start)
         state = "reused running" if self.postgres.reused else "started"
