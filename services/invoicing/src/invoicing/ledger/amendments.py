@@ -12,7 +12,7 @@ from dunlin_events import InvoiceIssued, to_minor
 from dunlin_platform.consumer import RejectEvent
 from dunlin_platform.outbox import Outbox
 from invoicing.db import AccountRow, InvoiceLineRow, InvoiceRow
-from invoicing.domain import DomainError
+from invoicing.domain import DomainError, Terms
 from invoicing.domain import ledger as rules
 from invoicing.ledger.adjustments import adjust
 from invoicing.ledger.book import Book, ledger_of, lock_invoices
@@ -53,6 +53,13 @@ async def apply_amendments(
     await book.flush(session=session, outbox=outbox)
 
 
+def _terms(data: InvoiceIssued, row: InvoiceRow) -> Terms:
+    """The invoice's terms: the ERP's when it sends them, else those it was issued with."""
+    if data.payment_terms is not None:
+        return Terms(data.payment_terms.kind, data.payment_terms.days)
+    return Terms(kind="net" if row.terms_kind == "net" else "end_of_month", days=row.terms_days)
+
+
 async def _erp_account_ids(session: AsyncSession, account_ids: set[str]) -> dict[str, str]:
     """The ERP ids of these accounts (those that have one), in one query."""
     rows = await session.execute(
@@ -89,7 +96,8 @@ async def _amend(session: AsyncSession, book: Book, row: InvoiceRow, amendment: 
     except DomainError as exc:
         raise RejectEvent(f"amendment of invoice {data.invoice_id} refused: {exc}") from exc
     row.subtotal_minor, row.tax_total_minor = subtotal, tax
-    row.due_date = data.due_date or row.due_date
+    # No due date from the ERP: the terms decide it from the (possibly new) issue date.
+    row.due_date = data.due_date or _terms(data, row).due_date(data.issue_date)
     row.issue_date = data.issue_date
     row.purchase_order = data.purchase_order
     row.source_fingerprint = amendment.fingerprint
