@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncpg
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from dunlin_devstack import databases
+from dunlin_devstack import databases, testing
 from dunlin_devstack.pytest_plugin import MakeTopics
 
 
@@ -17,6 +18,14 @@ async def test_database_url_is_a_fresh_working_database(database_url: str) -> No
         assert str(await conn.fetchval("SELECT current_database()")).startswith("dunlin_test_")
     finally:
         await conn.close()
+
+
+def test_a_plain_postgres_database_url_gives_test_sessions_the_asyncpg_driver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:s3cret@db.example:6432/dunlin")
+    with testing.postgres_server() as url:
+        assert url == "postgresql+asyncpg://app:s3cret@db.example:6432/dunlin"
 
 
 async def test_kafka_topics_are_private_to_the_test(kafka_topics: MakeTopics) -> None:

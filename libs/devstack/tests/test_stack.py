@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from dunlin_devstack import databases
 from dunlin_devstack.launcher import ServiceProcess
 from dunlin_devstack.paths import free_port
 from dunlin_devstack.services import ServiceSpec
@@ -33,6 +38,8 @@ FAKE_MAIN = textwrap.dedent(
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     if os.environ.get("FAKE_DIE_AFTER"):
         threading.Timer(float(os.environ["FAKE_DIE_AFTER"]), lambda: os._exit(3)).start()
+    if os.environ.get("FAKE_PID_FILE"):
+        open(os.environ["FAKE_PID_FILE"], "w").write(str(os.getpid()))
     print("fake serving", flush=True)
     server.serve_forever()
     """
@@ -85,6 +92,17 @@ async def test_up_migrates_serves_stops_and_reuses_the_key_next_time(
     assert await _start_and_stop(again) == stack.api_key
 
 
+async def test_a_plain_postgres_database_url_works_as_the_readme_says(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    plain = databases.libpq_url(database_url).replace("postgresql://", "postgres://", 1)
+    monkeypatch.setenv("DATABASE_URL", plain)
+    plain_stack = Stack(stack.options, home=stack.home, specs=[])
+
+    assert (await _start_and_stop(plain_stack) or "").startswith("dk_")
+    assert plain_stack.database_url == database_url
+
+
 async def test_a_service_dying_makes_up_exit_non_zero(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_service: ServiceSpec
 ) -> None:
@@ -98,6 +116,70 @@ async def test_a_service_dying_makes_up_exit_non_zero(
         assert await asyncio.wait_for(stack.supervise(asyncio.Event()), 10) == 1
     finally:
         await stack.shutdown()
+
+
+# `dunlin-stack up` with the fake service as the only one installed.
+UP_WITH_FAKE = textwrap.dedent(
+    """
+    import sys
+    from dunlin_devstack import cli, services
+    from dunlin_devstack.services import ServiceSpec
+
+    spec = ServiceSpec("fake", "dunlin_fake_svc", int(sys.argv[1]))
+    services.available_services = lambda *_: [spec]
+    sys.exit(cli.main(["up"]))
+    """
+)
+
+
+def test_closing_the_terminal_stops_the_services_too(
+    tmp_path: Path,
+    database_url: str,
+    kafka_bootstrap_servers: str,
+    fake_service: ServiceSpec,
+) -> None:
+    pid_file = tmp_path / "fake.pid"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
+        "DUNLIN_HOME": str(tmp_path / "home"),
+        "FAKE_PID_FILE": str(pid_file),
+    }
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", UP_WITH_FAKE, str(fake_service.port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert launcher.stdout is not None
+        for line in launcher.stdout:
+            if b"Dunlin is running" in line:
+                break
+        # A closed terminal: SIGHUP, and nowhere left to print to.
+        launcher.stdout.close()
+        launcher.send_signal(signal.SIGHUP)
+        launcher.wait(30)
+        service = int(pid_file.read_text())
+        assert not _alive_within(service, 20), "the service outlived the launcher"
+    finally:
+        launcher.kill()
+        if pid_file.exists() and _alive_within(int(pid_file.read_text()), 0):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def _alive_within(pid: int, seconds: float) -> bool:
+    """Whether `pid` is still alive after waiting up to `seconds` for it to exit."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.1)
 
 
 async def _start_and_stop(stack: Stack) -> str | None:

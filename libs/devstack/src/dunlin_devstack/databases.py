@@ -15,6 +15,11 @@ def with_database(url: str, database: str) -> str:
     return make_url(url).set(database=database).render_as_string(hide_password=False)
 
 
+def asyncpg_url(url: str) -> str:
+    """Return `url` with the asyncpg driver; `postgres://` and `postgresql://` are accepted."""
+    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
 def libpq_url(url: str) -> str:
     """Return the plain `postgresql://` form of a SQLAlchemy URL (for asyncpg and psql)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

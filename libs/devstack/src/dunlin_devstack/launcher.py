@@ -127,5 +127,8 @@ class ServiceProcess:
                 self._log.write(line)
                 self._log.flush()
             if self.echo:
-                sys.stdout.buffer.write(prefix + line)
-                sys.stdout.buffer.flush()
+                try:
+                    sys.stdout.buffer.write(prefix + line)
+                    sys.stdout.buffer.flush()
+                except OSError:  # the terminal is gone: keep the log, keep draining the pipe
+                    self.echo = False

@@ -9,8 +9,9 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
-from dunlin_devstack import apikey, broker, services
+from dunlin_devstack import apikey, broker, databases, services
 from dunlin_devstack.fakeproviders import FakeProviders
 from dunlin_devstack.launcher import ServiceError, ServiceProcess
 from dunlin_devstack.mailsink import MailSink
@@ -84,7 +85,8 @@ class Stack:
     async def _database(self) -> str:
         if url := os.environ.get("DATABASE_URL"):
             say("using DATABASE_URL from the environment")
-            return url
+            # Handed on as the services read it: the auth CLI and key check take it as it is.
+            return databases.asyncpg_url(url)
         self.postgres = EmbeddedPostgres(self.home / "pgdata", port=self.options.pg_port)
         await asyncio.to_thread(self.postgres.start)
         state = "reused running" if self.postgres.reused else "started"
@@ -189,7 +191,8 @@ async def up(options: UpOptions) -> int:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP: a closed terminal must not leave the services (in their own sessions) behind.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     stack = Stack(options)
     code = 0
@@ -203,7 +206,7 @@ async def up(options: UpOptions) -> int:
             say("interrupted during start-up")
         else:
             starting.result()
-            print(render(stack), flush=True)
+            _print(render(stack))
             code = await stack.supervise(stop)
     except (StartupError, ServiceError) as err:
         shout(f"start-up failed: {err}")
@@ -220,10 +223,16 @@ async def up(options: UpOptions) -> int:
 
 def say(message: str) -> None:
     """Print a launcher status line."""
-    print(f"dunlin-stack: {message}", flush=True)
+    _print(f"dunlin-stack: {message}")
 
 
 def shout(message: str) -> None:
     """Print a failure so that nobody misses it."""
     bar = "!" * 72
-    print(f"\n{bar}\ndunlin-stack: {message}\n{bar}\n", file=sys.stderr, flush=True)
+    _print(f"\n{bar}\ndunlin-stack: {message}\n{bar}\n", file=sys.stderr)
+
+
+def _print(text: str, file: TextIO | None = None) -> None:
+    # A closed terminal (EIO) or pipe (EPIPE) must not cut the shutdown short.
+    with contextlib.suppress(OSError):
+        print(text, file=file or sys.stdout, flush=True)

@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 from dunlin_devstack.broker import EmbeddedBroker, ensure_topics
+from dunlin_devstack.databases import asyncpg_url
 from dunlin_devstack.paths import dunlin_home
 from dunlin_devstack.postgres import EmbeddedPostgres
 
@@ -36,7 +37,7 @@ def docker_available() -> bool:
 def postgres_server() -> Iterator[str]:
     """Yield the SQLAlchemy URL of a server to create test databases on."""
     if url := os.environ.get("DATABASE_URL"):
-        yield url
+        yield asyncpg_url(url)
     elif docker_available():
         from testcontainers.postgres import PostgresContainer
 

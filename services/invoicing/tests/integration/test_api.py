@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import httpx
+import pytest
 
 from dunlin_events import InvoiceIssued, topics
 from invoicing.config import InvoicingSettings
@@ -79,6 +82,32 @@ async def test_accounts_are_listed_in_pages(client: httpx.AsyncClient):
         cursor = page["next_cursor"]
     assert seen[-3:] == ids
     assert len(seen) == len(set(seen))
+
+
+def cursor_of(*sort_key: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(sort_key).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "cursor"),
+    [
+        pytest.param("/invoices", cursor_of("2025-01-05", 2**63), id="invoices"),
+        pytest.param("/accounts", cursor_of(2**63), id="accounts"),
+        pytest.param("/accounts/{account}/children", cursor_of(10**30), id="children"),
+        pytest.param("/disputes", cursor_of(-(2**70)), id="disputes"),
+        pytest.param("/accounts", cursor_of(True), id="a boolean"),
+    ],
+)
+async def test_a_cursor_number_no_row_can_have_is_a_problem_not_a_server_error(
+    client: httpx.AsyncClient, path: str, cursor: str
+):
+    account = await register(client)
+
+    response = await client.get(path.format(account=account["id"]), params={"cursor": cursor})
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["cursor"]
 
 
 async def test_an_invalid_body_is_a_problem_naming_the_fields(client: httpx.AsyncClient):

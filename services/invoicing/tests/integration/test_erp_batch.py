@@ -118,6 +118,50 @@ async def test_new_content_for_a_known_invoice_is_an_amendment_not_a_new_invoice
     assert [tuple(r) for r in rows] == [(dt.date(2025, 7, 1), fingerprint(amended))]
 
 
+async def test_an_amended_issue_date_without_a_due_date_moves_the_due_date_with_it(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    customer, erp_id = unique("SAP-C"), unique("SAP-I")
+    await apply(app, sessionmaker, erp_invoice(customer, erp_id))  # 2 May, net 30: 1 June
+
+    await apply(app, sessionmaker, erp_invoice(customer, erp_id, issue_date=dt.date(2025, 8, 1)))
+
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(InvoiceRow.issue_date, InvoiceRow.due_date).where(
+                    InvoiceRow.external_id == erp_id
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(dt.date(2025, 8, 1), dt.date(2025, 8, 31))]
+
+
+async def test_a_known_erp_invoice_sent_under_another_account_or_number_is_refused(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    customer, erp_id = unique("SAP-C"), unique("SAP-I")
+    original = erp_invoice(customer, erp_id)
+    await apply(app, sessionmaker, original)
+    moved = erp_invoice(unique("SAP-C"), erp_id, due_date=dt.date(2025, 7, 1))
+    renumbered = erp_invoice(customer, erp_id, invoice_number=unique("N"))
+
+    with pytest.raises(RejectEvent, match=f"belongs to account {customer}"):
+        await apply(app, sessionmaker, moved)
+    with pytest.raises(RejectEvent, match=f"is number {original.invoice_number}"):
+        await apply(app, sessionmaker, renumbered)
+
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(InvoiceRow.due_date, InvoiceRow.source_fingerprint).where(
+                    InvoiceRow.external_id == erp_id
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(dt.date(2025, 6, 1), fingerprint(original))]
+
+
 @pytest.mark.parametrize(
     "text",
     [

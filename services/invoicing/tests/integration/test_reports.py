@@ -197,6 +197,12 @@ async def test_statement_as_csv(clocked: Running, portfolio):
         ("/reports/kpis", {"from": "2032-06-30", "to": "2032-06-01"}, "from"),
         ("/reports/aging", {"currency": "XYZ"}, "currency"),
         ("/reports/aging", {"as_of": "not-a-date"}, "as_of"),
+        # A cursor whose seq no row can have ("2032-06-01", 2**64) is not a server error.
+        (
+            "/accounts/nope/statement",
+            {"cursor": "WyIyMDMyLTA2LTAxIiwxODQ0Njc0NDA3MzcwOTU1MTYxNl0"},
+            "cursor",
+        ),
     ],
 )
 async def test_bad_parameters_are_problems_naming_them(clocked: Running, url, params, field):

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Path, Query, status
 from dunlin_events import Contact, MoneyError, from_minor, to_minor
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
 from dunlin_platform.http.problems import NotFoundError, problem_responses
 from invoicing import handlers, repository
-from invoicing.api.deps import RuntimeDep, field_problem
+from invoicing.api.deps import RuntimeDep, field_problem, seq_cursor
 from invoicing.domain import Account, Terms
 from invoicing.repository import Stored, hierarchy
 from invoicing.schemas import (
@@ -156,16 +156,14 @@ async def list_children(
     account_id: AccountId, page: PageParamsDep, runtime: RuntimeDep
 ) -> Page[AccountPublic]:
     """The accounts directly under this one, in registration order."""
-    after = page.after
-    if after is not None and (len(after) != 1 or not isinstance(after[0], int)):
-        raise invalid_cursor()
+    after = seq_cursor(page.after)
     async with runtime.sessionmaker() as session:
         if await repository.get_account(session=session, account_id=account_id) is None:
             raise NotFoundError(f"account {account_id} does not exist")
         rows = await hierarchy.list_children(
             session=session,
             parent_id=account_id,
-            after_seq=after[0] if after else None,
+            after_seq=after,
             limit=page.limit + 1,
         )
     result = build_page(rows, limit=page.limit, sort_key=lambda s: [s.seq])
@@ -236,12 +234,10 @@ async def get_account(account_id: AccountId, runtime: RuntimeDep) -> AccountPubl
 )
 async def list_accounts(page: PageParamsDep, runtime: RuntimeDep) -> Page[AccountPublic]:
     """Accounts in registration order."""
-    after = page.after
-    if after is not None and (len(after) != 1 or not isinstance(after[0], int)):
-        raise invalid_cursor()
+    after = seq_cursor(page.after)
     async with runtime.sessionmaker() as session:
         rows = await repository.list_accounts(
-            session=session, after_seq=after[0] if after else None, limit=page.limit + 1
+            session=session, after_seq=after, limit=page.limit + 1
         )
     result = build_page(rows, limit=page.limit, sort_key=lambda s: [s.seq])
     return Page[AccountPublic](

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 import pydantic_core
@@ -13,11 +12,11 @@ from dunlin_events import from_minor
 from dunlin_platform.auth import require_scopes, scope_check
 from dunlin_platform.http.direct import direct_route
 from dunlin_platform.http.idempotency import IDEMPOTENCY_HEADER, IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
 from dunlin_platform.http.problems import NotFoundError, problem_responses
 from dunlin_platform.telemetry import traceparent_of
 from invoicing import handlers, repository
-from invoicing.api.deps import RuntimeDep, invoice_issuer
+from invoicing.api.deps import RuntimeDep, dated_cursor, invoice_issuer
 from invoicing.domain import EarlyPaymentDiscount, Invoice, InvoiceStatus, LineDraft, Terms
 from invoicing.repository import Stored
 from invoicing.schemas import InvoiceCreate, InvoicePublic
@@ -150,17 +149,6 @@ async def get_invoice(invoice_id: InvoiceId, runtime: RuntimeDep) -> InvoicePubl
     return invoice_public(stored)
 
 
-def _after(after: list[object] | None) -> tuple[dt.date, int] | None:
-    if after is None:
-        return None
-    if len(after) == 2 and isinstance(after[0], str) and isinstance(after[1], int):
-        try:
-            return dt.date.fromisoformat(after[0]), after[1]
-        except ValueError:
-            pass
-    raise invalid_cursor()
-
-
 @router.get(
     "",
     dependencies=[require_scopes("invoices:read")],
@@ -173,7 +161,7 @@ async def list_invoices(
     status: InvoiceStatus | None = None,
 ) -> Page[InvoicePublic]:
     """Invoices, newest issue date first, optionally for one account or status."""
-    after = _after(page.after)
+    after = dated_cursor(page.after)
     async with runtime.sessionmaker() as session:
         rows = await repository.list_invoices(
             session=session,

@@ -13,10 +13,10 @@ from dunlin_events import from_minor, to_minor
 from dunlin_events.ledger import AdjustmentKind, DisputeOutcome, DisputeReason
 from dunlin_platform.auth import Principal, require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
-from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, invalid_cursor
+from dunlin_platform.http.pagination import Page, PageParamsDep, build_page
 from dunlin_platform.http.problems import NotFoundError, problem_responses
 from invoicing import repository
-from invoicing.api.deps import RuntimeDep
+from invoicing.api.deps import RuntimeDep, seq_cursor
 from invoicing.api.invoices import invoice_public
 from invoicing.db import DisputeRow, InvoiceRow
 from invoicing.ledger import commands
@@ -237,15 +237,13 @@ async def resolve_dispute(
 async def _disputes(
     runtime: RuntimeDep, page: PageParamsDep, **where: str | None
 ) -> Page[DisputePublic]:
-    after = page.after
-    if after is not None and (len(after) != 1 or not isinstance(after[0], int)):
-        raise invalid_cursor()
+    after = seq_cursor(page.after)
     query = select(DisputeRow).order_by(DisputeRow.seq).limit(page.limit + 1)
     for column, value in where.items():
         if value is not None:
             query = query.where(getattr(DisputeRow, column) == value)
-    if after:
-        query = query.where(DisputeRow.seq > after[0])
+    if after is not None:
+        query = query.where(DisputeRow.seq > after)
     async with runtime.sessionmaker() as session:
         rows = list(await session.scalars(query))
     result = build_page(rows, limit=page.limit, sort_key=lambda d: [d.seq])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from dunlin_events import CURRENCY_EXPONENTS, from_minor
 from dunlin_platform.auth import require_scopes
-from dunlin_platform.http.pagination import PageParamsDep, encode_cursor, invalid_cursor
+from dunlin_platform.http.pagination import PageParamsDep, encode_cursor
 from dunlin_platform.http.problems import (
     FieldError,
     NotFoundError,
@@ -19,7 +19,7 @@ from dunlin_platform.http.problems import (
     problem_responses,
 )
 from invoicing import repository
-from invoicing.api.deps import RuntimeDep
+from invoicing.api.deps import RuntimeDep, dated_cursor
 from invoicing.api.report_schemas import (
     AgingCurrencyPublic,
     AgingPublic,
@@ -134,17 +134,6 @@ async def get_kpis(
     )
 
 
-def _cursor(after: list[object] | None) -> statement.Cursor | None:
-    if after is None:
-        return None
-    if len(after) == 2 and isinstance(after[0], str) and isinstance(after[1], int):
-        try:
-            return dt.date.fromisoformat(after[0]), after[1]
-        except ValueError:
-            pass
-    raise invalid_cursor()
-
-
 def _line(line: statement.Line) -> StatementLinePublic:
     entry, cur = line.entry, line.entry.currency
     return StatementLinePublic(
@@ -179,7 +168,7 @@ async def get_statement(
 ) -> StatementPublic | Response:
     """Opening balance, every ledger entry of the period with running balance, closing balance."""
     start, end = _period(start, to, runtime.clock.now().date())
-    after = _cursor(page.after) if format == "json" else None
+    after = dated_cursor(page.after) if format == "json" else None
     async with runtime.sessionmaker() as session:
         if await repository.get_account(session=session, account_id=account_id) is None:
             raise NotFoundError(f"account {account_id} does not exist")
