@@ -132,11 +132,15 @@ UP_WITH_FAKE = textwrap.dedent(
 )
 
 
-def test_closing_the_terminal_stops_the_services_too(
+@pytest.mark.parametrize(
+    "ending", ["the terminal closed", "the launcher killed"], ids=["sighup", "sigkill"]
+)
+def test_the_services_stop_when_the_launcher_goes_away(
     tmp_path: Path,
     database_url: str,
     kafka_bootstrap_servers: str,
     fake_service: ServiceSpec,
+    ending: str,
 ) -> None:
     pid_file = tmp_path / "fake.pid"
     env = {
@@ -157,9 +161,11 @@ def test_closing_the_terminal_stops_the_services_too(
         for line in launcher.stdout:
             if b"Dunlin is running" in line:
                 break
-        # A closed terminal: SIGHUP, and nowhere left to print to.
-        launcher.stdout.close()
-        launcher.send_signal(signal.SIGHUP)
+        if ending == "the terminal closed":  # SIGHUP, and nowhere left to print to
+            launcher.stdout.close()
+            launcher.send_signal(signal.SIGHUP)
+        else:  # SIGKILL or the OOM killer: no chance to stop anything itself
+            launcher.kill()
         launcher.wait(30)
         service = int(pid_file.read_text())
         assert not _alive_within(service, 20), "the service outlived the launcher"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from dunlin_devstack.lifeline import stop_with_parent
 from dunlin_devstack.paths import free_port
 
 HOST = "127.0.0.1"
@@ -61,8 +62,10 @@ class EmbeddedBroker:
             [*command, "--advertised-listener-url", listener],
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
-            # Own session: a Ctrl-C in the launcher's terminal must not kill it before services.
+            # Own session: a Ctrl-C in the launcher's terminal must not kill it before services;
+            # and if whoever started it is killed outright, it stops too.
             start_new_session=True,
+            preexec_fn=stop_with_parent(),
         )
 
     async def _wait_ready(self, ready_within: float) -> None:

@@ -13,6 +13,7 @@ from typing import IO
 
 import httpx
 
+from dunlin_devstack.lifeline import stop_with_parent
 from dunlin_devstack.services import ServiceSpec
 
 
@@ -114,8 +115,10 @@ class ServiceProcess:
             env=self.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            # Own session: the launcher decides when services stop, not the terminal's Ctrl-C.
+            # Own session: the launcher decides when services stop, not the terminal's Ctrl-C;
+            # and if the launcher is killed outright, they stop too.
             start_new_session=True,
+            preexec_fn=stop_with_parent(),
         )
         self._pump = asyncio.create_task(self._copy_output(self.process))
 
