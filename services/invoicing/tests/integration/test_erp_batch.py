@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from fastapi import FastAPI
@@ -135,6 +136,52 @@ async def test_an_amended_issue_date_without_a_due_date_moves_the_due_date_with_
             )
         ).all()
     assert [tuple(r) for r in rows] == [(dt.date(2025, 8, 1), dt.date(2025, 8, 31))]
+
+
+async def test_an_amendment_with_new_terms_or_discount_stores_them(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    customer, erp_id = unique("SAP-C"), unique("SAP-I")
+    await apply(app, sessionmaker, erp_invoice(customer, erp_id))  # the account's terms
+    terms = {"kind": "end_of_month", "days": 10}
+    discount = {"percent": Decimal("2"), "days": 10}
+
+    await apply(
+        app,
+        sessionmaker,
+        erp_invoice(customer, erp_id, payment_terms=terms, early_payment_discount=discount),
+    )
+    stored = await _terms_of(sessionmaker, erp_id)
+    # 2 May, end of month + 10 days.
+    assert stored == ("end_of_month", 10, Decimal("2.0000"), 10, dt.date(2025, 6, 10))
+
+    # Sent again without a discount: the ERP's invoice has none any more.
+    await apply(app, sessionmaker, erp_invoice(customer, erp_id, payment_terms=terms))
+    assert await _terms_of(sessionmaker, erp_id) == (
+        "end_of_month",
+        10,
+        None,
+        None,
+        dt.date(2025, 6, 10),
+    )
+
+
+async def _terms_of(
+    sessionmaker: async_sessionmaker[AsyncSession], erp_id: str
+) -> tuple[object, ...]:
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(
+                    InvoiceRow.terms_kind,
+                    InvoiceRow.terms_days,
+                    InvoiceRow.discount_percent,
+                    InvoiceRow.discount_days,
+                    InvoiceRow.due_date,
+                ).where(InvoiceRow.external_id == erp_id)
+            )
+        ).one()
+    return tuple(row)
 
 
 async def test_a_known_erp_invoice_sent_under_another_account_or_number_is_refused(

@@ -95,9 +95,15 @@ async def _amend(session: AsyncSession, book: Book, row: InvoiceRow, amendment: 
         change = rules.amend(ledger_of(row), subtotal + tax + notes)
     except DomainError as exc:
         raise RejectEvent(f"amendment of invoice {data.invoice_id} refused: {exc}") from exc
-    row.subtotal_minor, row.tax_total_minor = subtotal, tax
+    terms, discount = _terms(data, row), data.early_payment_discount
     # No due date from the ERP: the terms decide it from the (possibly new) issue date.
-    row.due_date = data.due_date or _terms(data, row).due_date(data.issue_date)
+    # (The event itself refuses a due date before the issue date and a discount of 0 %.)
+    row.subtotal_minor, row.tax_total_minor = subtotal, tax
+    row.due_date = data.due_date or terms.due_date(data.issue_date)
+    row.terms_kind, row.terms_days = terms.kind, terms.days
+    # The ERP sends the whole invoice: no discount in it means the invoice has none now.
+    row.discount_percent = discount.percent if discount else None
+    row.discount_days = discount.days if discount else None
     row.issue_date = data.issue_date
     row.purchase_order = data.purchase_order
     row.source_fingerprint = amendment.fingerprint
