@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -77,45 +71,3 @@ async def test_restartable_broker_comes_back_on_the_same_port_with_its_topics(
     await restartable_broker.start()
     assert restartable_broker.bootstrap == bootstrap
     assert (await _partitions(bootstrap))[topic] == 2
-
-
-# Starts a broker on a free port, prints its pid, then waits to be killed.
-BROKER_PARENT = textwrap.dedent(
-    """
-    import asyncio, time
-    from dunlin_devstack.broker import EmbeddedBroker
-
-    broker = EmbeddedBroker()
-    asyncio.run(broker.start())
-    print(broker._process.pid, flush=True)
-    time.sleep(600)
-    """
-)
-
-
-def test_the_broker_stops_when_whoever_started_it_is_killed() -> None:
-    parent = subprocess.Popen([sys.executable, "-c", BROKER_PARENT], stdout=subprocess.PIPE)
-    broker_pid = None
-    try:
-        assert parent.stdout is not None
-        broker_pid = int(parent.stdout.readline())
-        parent.kill()
-        parent.wait(10)
-        assert not _alive_within(broker_pid, 10), "the broker outlived the process that started it"
-    finally:
-        parent.kill()
-        if broker_pid is not None and _alive_within(broker_pid, 0):
-            os.kill(broker_pid, signal.SIGKILL)
-
-
-def _alive_within(pid: int, seconds: float) -> bool:
-    """Whether `pid` is still alive after waiting up to `seconds` for it to exit."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        if time.monotonic() >= deadline:
-            return True
-        time.sleep(0.1)

@@ -175,6 +175,35 @@ def test_the_services_stop_when_the_launcher_goes_away(
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
+# Starts a broker on a free port, prints its pid, then waits to be killed.
+BROKER_PARENT = textwrap.dedent(
+    """
+    import asyncio, time
+    from dunlin_devstack.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker()
+    asyncio.run(broker.start())
+    print(broker._process.pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_the_broker_stops_when_whoever_started_it_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", BROKER_PARENT], stdout=subprocess.PIPE)
+    broker_pid = None
+    try:
+        assert parent.stdout is not None
+        broker_pid = int(parent.stdout.readline())
+        parent.kill()
+        parent.wait(10)
+        assert not _alive_within(broker_pid, 10), "the broker outlived the process that started it"
+    finally:
+        parent.kill()
+        if broker_pid is not None and _alive_within(broker_pid, 0):
+            os.kill(broker_pid, signal.SIGKILL)
+
+
 def _alive_within(pid: int, seconds: float) -> bool:
     """Whether `pid` is still alive after waiting up to `seconds` for it to exit."""
     deadline = time.monotonic() + seconds

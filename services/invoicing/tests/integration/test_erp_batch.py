@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -30,6 +31,24 @@ async def apply(
     envelopes = [new_envelope(e, source="/erp/sap") for e in events]
     async with sessionmaker() as session, session.begin():
         await handler(session, envelopes)
+
+
+async def stored(
+    sessionmaker: async_sessionmaker[AsyncSession], erp_id: str, *columns: Any
+) -> list[tuple[Any, ...]]:
+    """These columns of the invoices stored under the ERP's invoice id."""
+    async with sessionmaker() as session:
+        query = select(*columns).where(InvoiceRow.external_id == erp_id)
+        return [tuple(row) for row in await session.execute(query)]
+
+
+_TERMS = (
+    InvoiceRow.terms_kind,
+    InvoiceRow.terms_days,
+    InvoiceRow.discount_percent,
+    InvoiceRow.discount_days,
+    InvoiceRow.due_date,
+)
 
 
 async def test_a_batch_resolves_known_new_and_repeated_invoices_by_the_erp_ids(
@@ -108,15 +127,9 @@ async def test_new_content_for_a_known_invoice_is_an_amendment_not_a_new_invoice
 
     await apply(app, sessionmaker, amended)
 
-    async with sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(InvoiceRow.due_date, InvoiceRow.source_fingerprint).where(
-                    InvoiceRow.external_id == erp_id
-                )
-            )
-        ).all()
-    assert [tuple(r) for r in rows] == [(dt.date(2025, 7, 1), fingerprint(amended))]
+    assert await stored(
+        sessionmaker, erp_id, InvoiceRow.due_date, InvoiceRow.source_fingerprint
+    ) == [(dt.date(2025, 7, 1), fingerprint(amended))]
 
 
 async def test_an_amended_issue_date_without_a_due_date_moves_the_due_date_with_it(
@@ -127,15 +140,9 @@ async def test_an_amended_issue_date_without_a_due_date_moves_the_due_date_with_
 
     await apply(app, sessionmaker, erp_invoice(customer, erp_id, issue_date=dt.date(2025, 8, 1)))
 
-    async with sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(InvoiceRow.issue_date, InvoiceRow.due_date).where(
-                    InvoiceRow.external_id == erp_id
-                )
-            )
-        ).all()
-    assert [tuple(r) for r in rows] == [(dt.date(2025, 8, 1), dt.date(2025, 8, 31))]
+    assert await stored(sessionmaker, erp_id, InvoiceRow.issue_date, InvoiceRow.due_date) == [
+        (dt.date(2025, 8, 1), dt.date(2025, 8, 31))
+    ]
 
 
 async def test_an_amendment_with_new_terms_or_discount_stores_them(
@@ -151,37 +158,16 @@ async def test_an_amendment_with_new_terms_or_discount_stores_them(
         sessionmaker,
         erp_invoice(customer, erp_id, payment_terms=terms, early_payment_discount=discount),
     )
-    stored = await _terms_of(sessionmaker, erp_id)
     # 2 May, end of month + 10 days.
-    assert stored == ("end_of_month", 10, Decimal("2.0000"), 10, dt.date(2025, 6, 10))
+    assert await stored(sessionmaker, erp_id, *_TERMS) == [
+        ("end_of_month", 10, Decimal("2.0000"), 10, dt.date(2025, 6, 10))
+    ]
 
     # Sent again without a discount: the ERP's invoice has none any more.
     await apply(app, sessionmaker, erp_invoice(customer, erp_id, payment_terms=terms))
-    assert await _terms_of(sessionmaker, erp_id) == (
-        "end_of_month",
-        10,
-        None,
-        None,
-        dt.date(2025, 6, 10),
-    )
-
-
-async def _terms_of(
-    sessionmaker: async_sessionmaker[AsyncSession], erp_id: str
-) -> tuple[object, ...]:
-    async with sessionmaker() as session:
-        row = (
-            await session.execute(
-                select(
-                    InvoiceRow.terms_kind,
-                    InvoiceRow.terms_days,
-                    InvoiceRow.discount_percent,
-                    InvoiceRow.discount_days,
-                    InvoiceRow.due_date,
-                ).where(InvoiceRow.external_id == erp_id)
-            )
-        ).one()
-    return tuple(row)
+    assert await stored(sessionmaker, erp_id, *_TERMS) == [
+        ("end_of_month", 10, None, None, dt.date(2025, 6, 10))
+    ]
 
 
 async def test_a_known_erp_invoice_sent_under_another_account_or_number_is_refused(
@@ -198,15 +184,9 @@ async def test_a_known_erp_invoice_sent_under_another_account_or_number_is_refus
     with pytest.raises(RejectEvent, match=f"is number {original.invoice_number}"):
         await apply(app, sessionmaker, renumbered)
 
-    async with sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(InvoiceRow.due_date, InvoiceRow.source_fingerprint).where(
-                    InvoiceRow.external_id == erp_id
-                )
-            )
-        ).all()
-    assert [tuple(r) for r in rows] == [(dt.date(2025, 6, 1), fingerprint(original))]
+    assert await stored(
+        sessionmaker, erp_id, InvoiceRow.due_date, InvoiceRow.source_fingerprint
+    ) == [(dt.date(2025, 6, 1), fingerprint(original))]
 
 
 @pytest.mark.parametrize(
