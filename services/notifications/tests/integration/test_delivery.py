@@ -12,6 +12,8 @@ from dunlin_devstack.mailsink import MailSink
 from dunlin_devstack.topics import read_topic
 from dunlin_events import NotificationFailed, NotificationSent, topics
 from dunlin_platform.clock import ManualClock
+from notifications.channels.base import ChannelAdapter, Outgoing, Receipt, TransientFailure
+from notifications.channels.registry import build_adapters
 from notifications.config import NotificationsSettings
 from notifications.handlers.worker import DeliveryWorker
 from notifications.signing import body_signature
@@ -176,3 +178,49 @@ async def test_an_undecodable_message_goes_to_the_dead_letter_topic(
         count=1,
     )
     assert found
+
+
+class _TimesOutAfterSending:
+    """The provider takes the first message but the answer never arrives (a read timeout)."""
+
+    def __init__(self, adapter: ChannelAdapter) -> None:
+        self._adapter = adapter
+        self.provider, self.idempotent = adapter.provider, adapter.idempotent
+        self.keys: list[str] = []
+
+    async def send(self, message: Outgoing) -> Receipt:
+        self.keys.append(message.idempotency_key)
+        receipt = await self._adapter.send(message)
+        if len(self.keys) == 1:
+            raise TransientFailure("twilio-sms unreachable: ReadTimeout")
+        return receipt
+
+    async def close(self) -> None:
+        """The wrapped adapter is closed by its owner."""
+
+
+async def test_an_sms_retried_after_a_provider_timeout_arrives_once(
+    settings: NotificationsSettings,
+    client: httpx.AsyncClient,
+    worker: DeliveryWorker,
+    fakes: FakeProviders,
+    clock: ManualClock,
+) -> None:
+    adapters, close = build_adapters(settings, clock=clock)
+    adapter = _TimesOutAfterSending(adapters["sms"])
+    retrying = DeliveryWorker(worker.runtime, settings, {"sms": adapter}, worker.documents)
+    req = request(channel="sms")
+    await publish(settings, req)
+    delivery = await delivery_of(client, req)
+    texts = len(fakes.received.of("sms"))
+    await retrying.run_once()
+    assert (await get(client, delivery["id"]))["status"] == "queued"
+    clock.advance(dt.timedelta(seconds=settings.retry_base_s + 1))
+    await retrying.run_once()
+    after = await get(client, delivery["id"])
+    assert after["status"] == "sent"
+    assert [a["status"] for a in after["attempts"]] == ["failed", "sent"]
+    assert len(adapter.keys) == 2
+    assert adapter.keys[0] == adapter.keys[1]
+    assert len(fakes.received.of("sms")) == texts + 1
+    await close()

@@ -319,7 +319,7 @@ class DeliveryWorker:
                 attempt.finished_at = now
                 if adapter is not None and adapter.idempotent:
                     attempt.status = "interrupted"
-                    # The next claim numbers the attempt the same, so its key is the same.
+                    # The next claim numbers the attempt the same and sends the same key.
                     row.attempt = attempt.number - 1
                     row.status, row.next_attempt_at, row.updated_at = "queued", now, now
                     row.detail = "interrupted; resent with the same idempotency key"
