@@ -45,7 +45,7 @@ class NotificationsSettings(ServiceSettings):
     quiet_hours_channels: list[str] = Field(default=["email", "sms", "voice"])
     max_per_account: int = Field(default=3, ge=1, description="Messages per account per window.")
     frequency_window_h: float = Field(default=24.0, gt=0)
-    do_not_contact_tags: list[str] = Field(default=["do_not_contact", "legal"])
+    do_not_contact_tags: list[str] = Field(default=["do_not_contact", "legal", "litigation"])
 
     # Creditor (letterhead, e-mail sender)
     creditor_name: str = "Dunlin Demo GmbH"

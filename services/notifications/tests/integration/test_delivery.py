@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 
@@ -12,6 +13,9 @@ from dunlin_devstack.mailsink import MailSink
 from dunlin_devstack.topics import read_topic
 from dunlin_events import NotificationFailed, NotificationSent, topics
 from dunlin_platform.clock import ManualClock
+from notifications.channels.base import ChannelAdapter, Outgoing, Receipt, TransientFailure
+from notifications.channels.email import EmailAdapter
+from notifications.channels.registry import build_adapters
 from notifications.config import NotificationsSettings
 from notifications.handlers.worker import DeliveryWorker
 from notifications.signing import body_signature
@@ -176,3 +180,104 @@ async def test_an_undecodable_message_goes_to_the_dead_letter_topic(
         count=1,
     )
     assert found
+
+
+class _TimesOutAfterSending:
+    """The provider takes the first message but the answer never arrives (a read timeout)."""
+
+    def __init__(self, adapter: ChannelAdapter) -> None:
+        self._adapter = adapter
+        self.provider, self.idempotent = adapter.provider, adapter.idempotent
+        self.keys: list[str] = []
+
+    async def send(self, message: Outgoing) -> Receipt:
+        self.keys.append(message.idempotency_key)
+        receipt = await self._adapter.send(message)
+        if len(self.keys) == 1:
+            raise TransientFailure("twilio-sms unreachable: ReadTimeout")
+        return receipt
+
+    async def close(self) -> None:
+        """The wrapped adapter is closed by its owner."""
+
+
+async def test_an_sms_retried_after_a_provider_timeout_arrives_once(
+    settings: NotificationsSettings,
+    client: httpx.AsyncClient,
+    worker: DeliveryWorker,
+    fakes: FakeProviders,
+    clock: ManualClock,
+) -> None:
+    adapters, close = build_adapters(settings, clock=clock)
+    adapter = _TimesOutAfterSending(adapters["sms"])
+    retrying = DeliveryWorker(worker.runtime, settings, {"sms": adapter}, worker.documents)
+    req = request(channel="sms")
+    await publish(settings, req)
+    delivery = await delivery_of(client, req)
+    texts = len(fakes.received.of("sms"))
+    await retrying.run_once()
+    assert (await get(client, delivery["id"]))["status"] == "queued"
+    clock.advance(dt.timedelta(seconds=settings.retry_base_s + 1))
+    await retrying.run_once()
+    after = await get(client, delivery["id"])
+    assert after["status"] == "sent"
+    assert [a["status"] for a in after["attempts"]] == ["failed", "sent"]
+    assert len(adapter.keys) == 2
+    assert adapter.keys[0] == adapter.keys[1]
+    assert len(fakes.received.of("sms")) == texts + 1
+    await close()
+
+
+class _DropsAfterData:
+    """An SMTP server that takes the whole message, then drops the line without answering."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> _DropsAfterData:
+        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 fake\r\n")
+        while line := await reader.readline():
+            verb = line[:4].upper()
+            if verb == b"DATA":
+                writer.write(b"354 go ahead\r\n")
+                await writer.drain()
+                await reader.readuntil(b"\r\n.\r\n")
+                self.messages += 1
+                break
+            writer.write(b"221 bye\r\n" if verb == b"QUIT" else b"250 ok\r\n")
+            await writer.drain()
+        writer.close()
+
+
+async def test_an_email_whose_data_got_no_answer_is_held_for_review_not_sent_again(
+    settings: NotificationsSettings,
+    client: httpx.AsyncClient,
+    worker: DeliveryWorker,
+    clock: ManualClock,
+) -> None:
+    async with _DropsAfterData() as server:
+        smtp = settings.model_copy(update={"smtp_port": server.port})
+        adapter = EmailAdapter(smtp)
+        dropping = DeliveryWorker(worker.runtime, smtp, {"email": adapter}, worker.documents)
+        req = request()
+        await publish(settings, req)
+        delivery = await delivery_of(client, req)
+        await dropping.run_once()
+        clock.advance(dt.timedelta(seconds=settings.retry_base_s + 1))
+        await dropping.run_once()
+        await adapter.close()
+    after = await get(client, delivery["id"])
+    assert after["status"] == "review"
+    assert [a["status"] for a in after["attempts"]] == ["review"]
+    assert server.messages == 1

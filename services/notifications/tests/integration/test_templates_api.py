@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 
 GOOD = "{% block text %}Hallo {{ account_name }}: {{ total_due|money }}{% endblock %}"
@@ -40,3 +42,24 @@ async def test_the_shipped_template_is_shown_when_none_was_saved(client: httpx.A
     shown = (await client.get("/templates/final_notice/letter/de")).json()
     assert shown["origin"] == "shipped"
     assert "Inkasso" in shown["source"]
+
+
+async def test_a_template_saved_only_in_english_serves_other_languages(
+    client: httpx.AsyncClient,
+) -> None:
+    key = f"custom_{uuid.uuid4().hex[:8]}"
+    source = "{% block text %}Dear {{ account_name }}{% endblock %}"
+    assert (
+        await client.post(f"/templates/{key}/sms/en", json={"source": source})
+    ).status_code == 201
+    preview = await client.post(
+        "/templates/preview",
+        json={
+            "template_key": key,
+            "channel": "sms",
+            "locale": "fr",
+            "data": {"account_name": "Dupont SA"},
+        },
+    )
+    assert preview.status_code == 200
+    assert preview.json() == {"origin": "v1", "parts": {"text": "Dear Dupont SA"}}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from dunlin_events.testing import notification_requested
+from notifications.config import NotificationsSettings
 from notifications.domain.delivery import Fallback, GiveUp, Retry, after_transient_failure, backoff
 from notifications.domain.rules import ContactPolicy, Defer, Refuse, Send, decide, quiet_until
+from notifications.handlers.worker import policy_of
 
 NOON_BERLIN = dt.datetime(2026, 11, 10, 11, 0, tzinfo=dt.UTC)
 POLICY = ContactPolicy()
@@ -26,6 +28,18 @@ def test_do_not_contact_refuses_every_channel_without_fallback() -> None:
         now=NOON_BERLIN,
         policy=POLICY,
         tags=["do_not_contact"],
+    )
+    assert isinstance(decision, Refuse)
+    assert (decision.reason, decision.fallback) == ("do_not_contact", False)
+
+
+def test_an_account_in_litigation_is_not_contacted_by_a_message_queued_before() -> None:
+    decision = decide(
+        request=notification_requested(),
+        channel="letter",
+        now=NOON_BERLIN,
+        policy=policy_of(NotificationsSettings()),
+        tags=["litigation"],
     )
     assert isinstance(decision, Refuse)
     assert (decision.reason, decision.fallback) == ("do_not_contact", False)

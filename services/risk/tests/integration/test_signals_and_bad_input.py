@@ -82,6 +82,20 @@ async def test_a_malformed_posted_signal_is_a_422_problem(client: httpx.AsyncCli
     assert {"severity", "kind"} <= {f.split(".")[-1] for f in fields}
 
 
+async def test_a_signal_dated_in_the_future_is_refused_and_does_not_age_the_account(
+    settings: RiskSettings, client: httpx.AsyncClient
+) -> None:
+    acc = account()
+    await send(settings, acc)
+    await eventually(lambda: _has_score(client, acc.account_id))
+    before = (await client.get(f"/accounts/{acc.account_id}/risk")).json()
+    response = await client.post("/signals", json=_signal(acc.account_id, observed_on="2099-05-30"))
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["observed_on"]
+    after = (await client.get(f"/accounts/{acc.account_id}/risk")).json()
+    assert (after["score"], after["reasons"]) == (before["score"], before["reasons"])
+
+
 async def test_a_signal_for_an_unknown_erp_account_is_kept_and_applied_when_it_appears(
     settings: RiskSettings, client: httpx.AsyncClient
 ) -> None:

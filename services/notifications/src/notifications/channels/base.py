@@ -45,6 +45,11 @@ class TransientFailure(Exception):
     """The provider could not take it now; retrying later may work."""
 
 
+class UnconfirmedFailure(Exception):
+    """The message may have left (the connection broke after it was handed over) and the
+    provider cannot dedupe a resend: hold it for review rather than risk sending it twice."""
+
+
 class PermanentFailure(Exception):
     """The provider refused it for good: fall back to the next channel."""
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from email.utils import formatdate, make_msgid, parseaddr
+from typing import Any
 
 import aiosmtplib
 
@@ -15,10 +16,14 @@ from notifications.channels.base import (
     PermanentFailure,
     Receipt,
     TransientFailure,
+    UnconfirmedFailure,
 )
 from notifications.config import NotificationsSettings
 
 NOTIFICATION_HEADER = "X-Dunlin-Notification"
+# Errors without an SMTP reply: after DATA they leave open whether the server took the message.
+# (aiosmtplib's SMTPServerDisconnected is a ConnectionError, its SMTPTimeoutError a TimeoutError.)
+_UNANSWERED = (OSError, TimeoutError)
 
 
 def build_email(message: Outgoing, *, sender: str, message_id: str, date: str) -> bytes:
@@ -50,18 +55,28 @@ def build_email(message: Outgoing, *, sender: str, message_id: str, date: str) -
     )
 
 
+class _SMTP(aiosmtplib.SMTP):
+    """Remembers whether the current send got as far as DATA (the message may have left)."""
+
+    data_started = False
+
+    async def data(self, *args: Any, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        self.data_started = True
+        return await super().data(*args, **kwargs)
+
+
 class SmtpPool:
     """Up to `size` open SMTP connections, each used by one send at a time."""
 
     def __init__(self, settings: NotificationsSettings) -> None:
         smtpdata.install()
         self._settings = settings
-        self._idle: asyncio.LifoQueue[aiosmtplib.SMTP] = asyncio.LifoQueue()
+        self._idle: asyncio.LifoQueue[_SMTP] = asyncio.LifoQueue()
         self._slots = asyncio.Semaphore(settings.smtp_pool_size)
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self) -> _SMTP:
         s = self._settings
-        client = aiosmtplib.SMTP(
+        client = _SMTP(
             hostname=s.smtp_host,
             port=s.smtp_port,
             timeout=s.smtp_timeout_s,
@@ -74,16 +89,23 @@ class SmtpPool:
         return client
 
     async def send(self, sender: str, recipients: Sequence[str], mail: bytes) -> None:
-        """Send on an idle connection (or a new one); a broken connection is dropped."""
+        """Send on an idle connection (or a new one); a broken connection is dropped.
+
+        Raises UnconfirmedFailure when the connection broke after DATA began without the
+        server's answer: the message may have been accepted.
+        """
         async with self._slots:
             client = self._idle.get_nowait() if not self._idle.empty() else None
             if client is None or not client.is_connected:
                 client = await self._connect()
+            client.data_started = False
             try:
                 await client.sendmail(sender, recipients, mail)
-            except BaseException:
+            except BaseException as exc:
                 with contextlib.suppress(Exception):
                     client.close()
+                if client.data_started and isinstance(exc, _UNANSWERED):
+                    raise UnconfirmedFailure(f"no answer to DATA: {type(exc).__name__}") from exc
                 raise
             self._idle.put_nowait(client)
 

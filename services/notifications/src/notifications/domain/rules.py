@@ -28,7 +28,7 @@ class ContactPolicy:
     quiet_channels: frozenset[str] = frozenset({"email", "sms", "voice"})
     max_per_account: int = 3
     window: dt.timedelta = dt.timedelta(hours=24)
-    do_not_contact_tags: frozenset[str] = frozenset({"do_not_contact", "legal"})
+    do_not_contact_tags: frozenset[str] = frozenset({"do_not_contact", "legal", "litigation"})
 
 
 @dataclass(frozen=True)

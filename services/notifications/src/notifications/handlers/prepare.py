@@ -36,9 +36,10 @@ class Job:
     traceparent: str | None = None
 
 
-def idempotency_key(delivery_id: str, channel: str, number: int) -> str:
-    """The same key for the same attempt, so an interrupted attempt resends as itself."""
-    return f"{delivery_id}.{channel}.{number}"
+def idempotency_key(delivery_id: str, channel: str) -> str:
+    """One key for every attempt on a channel: a retry after a timeout (the provider may have
+    taken the message) or a crash resends as the same message, never as a second one."""
+    return f"{delivery_id}.{channel}"
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def _start_attempt(
     ORM's insert of new objects renders a statement per count of them)."""
     row.attempt += 1
     row.status, row.updated_at = "sending", now
-    key = idempotency_key(row.id, row.channel, row.attempt)
+    key = idempotency_key(row.id, row.channel)
     attempts.append(
         {
             "delivery_id": row.id,

@@ -23,6 +23,7 @@ from notifications.channels.base import (
     PermanentFailure,
     Receipt,
     TransientFailure,
+    UnconfirmedFailure,
 )
 from notifications.config import NotificationsSettings
 from notifications.db import AttemptRow, DeliveryRow
@@ -36,7 +37,7 @@ from notifications.repository import deliveries as repo
 
 log = logging.getLogger(__name__)
 
-Outcome = Receipt | PermanentFailure | TransientFailure
+Outcome = Receipt | PermanentFailure | TransientFailure | UnconfirmedFailure
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ class DeliveryWorker:
             )
             async with self._sending:
                 outcome = await self._adapters[job.channel].send(message)
-        except (PermanentFailure, TransientFailure) as exc:
+        except (PermanentFailure, TransientFailure, UnconfirmedFailure) as exc:
             outcome = exc
         except Exception as exc:  # an adapter bug must not lose the row: retry later
             log.exception("adapter %s failed unexpectedly", job.channel)
@@ -255,6 +256,11 @@ class DeliveryWorker:
                 )
             documents += [_document(row, doc, now) for doc in item.attachments]
             metrics.delivery_outcomes.add(1, {"channel": row.channel, "status": "sent"})
+        elif isinstance(outcome, UnconfirmedFailure):
+            attempt.status, attempt.error = "review", str(outcome)[:2000]
+            row.status, row.updated_at = "review", now
+            row.detail = f"{outcome}; the provider cannot dedupe: needs review"[:2000]
+            metrics.delivery_outcomes.add(1, {"channel": row.channel, "status": "review"})
         else:
             attempt.status, attempt.error = "failed", str(outcome)[:2000]
             events += self._failure(row, outcome, now, contact_id)
@@ -319,7 +325,7 @@ class DeliveryWorker:
                 attempt.finished_at = now
                 if adapter is not None and adapter.idempotent:
                     attempt.status = "interrupted"
-                    # The next claim numbers the attempt the same, so its key is the same.
+                    # The next claim numbers the attempt the same and sends the same key.
                     row.attempt = attempt.number - 1
                     row.status, row.next_attempt_at, row.updated_at = "queued", now, now
                     row.detail = "interrupted; resent with the same idempotency key"

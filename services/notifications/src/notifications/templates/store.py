@@ -22,6 +22,9 @@ class Resolved:
     origin: str
 
 
+FALLBACK_LOCALE = "en"
+
+
 def _candidates(wanted: TemplateId) -> list[TemplateId]:
     key, channel, locale = wanted
     return [(key, channel, tag) for tag in dict.fromkeys((locale, locale.split("-")[0]))]
@@ -30,19 +33,26 @@ def _candidates(wanted: TemplateId) -> list[TemplateId]:
 async def resolve(
     *, session: AsyncSession, wanted: Collection[TemplateId]
 ) -> dict[TemplateId, Resolved]:
-    """Compiled templates for each wanted id that exists; missing ones are left out."""
-    candidates = {c for w in wanted for c in _candidates(w)}
+    """Compiled templates for each wanted id that exists; missing ones are left out.
+
+    The request's locale and its language, saved before shipped; then English, saved before
+    shipped (an operator's English version serves languages that have no template).
+    """
+    fallbacks = {(key, channel, FALLBACK_LOCALE) for key, channel, _ in wanted}
+    candidates = {c for w in wanted for c in _candidates(w)} | fallbacks
     saved = await repo.latest(session=session, ids=candidates)
     found: dict[TemplateId, Resolved] = {}
     for item in wanted:
-        for candidate in _candidates(item):
-            if candidate in saved:
-                row = saved[candidate]
-                found[item] = Resolved(compile_source(row.source), f"v{row.version}")
-                break
-        else:
-            key, channel, locale = item
-            source = shipped_source(key, channel, locale) or shipped_source(key, channel, "en")
-            if source is not None:
-                found[item] = Resolved(compile_source(source), "shipped")
+        key, channel, locale = item
+        fallback = (key, channel, FALLBACK_LOCALE)
+        row = next((saved[c] for c in _candidates(item) if c in saved), None)
+        source = None if row is not None else shipped_source(key, channel, locale)
+        if row is None and source is None:
+            row = saved.get(fallback)
+        if row is not None:
+            found[item] = Resolved(compile_source(row.source), f"v{row.version}")
+            continue
+        source = source or shipped_source(key, channel, FALLBACK_LOCALE)
+        if source is not None:
+            found[item] = Resolved(compile_source(source), "shipped")
     return found

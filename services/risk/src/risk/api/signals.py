@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -11,13 +12,24 @@ from dunlin_events import ExternalSignalReported
 from dunlin_platform.auth import require_scopes
 from dunlin_platform.http.idempotency import IdempotencyDep
 from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, cursor_of
-from dunlin_platform.http.problems import problem_responses
+from dunlin_platform.http.problems import FieldError, UnprocessableError, problem_responses
 from risk.api.deps import RuntimeDep
 from risk.db import AccountRow, SignalRow
 from risk.handlers import process
 from risk.schemas import SignalAccepted, SignalCreate, SignalPublic
 
 router = APIRouter(prefix="/signals", tags=["signals"])
+
+# A day ahead of UTC is still today somewhere (UTC+14); later is a mistake, and would age the
+# whole account to that day (its reference date is the latest business date it has seen).
+LATEST_OBSERVED_AHEAD = dt.timedelta(days=1)
+
+
+def _not_in_the_future(observed_on: dt.date, now: dt.datetime) -> None:
+    if observed_on > now.date() + LATEST_OBSERVED_AHEAD:
+        detail = f"observed_on {observed_on} is in the future"
+        error = FieldError(field="observed_on", location="body", message=detail, type="value_error")
+        raise UnprocessableError(detail, errors=[error])
 
 
 @router.post(
@@ -30,8 +42,9 @@ async def report_signal(
     body: SignalCreate, runtime: RuntimeDep, response: Response
 ) -> SignalAccepted:
     """Apply a signal now, or hold it until its ERP account is registered."""
-    event = ExternalSignalReported.model_validate(body.model_dump())
     now = runtime.clock.now()
+    _not_in_the_future(body.observed_on, now)
+    event = ExternalSignalReported.model_validate(body.model_dump())
     async with runtime.sessionmaker() as session, session.begin():
         known = await session.get(SignalRow, body.signal_id)
         outcome = await process(
