@@ -6,14 +6,14 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dunlin_events import Envelope, Event, MoneyError
+from dunlin_events import Envelope, Event, ExternalSignalReported, MoneyError
 from dunlin_platform.clock import Clock
 from dunlin_platform.consumer import RejectEvent
 from dunlin_platform.outbox import Outbox
 from dunlin_platform.runtime import ConsumerSpec
 from risk import metrics
 from risk.config import RiskSettings
-from risk.handlers import process
+from risk.handlers import observed_in_the_future, process
 from risk.registry import ModelRegistry
 
 
@@ -27,6 +27,12 @@ class RiskEvents:
 
     async def __call__(self, session: AsyncSession, envelopes: Sequence[Envelope[Event]]) -> None:
         now = self._clock.now()
+        for envelope in envelopes:
+            signal = envelope.data
+            if isinstance(signal, ExternalSignalReported) and observed_in_the_future(
+                signal.observed_on, now
+            ):
+                raise RejectEvent(f"observed_on {signal.observed_on} is in the future")
         try:
             outcome = await process(
                 session=session,

@@ -45,6 +45,16 @@ def _held_fact(row: HeldSignal) -> f.Signal:
     return f.Signal(row.signal_id, row.kind, row.severity, on, row.requested_terms_days)
 
 
+# A day ahead of UTC is still today somewhere (UTC+14); later is a mistake, and would age the
+# whole account to that day (its reference date is the latest business date it has seen).
+LATEST_OBSERVED_AHEAD = dt.timedelta(days=1)
+
+
+def observed_in_the_future(observed_on: dt.date, now: dt.datetime) -> bool:
+    """Whether a signal's date is later than today anywhere on Earth."""
+    return observed_on > now.date() + LATEST_OBSERVED_AHEAD
+
+
 async def _signals(
     session: AsyncSession,
     signals: list[tuple[int, ExternalSignalReported]],

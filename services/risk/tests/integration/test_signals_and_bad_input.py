@@ -154,6 +154,35 @@ async def test_a_malformed_signal_on_the_topic_goes_to_the_dlq_and_the_next_is_a
     await eventually(applied)
 
 
+async def test_a_signal_on_the_topic_dated_in_the_future_goes_to_the_dlq(
+    settings: RiskSettings, client: httpx.AsyncClient
+) -> None:
+    acc = account()
+    future = external_signal_reported(
+        account_id=acc.account_id, signal_id=unique("sig"), observed_on="2099-05-30"
+    )
+    fine = external_signal_reported(
+        account_id=acc.account_id, signal_id=unique("sig"), observed_on="2025-05-01"
+    )
+    await send(settings, acc)
+    await send(settings, future)
+    await send(settings, fine)
+    [dead] = await read_topic(
+        settings.kafka_bootstrap_servers,
+        topics.dlq_topic(settings.risk_signals_topic),
+        lambda m: m.key == acc.account_id.encode(),
+        count=1,
+    )
+    assert b"in the future" in dict(dead.headers)["dlq_error"]
+
+    async def applied() -> bool:
+        return "BUREAU_DOWNGRADE" in await _codes(client, acc.account_id)
+
+    await eventually(applied)
+    mine = (await client.get("/signals", params={"account_id": acc.account_id})).json()
+    assert [s["signal_id"] for s in mine["items"]] == [fine.signal_id]
+
+
 async def test_a_model_that_fails_to_load_keeps_the_previous_one_and_says_so(
     runtime: RiskRuntime,
     client: httpx.AsyncClient,

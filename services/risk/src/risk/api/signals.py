@@ -15,18 +15,14 @@ from dunlin_platform.http.pagination import Page, PageParamsDep, build_page, cur
 from dunlin_platform.http.problems import FieldError, UnprocessableError, problem_responses
 from risk.api.deps import RuntimeDep
 from risk.db import AccountRow, SignalRow
-from risk.handlers import process
+from risk.handlers import observed_in_the_future, process
 from risk.schemas import SignalAccepted, SignalCreate, SignalPublic
 
 router = APIRouter(prefix="/signals", tags=["signals"])
 
-# A day ahead of UTC is still today somewhere (UTC+14); later is a mistake, and would age the
-# whole account to that day (its reference date is the latest business date it has seen).
-LATEST_OBSERVED_AHEAD = dt.timedelta(days=1)
-
 
 def _not_in_the_future(observed_on: dt.date, now: dt.datetime) -> None:
-    if observed_on > now.date() + LATEST_OBSERVED_AHEAD:
+    if observed_in_the_future(observed_on, now):
         detail = f"observed_on {observed_on} is in the future"
         error = FieldError(field="observed_on", location="body", message=detail, type="value_error")
         raise UnprocessableError(detail, errors=[error])
