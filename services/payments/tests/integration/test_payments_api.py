@@ -214,3 +214,17 @@ async def test_concurrent_payments_of_one_account_never_over_allocate(
     assert view["open_invoices"] == []
     assert view["unapplied_credit"] == "80.00"
     assert only.invoice_id
+
+
+async def test_a_payment_of_nothing_is_refused_as_a_problem_not_a_server_error(
+    client: httpx.AsyncClient, settings: PaymentsSettings
+):
+    acc, _ = await setup_account(client, settings)
+
+    response = await client.post("/payments", json=payment_body(acc.account_id, "0.00"))
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "amount"
+    listed = await client.get("/payments", params={"account_id": acc.account_id})
+    assert listed.json()["items"] == []
