@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_events import (
     InstallmentMissed,
@@ -16,6 +19,7 @@ from dunlin_events import (
 )
 from dunlin_platform.clock import ManualClock
 from payments.config import PaymentsSettings
+from payments.handlers.plans import CancelPlan, cancel
 
 from .support import published, setup_account
 
@@ -201,3 +205,39 @@ async def test_plans_are_listed_per_account_and_status_page_by_page(
     assert rest["items"][0]["installments"][0]["amount"] == "10.00"
     bad = await reader.get("/payment-plans", params={"status": "paused"})
     assert bad.status_code == 422
+
+
+async def _someone_waits_for_a_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with sessionmaker() as session:
+                if await session.scalar(query):
+                    return
+            await asyncio.sleep(0.05)
+
+
+async def test_a_payment_racing_a_cancellation_never_completes_the_cancelled_plan(
+    client: httpx.AsyncClient,
+    settings: PaymentsSettings,
+    clock: ManualClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+):
+    acc, (debt,) = await setup_account(client, settings, ("100.00", JAN))
+    plan = await agree_plan(client, acc.account_id, debt.invoice_id, "100.00")
+
+    async with sessionmaker() as session, session.begin():
+        await cancel(
+            session=session,
+            command=CancelPlan(plan_id=plan["id"], reason="renegotiated"),
+            now=clock.now(),
+        )
+        paying = asyncio.create_task(pay(client, acc.account_id, "100.00"))
+        await _someone_waits_for_a_lock(sessionmaker)
+    await paying
+
+    view = (await client.get(f"/payment-plans/{plan['id']}")).json()
+    assert (view["status"], view["paid_amount"]) == ("cancelled", "0.00")

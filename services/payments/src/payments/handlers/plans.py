@@ -14,6 +14,7 @@ from payments.db import AccountRow, InvoiceRow, PlanRow
 from payments.domain import plans as rules
 from payments.domain.errors import CurrencyMismatch, InvalidPlan, PlanNotActive, UnknownAccount
 from payments.handlers import new_id
+from payments.repository import ledger as ledger_repo
 from payments.repository import plans as repo
 
 
@@ -98,9 +99,14 @@ class CancelPlan:
 
 async def cancel(*, session: AsyncSession, command: CancelPlan, now: dt.datetime) -> PlanRow | None:
     """Cancel an active plan: no more sweeps, its invoices free for a new plan; None if absent."""
-    plan = await repo.get_plan(session=session, plan_id=command.plan_id, for_update=True)
-    if plan is None:
+    found = await repo.get_plan(session=session, plan_id=command.plan_id)
+    if found is None:
         return None
+    # The account first, as payments take it: one counted towards the plan waits for the
+    # cancellation (or it for the payment), so a cancelled plan is never completed.
+    await ledger_repo.lock_accounts(session=session, account_ids=[found.account_id])
+    plan = await repo.get_plan(session=session, plan_id=command.plan_id, for_update=True)
+    assert plan is not None
     if plan.status != "active":
         raise PlanNotActive(f"payment plan {plan.id} is {plan.status}; only an active plan can end")
     plan.status, plan.next_due_date = "cancelled", None
