@@ -21,7 +21,14 @@ from dunlin_platform.clock import ManualClock
 from payments.config import PaymentsSettings
 from payments.handlers.plans import CancelPlan, cancel
 
-from .support import published, setup_account
+from .support import (
+    account,
+    invoice,
+    publish_invoicing,
+    published,
+    setup_account,
+    wait_for_invoices,
+)
 
 JAN = dt.date(2025, 1, 31)
 
@@ -241,3 +248,44 @@ async def test_a_payment_racing_a_cancellation_never_completes_the_cancelled_pla
 
     view = (await client.get(f"/payment-plans/{plan['id']}")).json()
     assert (view["status"], view["paid_amount"]) == ("cancelled", "0.00")
+
+
+async def test_an_installment_is_missed_only_once_its_due_day_has_ended_where_the_customer_is(
+    client: httpx.AsyncClient, settings: PaymentsSettings, clock: ManualClock
+):
+    now = clock.now()
+    clock.advance(
+        dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0, 30), dt.UTC) - now
+    )
+    due = clock.now().date() - dt.timedelta(days=1)  # the afternoon of the due day in Los Angeles
+    west = account(time_zone="America/Los_Angeles")
+    east = account(time_zone="Europe/Berlin")
+    west_debt, east_debt = (
+        invoice(west.account_id, "50.00", JAN),
+        invoice(east.account_id, "50.00", JAN),
+    )
+    await publish_invoicing(settings, west, west_debt, east, east_debt)
+    await wait_for_invoices(client, west.account_id, west_debt.invoice_id)
+    await wait_for_invoices(client, east.account_id, east_debt.invoice_id)
+    plans = {}
+    for acc, debt in ((west, west_debt), (east, east_debt)):
+        body = {
+            "account_id": acc.account_id,
+            "invoice_ids": [debt.invoice_id],
+            "installments": [{"due_date": due.isoformat(), "amount": "50.00"}],
+        }
+        response = await client.post("/payment-plans", json=body)
+        assert response.status_code == 201, response.text
+        plans[acc.time_zone] = response.json()["id"]
+
+    async def statuses() -> dict[str, str]:
+        views = {
+            zone: (await client.get(f"/payment-plans/{p}")).json() for zone, p in plans.items()
+        }
+        return {zone: view["installments"][0]["status"] for zone, view in views.items()}
+
+    await sweep(client)
+    assert await statuses() == {"America/Los_Angeles": "pending", "Europe/Berlin": "missed"}
+    clock.advance(dt.timedelta(hours=7))  # 00:30 the day after in Los Angeles
+    await sweep(client)
+    assert await statuses() == {"America/Los_Angeles": "missed", "Europe/Berlin": "missed"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -172,13 +173,15 @@ async def uncount_payment(*, session: AsyncSession, payment_id: str) -> None:
 
 
 async def sweep(
-    *, session: AsyncSession, today: dt.date, grace_days: int, limit: int, now: dt.datetime
+    *, session: AsyncSession, grace_days: int, limit: int, now: dt.datetime
 ) -> list[Event]:
-    """Report installments whose date passed unpaid, once each; only due plans are read."""
-    cutoff = today - dt.timedelta(days=grace_days)
+    """Report installments whose day passed unpaid where the customer is, once each; only due
+    plans are read."""
     events: list[Event] = []
-    for plan in await repo.due_plans(session=session, cutoff=cutoff, limit=limit):
+    due = await repo.due_plans(session=session, now=now, grace_days=grace_days, limit=limit)
+    for plan, time_zone in due:
         _, schedule, missed = await repo.plan_details(session=session, plan_id=plan.id)
+        today = now.astimezone(ZoneInfo(time_zone)).date()
         views = rules.newly_missed(
             schedule, paid_minor=plan.paid_minor, missed=missed, today=today, grace_days=grace_days
         )
