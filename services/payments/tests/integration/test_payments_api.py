@@ -228,3 +228,21 @@ async def test_a_payment_of_nothing_is_refused_as_a_problem_not_a_server_error(
     assert response.json()["errors"][0]["field"] == "amount"
     listed = await client.get("/payments", params={"account_id": acc.account_id})
     assert listed.json()["items"] == []
+
+
+async def test_a_reversal_dated_before_the_payment_was_received_is_refused(
+    client: httpx.AsyncClient, settings: PaymentsSettings
+):
+    acc, (only,) = await setup_account(client, settings, ("100.00", JAN))
+    payment = (await client.post("/payments", json=payment_body(acc.account_id, "60.00"))).json()
+
+    response = await client.post(
+        f"/payments/{payment['id']}/reverse", json={"reason": "error", "reversed_on": "2025-05-31"}
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["reversed_on"]
+    assert (await client.get(f"/payments/{payment['id']}")).json()["status"] == "received"
+    view = await ledger(client, acc.account_id)
+    assert [(i["id"], i["balance"]) for i in view["open_invoices"]] == [(only.invoice_id, "40.00")]

@@ -14,6 +14,7 @@ from payments.domain.allocation import AllocationRule
 from payments.domain.errors import (
     AlreadyReversed,
     CurrencyMismatch,
+    DomainError,
     DuplicatePayment,
     UnknownAccount,
 )
@@ -148,6 +149,12 @@ async def reverse_payment(
     assert payment is not None
     if payment.status == "reversed":
         raise AlreadyReversed(f"payment {payment.id} was already reversed on {payment.reversed_on}")
+    if command.reversed_on < payment.received_on:
+        raise DomainError(
+            f"payment {payment.id} was received on {payment.received_on}; it cannot be reversed"
+            f" on {command.reversed_on}, before it arrived",
+            field="reversed_on",
+        )
     ledger = await steps.open_ledger(
         session=session, account=accounts[payment.account_id], default_rule=default_rule
     )
