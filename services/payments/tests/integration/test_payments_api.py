@@ -246,3 +246,22 @@ async def test_a_reversal_dated_before_the_payment_was_received_is_refused(
     assert (await client.get(f"/payments/{payment['id']}")).json()["status"] == "received"
     view = await ledger(client, acc.account_id)
     assert [(i["id"], i["balance"]) for i in view["open_invoices"]] == [(only.invoice_id, "40.00")]
+
+
+async def test_one_external_id_sent_for_two_accounts_at_once_is_one_payment_and_a_conflict(
+    client: httpx.AsyncClient, settings: PaymentsSettings
+):
+    first, _ = await setup_account(client, settings)
+    second, _ = await setup_account(client, settings)
+    external_id = unique("BANK")
+
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/payments", json=payment_body(a.account_id, "10.00", external_id=external_id)
+            )
+            for a in (first, second)
+        )
+    )
+
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]

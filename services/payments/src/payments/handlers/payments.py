@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import Event, from_minor
@@ -70,17 +71,14 @@ async def record(
     if command.external_id is not None and await repo.payment_ids_by_external_id(
         session=session, external_ids=[command.external_id]
     ):
-        raise DuplicatePayment(
-            f"a payment with external_id {command.external_id!r} already exists",
-            field="external_id",
-        )
+        raise _duplicate(command.external_id)
     ledger = await steps.open_ledger(
         session=session,
         account=account,
         default_rule=default_rule,
         references=[reference for reference, _ in command.remittance],
     )
-    payment = await repo.add_payment(
+    payment = await _insert(
         session=session,
         payment=PaymentRow(
             id=new_id(),
@@ -129,6 +127,22 @@ async def record(
         allocations=receipt.allocations,
     )
     return payment, events
+
+
+def _duplicate(external_id: str) -> DuplicatePayment:
+    return DuplicatePayment(
+        f"a payment with external_id {external_id!r} already exists", field="external_id"
+    )
+
+
+async def _insert(*, session: AsyncSession, payment: PaymentRow) -> PaymentRow:
+    """Insert the payment; a twin with its external id committed meanwhile is a duplicate."""
+    try:
+        return await repo.add_payment(session=session, payment=payment)
+    except IntegrityError as exc:
+        if payment.external_id is None or repo.EXTERNAL_ID_TAKEN not in str(exc.orig):
+            raise
+        raise _duplicate(payment.external_id) from exc
 
 
 async def reverse_payment(
