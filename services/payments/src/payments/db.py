@@ -40,6 +40,8 @@ class AccountRow(Base):
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     currency: Mapped[str] = mapped_column(String(3))
+    # IANA zone: an installment is missed once its due day has ended there, not in UTC.
+    time_zone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     # Payments' own setting; null means the service-wide default rule.
     allocation_rule: Mapped[str | None] = mapped_column(String(30))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

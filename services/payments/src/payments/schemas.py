@@ -6,12 +6,21 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from dunlin_events import Currency, NonNegativeAmount
 from payments.domain.allocation import AllocationRule
 
 Id = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+def _positive(amount: Decimal) -> Decimal:
+    if amount <= 0:
+        raise ValueError("amount must be greater than 0")
+    return amount
+
+
+PositiveAmount = Annotated[NonNegativeAmount, AfterValidator(_positive)]
 Method = Literal["bank_transfer", "card", "direct_debit", "cheque", "other"]
 PlanStatus = Literal["active", "completed", "cancelled"]
 ReversalReason = Literal["bounced", "chargeback", "recalled", "error", "other"]
@@ -34,7 +43,7 @@ class PaymentCreate(Schema):
     """Record a payment received from a customer."""
 
     account_id: Id
-    amount: NonNegativeAmount
+    amount: PositiveAmount
     currency: Currency
     method: Method
     received_on: dt.date

@@ -18,7 +18,6 @@ async def sweep_once(runtime: ServiceRuntime, *, settings: PaymentsSettings) -> 
         async with runtime.sessionmaker() as session, session.begin():
             events = await plans.sweep(
                 session=session,
-                today=now.date(),
                 grace_days=settings.plan_grace_days,
                 limit=settings.plan_sweep_batch_size,
                 now=now,

@@ -214,3 +214,54 @@ async def test_concurrent_payments_of_one_account_never_over_allocate(
     assert view["open_invoices"] == []
     assert view["unapplied_credit"] == "80.00"
     assert only.invoice_id
+
+
+async def test_a_payment_of_nothing_is_refused_as_a_problem_not_a_server_error(
+    client: httpx.AsyncClient, settings: PaymentsSettings
+):
+    acc, _ = await setup_account(client, settings)
+
+    response = await client.post("/payments", json=payment_body(acc.account_id, "0.00"))
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "amount"
+    listed = await client.get("/payments", params={"account_id": acc.account_id})
+    assert listed.json()["items"] == []
+
+
+async def test_a_reversal_dated_before_the_payment_was_received_is_refused(
+    client: httpx.AsyncClient, settings: PaymentsSettings
+):
+    acc, (only,) = await setup_account(client, settings, ("100.00", JAN))
+    payment = (await client.post("/payments", json=payment_body(acc.account_id, "60.00"))).json()
+
+    response = await client.post(
+        f"/payments/{payment['id']}/reverse", json={"reason": "error", "reversed_on": "2025-05-31"}
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["reversed_on"]
+    assert (await client.get(f"/payments/{payment['id']}")).json()["status"] == "received"
+    view = await ledger(client, acc.account_id)
+    assert [(i["id"], i["balance"]) for i in view["open_invoices"]] == [(only.invoice_id, "40.00")]
+
+
+async def test_one_external_id_sent_for_two_accounts_at_once_is_one_payment_and_a_conflict(
+    client: httpx.AsyncClient, settings: PaymentsSettings
+):
+    first, _ = await setup_account(client, settings)
+    second, _ = await setup_account(client, settings)
+    external_id = unique("BANK")
+
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/payments", json=payment_body(a.account_id, "10.00", external_id=external_id)
+            )
+            for a in (first, second)
+        )
+    )
+
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]

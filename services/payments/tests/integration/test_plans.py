@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_events import (
     InstallmentMissed,
@@ -16,8 +19,16 @@ from dunlin_events import (
 )
 from dunlin_platform.clock import ManualClock
 from payments.config import PaymentsSettings
+from payments.handlers.plans import CancelPlan, cancel
 
-from .support import published, setup_account
+from .support import (
+    account,
+    invoice,
+    publish_invoicing,
+    published,
+    setup_account,
+    wait_for_invoices,
+)
 
 JAN = dt.date(2025, 1, 31)
 
@@ -201,3 +212,80 @@ async def test_plans_are_listed_per_account_and_status_page_by_page(
     assert rest["items"][0]["installments"][0]["amount"] == "10.00"
     bad = await reader.get("/payment-plans", params={"status": "paused"})
     assert bad.status_code == 422
+
+
+async def _someone_waits_for_a_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with sessionmaker() as session:
+                if await session.scalar(query):
+                    return
+            await asyncio.sleep(0.05)
+
+
+async def test_a_payment_racing_a_cancellation_never_completes_the_cancelled_plan(
+    client: httpx.AsyncClient,
+    settings: PaymentsSettings,
+    clock: ManualClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+):
+    acc, (debt,) = await setup_account(client, settings, ("100.00", JAN))
+    plan = await agree_plan(client, acc.account_id, debt.invoice_id, "100.00")
+
+    async with sessionmaker() as session, session.begin():
+        await cancel(
+            session=session,
+            command=CancelPlan(plan_id=plan["id"], reason="renegotiated"),
+            now=clock.now(),
+        )
+        paying = asyncio.create_task(pay(client, acc.account_id, "100.00"))
+        await _someone_waits_for_a_lock(sessionmaker)
+    await paying
+
+    view = (await client.get(f"/payment-plans/{plan['id']}")).json()
+    assert (view["status"], view["paid_amount"]) == ("cancelled", "0.00")
+
+
+async def test_an_installment_is_missed_only_once_its_due_day_has_ended_where_the_customer_is(
+    client: httpx.AsyncClient, settings: PaymentsSettings, clock: ManualClock
+):
+    now = clock.now()
+    clock.advance(
+        dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0, 30), dt.UTC) - now
+    )
+    due = clock.now().date() - dt.timedelta(days=1)  # the afternoon of the due day in Los Angeles
+    west = account(time_zone="America/Los_Angeles")
+    east = account(time_zone="Europe/Berlin")
+    west_debt, east_debt = (
+        invoice(west.account_id, "50.00", JAN),
+        invoice(east.account_id, "50.00", JAN),
+    )
+    await publish_invoicing(settings, west, west_debt, east, east_debt)
+    await wait_for_invoices(client, west.account_id, west_debt.invoice_id)
+    await wait_for_invoices(client, east.account_id, east_debt.invoice_id)
+    plans = {}
+    for acc, debt in ((west, west_debt), (east, east_debt)):
+        body = {
+            "account_id": acc.account_id,
+            "invoice_ids": [debt.invoice_id],
+            "installments": [{"due_date": due.isoformat(), "amount": "50.00"}],
+        }
+        response = await client.post("/payment-plans", json=body)
+        assert response.status_code == 201, response.text
+        plans[acc.time_zone] = response.json()["id"]
+
+    async def statuses() -> dict[str, str]:
+        views = {
+            zone: (await client.get(f"/payment-plans/{p}")).json() for zone, p in plans.items()
+        }
+        return {zone: view["installments"][0]["status"] for zone, view in views.items()}
+
+    await sweep(client)
+    assert await statuses() == {"America/Los_Angeles": "pending", "Europe/Berlin": "missed"}
+    clock.advance(dt.timedelta(hours=7))  # 00:30 the day after in Los Angeles
+    await sweep(client)
+    assert await statuses() == {"America/Los_Angeles": "missed", "Europe/Berlin": "missed"}

@@ -34,6 +34,7 @@ async def account_registered(
         external_id=event.external_id,
         currency=event.currency,
         now=now,
+        time_zone=event.time_zone,
     )
 
 

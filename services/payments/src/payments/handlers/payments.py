@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_events import Event, from_minor
@@ -14,6 +15,7 @@ from payments.domain.allocation import AllocationRule
 from payments.domain.errors import (
     AlreadyReversed,
     CurrencyMismatch,
+    DomainError,
     DuplicatePayment,
     UnknownAccount,
 )
@@ -69,17 +71,14 @@ async def record(
     if command.external_id is not None and await repo.payment_ids_by_external_id(
         session=session, external_ids=[command.external_id]
     ):
-        raise DuplicatePayment(
-            f"a payment with external_id {command.external_id!r} already exists",
-            field="external_id",
-        )
+        raise _duplicate(command.external_id)
     ledger = await steps.open_ledger(
         session=session,
         account=account,
         default_rule=default_rule,
         references=[reference for reference, _ in command.remittance],
     )
-    payment = await repo.add_payment(
+    payment = await _insert(
         session=session,
         payment=PaymentRow(
             id=new_id(),
@@ -130,6 +129,22 @@ async def record(
     return payment, events
 
 
+def _duplicate(external_id: str) -> DuplicatePayment:
+    return DuplicatePayment(
+        f"a payment with external_id {external_id!r} already exists", field="external_id"
+    )
+
+
+async def _insert(*, session: AsyncSession, payment: PaymentRow) -> PaymentRow:
+    """Insert the payment; a twin with its external id committed meanwhile is a duplicate."""
+    try:
+        return await repo.add_payment(session=session, payment=payment)
+    except IntegrityError as exc:
+        if payment.external_id is None or repo.EXTERNAL_ID_TAKEN not in str(exc.orig):
+            raise
+        raise _duplicate(payment.external_id) from exc
+
+
 async def reverse_payment(
     *,
     session: AsyncSession,
@@ -148,6 +163,12 @@ async def reverse_payment(
     assert payment is not None
     if payment.status == "reversed":
         raise AlreadyReversed(f"payment {payment.id} was already reversed on {payment.reversed_on}")
+    if command.reversed_on < payment.received_on:
+        raise DomainError(
+            f"payment {payment.id} was received on {payment.received_on}; it cannot be reversed"
+            f" on {command.reversed_on}, before it arrived",
+            field="reversed_on",
+        )
     ledger = await steps.open_ledger(
         session=session, account=accounts[payment.account_id], default_rule=default_rule
     )

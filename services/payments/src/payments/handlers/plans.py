@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from payments.db import AccountRow, InvoiceRow, PlanRow
 from payments.domain import plans as rules
 from payments.domain.errors import CurrencyMismatch, InvalidPlan, PlanNotActive, UnknownAccount
 from payments.handlers import new_id
+from payments.repository import ledger as ledger_repo
 from payments.repository import plans as repo
 
 
@@ -98,9 +100,14 @@ class CancelPlan:
 
 async def cancel(*, session: AsyncSession, command: CancelPlan, now: dt.datetime) -> PlanRow | None:
     """Cancel an active plan: no more sweeps, its invoices free for a new plan; None if absent."""
-    plan = await repo.get_plan(session=session, plan_id=command.plan_id, for_update=True)
-    if plan is None:
+    found = await repo.get_plan(session=session, plan_id=command.plan_id)
+    if found is None:
         return None
+    # The account first, as payments take it: one counted towards the plan waits for the
+    # cancellation (or it for the payment), so a cancelled plan is never completed.
+    await ledger_repo.lock_accounts(session=session, account_ids=[found.account_id])
+    plan = await repo.get_plan(session=session, plan_id=command.plan_id, for_update=True)
+    assert plan is not None
     if plan.status != "active":
         raise PlanNotActive(f"payment plan {plan.id} is {plan.status}; only an active plan can end")
     plan.status, plan.next_due_date = "cancelled", None
@@ -166,13 +173,15 @@ async def uncount_payment(*, session: AsyncSession, payment_id: str) -> None:
 
 
 async def sweep(
-    *, session: AsyncSession, today: dt.date, grace_days: int, limit: int, now: dt.datetime
+    *, session: AsyncSession, grace_days: int, limit: int, now: dt.datetime
 ) -> list[Event]:
-    """Report installments whose date passed unpaid, once each; only due plans are read."""
-    cutoff = today - dt.timedelta(days=grace_days)
+    """Report installments whose day passed unpaid where the customer is, once each; only due
+    plans are read."""
     events: list[Event] = []
-    for plan in await repo.due_plans(session=session, cutoff=cutoff, limit=limit):
+    due = await repo.due_plans(session=session, now=now, grace_days=grace_days, limit=limit)
+    for plan, time_zone in due:
         _, schedule, missed = await repo.plan_details(session=session, plan_id=plan.id)
+        today = now.astimezone(ZoneInfo(time_zone)).date()
         views = rules.newly_missed(
             schedule, paid_minor=plan.paid_minor, missed=missed, today=today, grace_days=grace_days
         )

@@ -52,17 +52,18 @@ async def upsert_account(
     external_id: str | None,
     currency: str,
     now: dt.datetime,
+    time_zone: str | None = None,
 ) -> None:
     """Remember an account (or refresh its ERP id); payments' own settings are kept."""
-    statement = pg_insert(AccountRow).values(
-        id=account_id, external_id=external_id, currency=currency, updated_at=now
-    )
+    values = {"id": account_id, "external_id": external_id, "currency": currency}
+    if time_zone is not None:
+        values["time_zone"] = time_zone
+    statement = pg_insert(AccountRow).values(**values, updated_at=now)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[AccountRow.id],
             set_={
-                "external_id": statement.excluded.external_id,
-                "currency": statement.excluded.currency,
+                **{column: statement.excluded[column] for column in values if column != "id"},
                 "updated_at": now,
             },
         )

@@ -9,11 +9,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.db import PaymentRow
 
+EXTERNAL_ID_TAKEN = "uq_payments_external_id"
+
 
 async def add_payment(*, session: AsyncSession, payment: PaymentRow) -> PaymentRow:
-    """Insert a payment and return it with its sequence number."""
-    session.add(payment)
-    await session.flush()
+    """Insert a payment and return it with its sequence number.
+
+    With an external id the insert runs in a savepoint: a twin committed meanwhile (another
+    account's request, the other channel) fails only the insert, not the whole transaction.
+    """
+    if payment.external_id is None:
+        session.add(payment)
+        await session.flush()
+        return payment
+    async with session.begin_nested():
+        session.add(payment)
+        await session.flush()
     return payment
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Date, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments.db import InstallmentRow, PlanContributionRow, PlanInvoiceRow, PlanRow
+from payments.db import AccountRow, InstallmentRow, PlanContributionRow, PlanInvoiceRow, PlanRow
 from payments.domain.plans import ScheduledInstallment
 
 
@@ -177,13 +177,24 @@ async def set_missed(
         )
 
 
-async def due_plans(*, session: AsyncSession, cutoff: dt.date, limit: int) -> Sequence[PlanRow]:
-    """Active plans with an installment due before the cutoff, locked; others' rows skipped."""
+async def due_plans(
+    *, session: AsyncSession, now: dt.datetime, grace_days: int, limit: int
+) -> list[tuple[PlanRow, str]]:
+    """Active plans with an installment whose due day (plus grace) has ended in the account's
+    time zone, with that zone; locked, others' rows skipped."""
+    # No zone is ahead of UTC+14: a bound the next_due_date index can use.
+    earliest = (now + dt.timedelta(hours=14)).date() - dt.timedelta(days=grace_days)
+    local_today = cast(func.timezone(AccountRow.time_zone, now), Date)
     query = (
-        select(PlanRow)
-        .where(PlanRow.status == "active", PlanRow.next_due_date < cutoff)
+        select(PlanRow, AccountRow.time_zone)
+        .join(AccountRow, AccountRow.id == PlanRow.account_id)
+        .where(
+            PlanRow.status == "active",
+            PlanRow.next_due_date < earliest,
+            PlanRow.next_due_date + grace_days < local_today,
+        )
         .order_by(PlanRow.next_due_date)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=PlanRow)
     )
-    return (await session.scalars(query)).all()
+    return [(plan, zone) for plan, zone in await session.execute(query)]
