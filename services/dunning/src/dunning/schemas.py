@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dunlin_events import UtcDatetime
 from dunning.domain.policy import PolicyBody
 
 IdStr = str
@@ -67,7 +68,9 @@ class HoldCreate(_In):
     """A manual hold with reason and optional expiry."""
 
     reason: str = Field(min_length=1, max_length=500)
-    until: dt.datetime | None = None
+    until: UtcDatetime | None = Field(
+        default=None, description="When the hold expires, with a UTC offset"
+    )
     actor: str = Field(min_length=1, max_length=200)
 
 
@@ -93,7 +96,9 @@ class TaskComplete(_In):
     ]
     note: str | None = Field(default=None, max_length=2000)
     completed_by: str = Field(min_length=1, max_length=200)
-    call_back_at: dt.datetime | None = None
+    call_back_at: UtcDatetime | None = Field(
+        default=None, description="For call_back: when to call again, with a UTC offset"
+    )
     promise: PromiseCreate | None = Field(default=None, description="For promise_to_pay")
 
 

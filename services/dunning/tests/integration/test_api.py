@@ -159,6 +159,13 @@ async def test_call_outcomes_promise_call_back_and_bounded_retries(
     other = Scenario(client, settings, clock, sessionmaker)
     task = await _call_task(other, client)
     call_back_at = (clock.now() + dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    naive = await _post(
+        client,
+        f"/tasks/{task['task_id']}/complete",
+        {"outcome": "call_back", "completed_by": "c", "call_back_at": call_back_at[:-1]},
+    )
+    assert naive.status_code == 422, naive.text
+    assert [e["field"] for e in naive.json()["errors"]] == ["call_back_at"]
     done = await _post(
         client,
         f"/tasks/{task['task_id']}/complete",
@@ -200,6 +207,10 @@ async def test_bad_bodies_are_422_problems_naming_the_field(
             {"amount": "1.001", "promised_date": "2099-01-01", "recorded_by": "c"},
         ),
         (f"/accounts/{sc.account_id}/holds", {"reason": "", "actor": "ops", "extra": 1}),
+        (
+            f"/accounts/{sc.account_id}/holds",
+            {"reason": "r", "actor": "ops", "until": "2099-01-01T00:00:00"},
+        ),
         ("/policies", {**_policy("p-bad", 3), "body": {"steps": []}}),
         ("/policies", _policy("Bad Id", 3)),
         (f"/accounts/{sc.account_id}/policy", {"policy_id": "no-such-policy"}),
