@@ -125,6 +125,18 @@ def test_critical_risk_compresses_the_ladder() -> None:
     assert account.policy().offsets("critical") == [-3, 1, 4, 8, 15, 25, 30]
 
 
+def test_a_compressed_ladder_waits_for_the_agency_minimum_age_instead_of_skipping_it() -> None:
+    account = Account()
+    account.feed(risk_assessed(account_id=account.id, tier="critical", assessed_at=account.now))
+    account.invoice(due_in_days=5)
+    events = account.days(70)
+    assert executed_steps(events) == [(k, "executed") for k in LADDER]
+    dates = [e.executed_at.date() for e in events if isinstance(e, DunningStepExecuted)]
+    due = dt.date(2025, 1, 11)
+    # The agency step falls due at +30, but the account is eligible only at 60 days overdue.
+    assert [(d - due).days for d in dates] == [-3, 1, 4, 8, 15, 25, 60]
+
+
 def test_strategic_accounts_follow_the_gentler_ladder() -> None:
     account = Account(tags=["strategic"])
     assert account.policy().policy_id == "strategic"

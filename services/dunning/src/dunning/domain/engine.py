@@ -144,14 +144,16 @@ def _unmet(
         return f"tagged one of {cond.tags_none}"
     if "agency" in step.channels:
         agency = policy.body.agency
-        oldest = b.dunned_lines[0]
         if b.dunned < to_minor(agency.min_balance, b.currency):
             return f"not eligible for agency: balance below {agency.min_balance}"
-        if days_overdue(oldest.due_date, now, state.account.time_zone) < agency.min_age_days:
-            return f"not eligible for agency: less than {agency.min_age_days} days overdue"
         if any(line.disputed > 0 for line in b.lines):
             return "not eligible for agency: open dispute"
     return None
+
+
+def _agency_eligible_at(b: Balances, policy: Policy, tz: str) -> dt.datetime:
+    """When the oldest dunned invoice reaches the agency's minimum age (local midnight)."""
+    return _step_due(b.dunned_lines[0].due_date, policy.body.agency.min_age_days, tz)
 
 
 def _concerned(b: Balances, offset: int, now: dt.datetime, tz: str) -> tuple[Line, ...]:
@@ -203,6 +205,12 @@ def _ladder(
             return actions, at
         step = steps[nxt]
         unmet = _unmet(step, state, b, policy, now)
+        if unmet is None and "agency" in step.channels:
+            # A ladder compressed by risk, or escalated early, reaches the hand-off before the
+            # agency takes the account: wait for its minimum age rather than skip the step.
+            eligible_at = _agency_eligible_at(b, policy, tz)
+            if eligible_at > now:
+                return actions, eligible_at
         if unmet is not None:
             actions.append(StepAction(nxt, step.key, "skipped", step, unmet))
         else:
