@@ -15,6 +15,7 @@ from dunlin_platform.config import ServiceSettings
 from dunlin_platform.consumer import BatchConsumer, BatchHandler
 from dunlin_platform.db import create_engine, create_sessionmaker, ping
 from dunlin_platform.deadletter import DeadLetterPublisher
+from dunlin_platform.http.health import NotReady
 from dunlin_platform.inbox import inbox_table, purge_claims
 from dunlin_platform.kafka import ProducerHolder
 from dunlin_platform.outbox import Outbox, outbox_table
@@ -179,10 +180,10 @@ class ServiceRuntime:
 
     async def _broker_ready(self) -> None:
         if not self.producers.connected:
-            raise ConnectionError("broker not reached yet")
+            raise NotReady("broker not reached yet")
         producer = await self.producers.get()
         if not await producer.client.fetch_all_metadata():
-            raise ConnectionError("broker did not answer a metadata request")
+            raise NotReady("broker did not answer a metadata request")
         failed = [t.get_name() for t in self._tasks if t.done() and not t.cancelled()]
         if failed:
-            raise RuntimeError(f"background loops stopped: {', '.join(failed)}")
+            raise NotReady(f"background loops stopped: {', '.join(failed)}")

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dunlin_platform.http.health import NotReady
 from risk import metrics
 from risk.db import ModelRow
 from risk.domain import boosted
@@ -79,4 +80,4 @@ class ModelRegistry:
     async def check(self) -> None:
         """Readiness: fails (with the reason) while a model version could not be loaded."""
         if self.load_error:
-            raise RuntimeError(self.load_error)
+            raise NotReady(self.load_error)
