@@ -66,12 +66,22 @@ def test_revoking_an_unknown_key_exits_1_with_a_message(
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["create", "--name", "x"], ["create", "--name", "x", "--scope", "Not A Scope"]],
+    [
+        [],
+        ["create", "--name", "x"],
+        ["create", "--name", "x", "--scope", "Not A Scope"],
+        ["create", "--name", "x", "--scope", "invoices:read", "--expires-in-days", "0"],
+        ["create", "--name", "x", "--scope", "invoices:read", "--expires-in-days", "99999999"],
+    ],
 )
 def test_usage_errors_exit_2(
     capsys: pytest.CaptureFixture[str], database_url: str, args: list[str]
 ) -> None:
-    assert run(capsys, database_url, *args)[0] == 2
+    code, out, err = run(capsys, database_url, *args)
+    assert code == 2
+    assert out == ""  # no key was created
+    assert err.startswith(("usage:", "dunlin-apikey:"))
+    assert "Traceback" not in err
 
 
 def test_missing_database_url_exits_2(

@@ -18,6 +18,21 @@ from dunlin_platform.auth.models import ApiKeyRecord
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
+MAX_EXPIRY_DAYS = 36_500  # a hundred years: further is "never", which is the default
+
+
+def _expiry_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {value!r}") from None
+    if not 1 <= days <= MAX_EXPIRY_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"must be from 1 to {MAX_EXPIRY_DAYS} days (leave it out for a key that never expires)"
+        )
+    return days
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dunlin-apikey", description=__doc__)
     parser.add_argument("--database-url", help="SQLAlchemy asyncpg URL (default: $DATABASE_URL)")
@@ -26,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     create = commands.add_parser("create", help="create a key and print it once")
     create.add_argument("--name", required=True)
     create.add_argument("--scope", action="append", required=True, dest="scopes")
-    create.add_argument("--expires-in-days", type=int, metavar="N")
+    create.add_argument("--expires-in-days", type=_expiry_days, metavar="N")
     create.add_argument("--quiet", action="store_true", help="print only the key")
     commands.add_parser("list", help="list keys (never their secrets)")
     revoke = commands.add_parser("revoke", help="revoke a key")
@@ -109,9 +124,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     database_url = args.database_url or os.environ.get("DATABASE_URL")
     if not database_url:
         print("dunlin-apikey: set DATABASE_URL or pass --database-url", file=sys.stderr)
-        return EXIT_USAGE
-    if args.command == "create" and args.expires_in_days is not None and args.expires_in_days < 1:
-        print("dunlin-apikey: --expires-in-days must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     try:
         return asyncio.run(_run(args, database_url))
