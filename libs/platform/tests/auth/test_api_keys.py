@@ -128,6 +128,14 @@ async def test_valid_key_via_bearer_or_x_api_key_identifies_the_caller(
         bearer = await http.get("/whoami", headers={"Authorization": f"Bearer {plaintext}"})
         header = await http.get("/whoami", headers={"X-API-Key": plaintext})
     assert bearer.json()["key_id"] == header.json()["key_id"] == key_id
+    # A gateway's own Basic credentials do not hide the key sent as X-API-Key.
+    async with client(app) as http:
+        behind_proxy = await http.get(
+            "/whoami", headers={"Authorization": "Basic dXNlcjpwYXNz", "X-API-Key": plaintext}
+        )
+        only_basic = await http.get("/whoami", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert behind_proxy.json()["key_id"] == key_id
+    assert only_basic.status_code == 401
     async with sessionmaker() as session:
         record = await get_api_key(session=session, key_id=key_id)
     assert record is not None

@@ -75,12 +75,12 @@ def _verifier(request: Request) -> ApiKeyVerifier:
 
 
 def _presented_key(request: Request) -> str | None:
+    """Bearer credentials, else X-API-Key (another scheme, a gateway's Basic say, is not ours)."""
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, credentials = authorization.partition(" ")
         if scheme.lower() == "bearer" and credentials.strip():
             return credentials.strip()
-        return None
     api_key = request.headers.get("x-api-key")
     return api_key.strip() if api_key and api_key.strip() else None
 
