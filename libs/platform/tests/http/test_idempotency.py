@@ -143,6 +143,19 @@ async def test_same_key_with_a_different_body_is_a_422_problem(harness: Harness)
     assert await harness.count(harness.effects) == 1
 
 
+async def test_same_key_with_a_different_query_is_a_422_problem(harness: Harness) -> None:
+    headers = {"Idempotency-Key": key()}
+    async with harness.client(harness.alice) as http:
+        first = await http.post("/payments?note=a", json={"amount": 100}, headers=headers)
+        again = await http.post("/payments?note=a", json={"amount": 100}, headers=headers)
+        reused = await http.post("/payments?note=b", json={"amount": 100}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert reused.status_code == 422
+    assert reused.json()["type"] == "https://dunlin.dev/problems/idempotency-key-reused"
+    assert await harness.count(harness.effects) == 1
+
+
 async def test_repeat_while_the_first_is_in_flight_is_a_409_problem(harness: Harness) -> None:
     headers = {"Idempotency-Key": key()}
     async with harness.client(harness.alice) as http:

@@ -60,7 +60,7 @@ def idempotency_table(metadata: MetaData, *, name: str = "idempotency_keys") -> 
         Column("key", String(255), primary_key=True),
         Column("method", String(10), nullable=False),
         Column("path", Text, nullable=False),
-        Column("request_fingerprint", String(64), nullable=False),  # sha256 hex of the body
+        Column("request_fingerprint", String(64), nullable=False),  # sha256: body, query
         Column("status", Integer),  # null while the first request is in flight
         Column("response_body", LargeBinary),
         Column("response_headers", JSONB),
@@ -203,6 +203,18 @@ async def _claim_or_replay(
     raise ConflictError(f"{IDEMPOTENCY_HEADER} {key!r} is contended; retry.")
 
 
+def _fingerprint(body: bytes, query: bytes) -> str:
+    """sha256 of the body, then of the query string when there is one.
+
+    Without a query this is the plain body digest that keys stored before the query
+    counted still hold, so a retry across an upgrade is still recognised.
+    """
+    digest = hashlib.sha256(body)
+    if query:
+        digest.update(b"\n?" + query)
+    return digest.hexdigest()
+
+
 async def idempotent(
     request: Request,
     idempotency_key: Annotated[
@@ -230,7 +242,7 @@ async def idempotent(
         key=idempotency_key,
         method=request.method,
         path=request.url.path,
-        fingerprint=hashlib.sha256(await request.body()).hexdigest(),
+        fingerprint=_fingerprint(await request.body(), request.scope.get("query_string", b"")),
         lock_timeout=lock_timeout,
     )
     claim.keep_alive(lock_timeout)
