@@ -189,3 +189,17 @@ async def test_invalid_scopes_are_refused_at_creation(
 ) -> None:
     with pytest.raises(ValueError, match="invalid scope"):
         await new_key(sessionmaker, "Invoices Read")
+
+
+async def test_a_key_id_drawn_twice_is_drawn_again_not_a_failed_create(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken, _ = await new_key(sessionmaker, "invoices:read")
+    draws = iter([taken, taken, "0123abcd" if taken != "0123abcd" else "abcd0123"])
+    monkeypatch.setattr("dunlin_platform.auth.keys.secrets.token_hex", lambda _n: next(draws))
+    key_id, plaintext = await new_key(sessionmaker, "invoices:read")
+    assert key_id != taken
+    assert plaintext.startswith(f"dk_{key_id}_")
+    async with client(app) as http:
+        response = await http.get("/whoami", headers={"X-API-Key": plaintext})
+    assert response.json()["key_id"] == key_id

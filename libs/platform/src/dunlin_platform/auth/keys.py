@@ -8,13 +8,15 @@ import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunlin_platform.auth.models import ApiKeyRecord, Principal, api_keys, validate_scope
 
 KEY_PREFIX = "dk"
 ID_BYTES = 4  # 8 hex chars: an id to look the key up by, not a secret
+ID_DRAWS = 8
 SECRET_BYTES = 32  # 43 urlsafe chars, 256 bits: no need for a slow password hash
 
 
@@ -64,24 +66,27 @@ async def create_api_key(
         raise ValueError("an API key needs at least one scope")
     if not name.strip():
         raise ValueError("an API key needs a name")
-    key_id = secrets.token_hex(ID_BYTES)
     secret = secrets.token_urlsafe(SECRET_BYTES)
-    plaintext = f"{KEY_PREFIX}_{key_id}_{secret}"
-    row = (
-        await session.execute(
-            insert(api_keys)
-            .values(
-                id=key_id,
-                name=name.strip(),
-                prefix=f"{KEY_PREFIX}_{key_id}",
-                secret_hash=hash_secret(secret),
-                scopes=scope_list,
-                expires_at=expires_at,
+    for _ in range(ID_DRAWS):  # the id is short: one already taken is drawn again
+        key_id = secrets.token_hex(ID_BYTES)
+        row = (
+            await session.execute(
+                pg_insert(api_keys)
+                .values(
+                    id=key_id,
+                    name=name.strip(),
+                    prefix=f"{KEY_PREFIX}_{key_id}",
+                    secret_hash=hash_secret(secret),
+                    scopes=scope_list,
+                    expires_at=expires_at,
+                )
+                .on_conflict_do_nothing()
+                .returning(*_RECORD_COLUMNS)
             )
-            .returning(*_RECORD_COLUMNS)
-        )
-    ).one()
-    return _record(row), plaintext
+        ).one_or_none()
+        if row is not None:
+            return _record(row), f"{KEY_PREFIX}_{key_id}_{secret}"
+    raise RuntimeError(f"no free API key id after {ID_DRAWS} draws")
 
 
 async def list_api_keys(*, session: AsyncSession) -> list[ApiKeyRecord]:
