@@ -193,3 +193,23 @@ def test_an_endpoint_with_other_parameters_cannot_be_direct() -> None:
         app.router.add_api_route(
             "/orders", create, methods=["POST"], route_class_override=direct_route()
         )
+
+
+def test_a_route_with_dependencies_but_no_checks_cannot_be_direct() -> None:
+    """Its plain requests would skip the dependencies, authentication included."""
+    app = FastAPI()
+
+    async def create(order: Order, request: Request) -> Response:
+        return Response(status_code=201)
+
+    async def authenticated(request: Request) -> None:
+        raise ForbiddenError("Nobody.")
+
+    with pytest.raises(TypeError, match="dependencies but no checks"):
+        app.router.add_api_route(
+            "/orders",
+            create,
+            methods=["POST"],
+            dependencies=[Depends(authenticated)],
+            route_class_override=direct_route(),
+        )

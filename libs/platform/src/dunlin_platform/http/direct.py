@@ -50,6 +50,9 @@ class DirectRoute(APIRoute):
             or dependant.security_scopes_param_name
         ):
             raise TypeError(f"{path}: a direct route's endpoint takes a body and the request")
+        if dependant.dependencies and not self.checks:
+            # The plain request would skip every dependency, authentication included.
+            raise TypeError(f"{path}: a direct route with dependencies but no checks")
 
     def get_route_handler(self) -> Handler:
         """FastAPI's handler, behind the direct path for the plain case."""
