@@ -289,3 +289,52 @@ async def test_an_installment_is_missed_only_once_its_due_day_has_ended_where_th
     clock.advance(dt.timedelta(hours=7))  # 00:30 the day after in Los Angeles
     await sweep(client)
     assert await statuses() == {"America/Los_Angeles": "missed", "Europe/Berlin": "missed"}
+
+
+async def test_a_reversal_does_not_reopen_a_completed_plan_whose_invoice_a_newer_plan_holds(
+    client: httpx.AsyncClient, settings: PaymentsSettings, clock: ManualClock
+):
+    acc, (debt,) = await setup_account(client, settings, ("300.00", JAN))
+    today = clock.now().date()
+    first = await client.post(
+        "/payment-plans",
+        json={
+            "account_id": acc.account_id,
+            "invoice_ids": [debt.invoice_id],
+            "installments": schedule(today, "100.00"),
+            "total": "100.00",
+        },
+    )
+    assert first.status_code == 201, first.text
+    old = first.json()["id"]
+    bounced = await pay(client, acc.account_id, "100.00")
+    assert (await client.get(f"/payment-plans/{old}")).json()["status"] == "completed"
+    second = await client.post(
+        "/payment-plans",
+        json={
+            "account_id": acc.account_id,
+            "invoice_ids": [debt.invoice_id],
+            "installments": schedule(today, "200.00"),
+        },
+    )
+    assert second.status_code == 201, second.text
+    newer = second.json()["id"]
+
+    reversal = {"reason": "bounced", "reversed_on": "2025-06-25"}
+    assert (await client.post(f"/payments/{bounced}/reverse", json=reversal)).status_code == 200
+
+    # The newer plan stands alone; the old one keeps its completion, its paid amount taken back.
+    active = (
+        await client.get(
+            "/payment-plans", params={"account_id": acc.account_id, "status": "active"}
+        )
+    ).json()
+    assert [p["id"] for p in active["items"]] == [newer]
+    superseded = (await client.get(f"/payment-plans/{old}")).json()
+    assert (superseded["status"], superseded["paid_amount"]) == ("completed", "0.00")
+    view = (await client.get(f"/accounts/{acc.account_id}/ledger")).json()
+    assert {i["id"]: i["balance"] for i in view["open_invoices"]} == {debt.invoice_id: "300.00"}
+    # A later payment counts towards the newer plan only.
+    await pay(client, acc.account_id, "50.00")
+    assert (await client.get(f"/payment-plans/{newer}")).json()["paid_amount"] == "50.00"
+    assert (await client.get(f"/payment-plans/{old}")).json()["paid_amount"] == "0.00"
