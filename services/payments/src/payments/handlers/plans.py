@@ -71,7 +71,11 @@ async def agree(
             f"the plan total must be > 0 and at most the invoices' open balance ({open_minor})",
             field="total",
         )
-    schedule = rules.schedule(command.installments, expected_total_minor=total)
+    # The customer's calendar, as the sweep reads it: due today there is not yet missed.
+    agreed_on = now.astimezone(ZoneInfo(account.time_zone)).date()
+    schedule = rules.schedule(
+        command.installments, expected_total_minor=total, not_before=agreed_on
+    )
     plan = PlanRow(
         id=new_id(),
         account_id=account.id,
