@@ -15,7 +15,16 @@ from dunlin_events import KafkaRecord, PaymentReceived, PaymentReturned, Payment
 from dunlin_events.testing import payment_returned
 from payments.config import PaymentsSettings
 
-from .support import amounts, publish, published, record, setup_account, unique, wait_for
+from .support import (
+    amounts,
+    eventually,
+    publish,
+    published,
+    record,
+    setup_account,
+    unique,
+    wait_for,
+)
 
 JAN, FEB = dt.date(2025, 1, 31), dt.date(2025, 2, 28)
 
@@ -175,3 +184,57 @@ async def test_returns_of_unknown_or_partial_payments_are_dead_lettered_with_the
     assert b"whole payments only" in dict(refused.headers)["dlq_error"]
     shown = (await client.get(f"/payments/{received.payment_id}")).json()
     assert shown["status"] == "received"
+
+
+async def test_an_external_id_taken_by_another_account_is_dead_lettered_not_dropped(
+    client: httpx.AsyncClient, settings: PaymentsSettings
+):
+    first, _ = await setup_account(client, settings, ("50.00", JAN))
+    other, _ = await setup_account(client, settings, ("50.00", JAN))
+    assert first.external_id is not None
+    assert other.external_id is not None
+    bank_ref = unique("BANK-REF")
+    payment = erp_payment(first.external_id, "20.00", external_id=bank_ref)
+    resent = erp_payment(first.external_id, "20.00", external_id=bank_ref)  # same account
+    clash = erp_payment(other.external_id, "30.00", external_id=bank_ref)
+    unknown_erp = unique("SAP-C")
+    held = erp_payment(unknown_erp, "5.00", external_id=unique("BANK-REF"))
+    held_clash = erp_payment(other.external_id, "5.00", external_id=held.external_id)
+    first_marker = erp_payment(first.external_id, "1.00")
+    marker = erp_payment(other.external_id, "1.00")
+    erp = {"source": "/erp/sap"}
+    bootstrap = settings.kafka_bootstrap_servers
+
+    # Keyed by ERP account, so on other partitions: the clashes go only once the first are in.
+    await send(
+        settings,
+        record(payment, **erp),
+        record(resent, **erp),
+        record(first_marker, **erp),
+        record(held, **erp),
+    )
+    [received] = await published(settings, PaymentReceived, bank_ref)
+    assert received.account_id == first.account_id
+    await published(settings, PaymentReceived, first_marker.payment_id)
+
+    async def is_held() -> bool:
+        waiting = await client.get("/payments/pending", params={"erp_account_id": unknown_erp})
+        return bool(waiting.json()["items"])
+
+    await eventually(is_held, what="the held payment")
+    await send(settings, record(clash, **erp), record(held_clash, **erp), record(marker, **erp))
+
+    await published(settings, PaymentReceived, marker.payment_id)
+    dlq = topics.dlq_topic(settings.erp_payments_topic)
+    [recorded_clash] = await wait_for(bootstrap, dlq, dead_letter_with(clash.payment_id))
+    error = dict(recorded_clash.headers)["dlq_error"]
+    assert bank_ref.encode() in error
+    assert b"another account" in error
+    [held_conflict] = await wait_for(bootstrap, dlq, dead_letter_with(held_clash.payment_id))
+    assert b"another account" in dict(held_conflict.headers)["dlq_error"]
+    # The re-send on the same account stays harmless: one payment, not dead-lettered.
+    listed = (await client.get("/payments", params={"account_id": first.account_id})).json()
+    assert [p["external_id"] for p in listed["items"]] == [bank_ref, first_marker.payment_id]
+    assert not await read_topic(bootstrap, dlq, dead_letter_with(resent.payment_id))
+    others = (await client.get("/payments", params={"account_id": other.account_id})).json()
+    assert [p["external_id"] for p in others["items"]] == [marker.payment_id]

@@ -23,6 +23,7 @@ from .support import (
     publish_invoicing,
     published,
     record,
+    setup_account,
     unique,
 )
 
@@ -202,3 +203,56 @@ async def test_a_return_of_a_held_payment_waits_with_it_and_is_applied_after_it(
     assert (shown["status"], shown["reversal_source_id"]) == ("reversed", returned.return_id)
     view = (await client.get(f"/accounts/{acc.account_id}/ledger")).json()
     assert {i["id"]: i["balance"] for i in view["open_invoices"]} == {bill.invoice_id: "80.00"}
+
+
+async def test_a_held_payment_whose_id_another_account_took_meanwhile_is_rejected_not_merged(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient, settings: PaymentsSettings
+):
+    other, _ = await setup_account(client, settings, ("50.00", JAN))
+    acc = account()
+    assert acc.external_id is not None
+    payment = erp_payment(acc.external_id, "30.00")
+    returned = payment_returned(
+        account_id=acc.external_id,
+        payment_id=payment.payment_id,
+        amount="30.00",
+        reason="bounced",
+        returned_on="2025-06-05",
+    )
+    await publish(
+        settings.kafka_bootstrap_servers,
+        settings.erp_payments_topic,
+        record(payment, **ERP),
+        record(returned, **ERP),
+    )
+
+    async def with_return() -> bool:
+        waiting = await held(reader, acc.external_id or "")
+        return bool(waiting) and waiting[0]["returned"] is not None
+
+    await eventually(with_return, what="the return held with its payment")
+    # Another account's payment is recorded through REST under the same source id meanwhile.
+    twin = await client.post(
+        "/payments",
+        json={
+            "account_id": other.account_id,
+            "amount": "30.00",
+            "currency": "EUR",
+            "method": "bank_transfer",
+            "received_on": "2025-06-03",
+            "external_id": payment.payment_id,
+        },
+    )
+    assert twin.status_code == 201, twin.text
+
+    await publish_invoicing(settings, acc)
+
+    [rejected] = await wait_held(reader, acc.external_id, 1, status="rejected")
+    assert rejected["payment_id"] is None
+    assert "another account" in rejected["error"]
+    # Neither recorded on this account nor the return applied to the other account's payment.
+    assert (await client.get("/payments", params={"account_id": acc.account_id})).json()[
+        "items"
+    ] == []
+    shown = (await client.get(f"/payments/{twin.json()['id']}")).json()
+    assert shown["status"] == "received"

@@ -144,12 +144,13 @@ async def test_a_plan_must_add_up_and_cover_the_accounts_own_open_invoices(
 
 
 async def agree_plan(
-    client: httpx.AsyncClient, account_id: str, invoice_id: str, *amounts: str
+    client: httpx.AsyncClient, clock: ManualClock, account_id: str, invoice_id: str, *amounts: str
 ) -> dict[str, Any]:
+    """A plan agreed now, its installments 10 days apart from 10 days on."""
     body = {
         "account_id": account_id,
         "invoice_ids": [invoice_id],
-        "installments": schedule(dt.date(2025, 6, 1), *amounts),
+        "installments": schedule(clock.now().date(), *amounts),
     }
     response = await client.post("/payment-plans", json=body)
     assert response.status_code == 201, response.text
@@ -161,7 +162,7 @@ async def test_a_cancelled_plan_is_not_swept_and_frees_its_invoices_for_a_new_pl
     client: httpx.AsyncClient, settings: PaymentsSettings, clock: ManualClock
 ):
     acc, (debt,) = await setup_account(client, settings, ("200.00", JAN))
-    plan = await agree_plan(client, acc.account_id, debt.invoice_id, "100.00", "100.00")
+    plan = await agree_plan(client, clock, acc.account_id, debt.invoice_id, "100.00", "100.00")
     cancel = {"reason": "renegotiated", "cancelled_by": "Carl Collector"}
 
     response = await client.post(f"/payment-plans/{plan['id']}/cancel", json=cancel)
@@ -179,17 +180,20 @@ async def test_a_cancelled_plan_is_not_swept_and_frees_its_invoices_for_a_new_pl
     await sweep(client)
     view = (await client.get(f"/payment-plans/{plan['id']}")).json()
     assert {x["status"] for x in view["installments"]} == {"pending"}
-    replacement = await agree_plan(client, acc.account_id, debt.invoice_id, "200.00")
+    replacement = await agree_plan(client, clock, acc.account_id, debt.invoice_id, "200.00")
     assert replacement["status"] == "active"
     missing = await client.post("/payment-plans/no-such-plan/cancel", json=cancel)
     assert missing.status_code == 404
 
 
 async def test_plans_are_listed_per_account_and_status_page_by_page(
-    client: httpx.AsyncClient, reader: httpx.AsyncClient, settings: PaymentsSettings
+    client: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    settings: PaymentsSettings,
+    clock: ManualClock,
 ):
     acc, debts = await setup_account(client, settings, *[("10.00", JAN)] * 3)
-    plans = [await agree_plan(client, acc.account_id, d.invoice_id, "10.00") for d in debts]
+    plans = [await agree_plan(client, clock, acc.account_id, d.invoice_id, "10.00") for d in debts]
     cancel = {"reason": "agreed in error"}
     assert (
         await client.post(f"/payment-plans/{plans[1]['id']}/cancel", json=cancel)
@@ -234,7 +238,7 @@ async def test_a_payment_racing_a_cancellation_never_completes_the_cancelled_pla
     sessionmaker: async_sessionmaker[AsyncSession],
 ):
     acc, (debt,) = await setup_account(client, settings, ("100.00", JAN))
-    plan = await agree_plan(client, acc.account_id, debt.invoice_id, "100.00")
+    plan = await agree_plan(client, clock, acc.account_id, debt.invoice_id, "100.00")
 
     async with sessionmaker() as session, session.begin():
         await cancel(
@@ -255,9 +259,9 @@ async def test_an_installment_is_missed_only_once_its_due_day_has_ended_where_th
 ):
     now = clock.now()
     clock.advance(
-        dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0, 30), dt.UTC) - now
+        dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(12, 0), dt.UTC) - now
     )
-    due = clock.now().date() - dt.timedelta(days=1)  # the afternoon of the due day in Los Angeles
+    due = clock.now().date()  # agreed at noon UTC, due that very day in both zones
     west = account(time_zone="America/Los_Angeles")
     east = account(time_zone="Europe/Berlin")
     west_debt, east_debt = (
@@ -284,8 +288,106 @@ async def test_an_installment_is_missed_only_once_its_due_day_has_ended_where_th
         }
         return {zone: view["installments"][0]["status"] for zone, view in views.items()}
 
+    clock.advance(dt.timedelta(hours=12, minutes=30))  # 00:30 UTC: the afternoon in Los Angeles
     await sweep(client)
     assert await statuses() == {"America/Los_Angeles": "pending", "Europe/Berlin": "missed"}
     clock.advance(dt.timedelta(hours=7))  # 00:30 the day after in Los Angeles
     await sweep(client)
     assert await statuses() == {"America/Los_Angeles": "missed", "Europe/Berlin": "missed"}
+
+
+async def test_a_reversal_does_not_reopen_a_completed_plan_whose_invoice_a_newer_plan_holds(
+    client: httpx.AsyncClient, settings: PaymentsSettings, clock: ManualClock
+):
+    acc, (debt,) = await setup_account(client, settings, ("300.00", JAN))
+    today = clock.now().date()
+    first = await client.post(
+        "/payment-plans",
+        json={
+            "account_id": acc.account_id,
+            "invoice_ids": [debt.invoice_id],
+            "installments": schedule(today, "100.00"),
+            "total": "100.00",
+        },
+    )
+    assert first.status_code == 201, first.text
+    old = first.json()["id"]
+    bounced = await pay(client, acc.account_id, "100.00")
+    assert (await client.get(f"/payment-plans/{old}")).json()["status"] == "completed"
+    second = await client.post(
+        "/payment-plans",
+        json={
+            "account_id": acc.account_id,
+            "invoice_ids": [debt.invoice_id],
+            "installments": schedule(today, "200.00"),
+        },
+    )
+    assert second.status_code == 201, second.text
+    newer = second.json()["id"]
+
+    reversal = {"reason": "bounced", "reversed_on": "2025-06-25"}
+    assert (await client.post(f"/payments/{bounced}/reverse", json=reversal)).status_code == 200
+
+    # The newer plan stands alone; the old one keeps its completion, its paid amount taken back.
+    active = (
+        await client.get(
+            "/payment-plans", params={"account_id": acc.account_id, "status": "active"}
+        )
+    ).json()
+    assert [p["id"] for p in active["items"]] == [newer]
+    superseded = (await client.get(f"/payment-plans/{old}")).json()
+    assert (superseded["status"], superseded["paid_amount"]) == ("completed", "0.00")
+    view = (await client.get(f"/accounts/{acc.account_id}/ledger")).json()
+    assert {i["id"]: i["balance"] for i in view["open_invoices"]} == {debt.invoice_id: "300.00"}
+    # A later payment counts towards the newer plan only.
+    await pay(client, acc.account_id, "50.00")
+    assert (await client.get(f"/payment-plans/{newer}")).json()["paid_amount"] == "50.00"
+    assert (await client.get(f"/payment-plans/{old}")).json()["paid_amount"] == "0.00"
+
+
+async def test_an_installment_due_before_the_plan_is_agreed_is_refused_where_the_customer_is(
+    client: httpx.AsyncClient, settings: PaymentsSettings, clock: ManualClock
+):
+    now = clock.now()
+    clock.advance(
+        dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(3, 0), dt.UTC) - now
+    )
+    today_utc = clock.now().date()  # still yesterday in Los Angeles (20:00)
+    west = account(time_zone="America/Los_Angeles")
+    debt = invoice(west.account_id, "90.00", JAN)
+    east, (east_debt,) = await setup_account(client, settings, ("90.00", JAN))
+    await publish_invoicing(settings, west, debt)
+    await wait_for_invoices(client, west.account_id, debt.invoice_id)
+
+    def body(account_id: str, invoice_id: str, first_due: dt.date) -> dict[str, Any]:
+        return {
+            "account_id": account_id,
+            "invoice_ids": [invoice_id],
+            "installments": [
+                {"due_date": first_due.isoformat(), "amount": "30.00"},
+                {"due_date": (today_utc + dt.timedelta(days=30)).isoformat(), "amount": "60.00"},
+            ],
+        }
+
+    yesterday = today_utc - dt.timedelta(days=1)
+    late = await client.post(
+        "/payment-plans", json=body(east.account_id, east_debt.invoice_id, yesterday)
+    )
+
+    assert late.status_code == 422, late.text
+    assert late.headers["content-type"].startswith("application/problem+json")
+    [error] = late.json()["errors"]
+    assert error["field"] == "installments[0].due_date"
+    assert "before the plan is agreed" in error["message"]
+    # The customer's own calendar: "yesterday" in UTC is still today in Los Angeles.
+    west_plan = await client.post(
+        "/payment-plans", json=body(west.account_id, debt.invoice_id, yesterday)
+    )
+    assert west_plan.status_code == 201, west_plan.text
+    await sweep(client)
+    west_view = (await client.get(f"/payment-plans/{west_plan.json()['id']}")).json()
+    assert west_view["installments"][0]["status"] == "pending"
+    same_day = await client.post(
+        "/payment-plans", json=body(east.account_id, east_debt.invoice_id, today_utc)
+    )
+    assert same_day.status_code == 201, same_day.text

@@ -33,6 +33,14 @@ def test_installment_dates_must_not_go_backwards():
         schedule([(D2, 100), (D1, 200)], expected_total_minor=300)
 
 
+def test_no_installment_may_fall_due_before_the_plan_is_agreed():
+    with pytest.raises(InvalidPlan, match="before the plan is agreed") as refused:
+        schedule([(D1, 100), (D2, 200)], expected_total_minor=300, not_before=D2)
+    assert refused.value.field == "installments[0].due_date"
+    on_the_day = schedule([(D2, 100), (D3, 200)], expected_total_minor=300, not_before=D2)
+    assert [x.due_date for x in on_the_day] == [D2, D3]
+
+
 def test_payments_fill_installments_in_order():
     statuses = [v.status for v in views(plan(), paid_minor=150, missed=())]
     assert statuses == ["paid", "partially_paid", "pending"]

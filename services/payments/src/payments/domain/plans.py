@@ -32,16 +32,26 @@ class InstallmentView:
 
 
 def schedule(
-    drafts: Sequence[tuple[dt.date, int]], *, expected_total_minor: int
+    drafts: Sequence[tuple[dt.date, int]],
+    *,
+    expected_total_minor: int,
+    not_before: dt.date | None = None,
 ) -> list[ScheduledInstallment]:
-    """Number the installments and check they are positive, in order and add up."""
+    """Number the installments and check they are positive, in order, add up and, given the
+    day the plan is agreed (`not_before`), that none falls due before it (missed at once)."""
     if not drafts:
         raise InvalidPlan("a plan needs at least one installment", field="installments")
     if len(drafts) > MAX_INSTALLMENTS:
         raise InvalidPlan(f"at most {MAX_INSTALLMENTS} installments", field="installments")
-    for i, (_, amount) in enumerate(drafts):
+    for i, (due, amount) in enumerate(drafts):
         if amount <= 0:
             raise InvalidPlan("every installment amount must be > 0", field=f"installments[{i}]")
+        if not_before is not None and due < not_before:
+            raise InvalidPlan(
+                f"installment {i + 1} is due on {due}, before the plan is agreed ({not_before}"
+                " where the customer is): it would be missed at once",
+                field=f"installments[{i}].due_date",
+            )
     dates = [due for due, _ in drafts]
     if dates != sorted(dates):
         raise InvalidPlan("installment due dates must not go backwards", field="installments")

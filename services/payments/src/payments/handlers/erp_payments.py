@@ -58,15 +58,15 @@ class UnknownPayment(DomainError):
 class ErpBatch:
     """What a batch of ERP messages resolves up front: accounts (locked) and known source ids.
 
-    `seen` is every payment source id recorded or held (re-sends are dropped); `recorded`
-    maps recorded ones to Dunlin payment ids and `held` lists those waiting for their account.
+    `recorded` maps the payment source ids recorded to their Dunlin payment and account ids,
+    `held` those waiting for their account to the ERP account id they were sent for. A source
+    id seen before is a re-send (dropped) on the same account, a conflict on another.
     """
 
     accounts_by_erp: dict[str, str]
     accounts: dict[str, AccountRow]
-    seen: set[str]
-    recorded: dict[str, str]
-    held: set[str]
+    recorded: dict[str, tuple[str, str]]
+    held: dict[str, str]
 
 
 async def open_batch(
@@ -86,18 +86,29 @@ async def open_batch(
         by_erp |= await ledger_repo.accounts_by_external_id(session=session, external_ids=unknown)
     accounts = await ledger_repo.lock_accounts(session=session, account_ids=set(by_erp.values()))
     source_ids = {source_id(p) for p in payments} | {r.payment_id for r in returns}
-    recorded = await payment_repo.payment_ids_by_external_id(
-        session=session, external_ids=source_ids
-    )
+    recorded = await payment_repo.owners_by_external_id(session=session, external_ids=source_ids)
     held = await pending_repo.held_source_ids(
         session=session, source_ids=source_ids - recorded.keys()
     )
-    return ErpBatch(
-        accounts_by_erp=by_erp,
-        accounts=accounts,
-        seen=set(recorded) | held,
-        recorded=recorded,
-        held=held,
+    return ErpBatch(accounts_by_erp=by_erp, accounts=accounts, recorded=recorded, held=held)
+
+
+def check_resent(batch: ErpBatch, payment: PaymentReceived) -> None:
+    """A payment whose source id was seen before: a re-send on the same account is harmless,
+    the id on another account is a conflict (not the same payment, and not to be dropped)."""
+    source = source_id(payment)
+    if source in batch.recorded:
+        payment_id, owner = batch.recorded[source]
+        if batch.accounts_by_erp.get(payment.account_id) == owner:
+            return
+        taken_by = f"payment {payment_id} of another account ({owner})"
+    elif batch.held[source] != payment.account_id:
+        taken_by = f"a payment held for another account (ERP account {batch.held[source]})"
+    else:
+        return
+    raise DuplicatePayment(
+        f"external_id {source!r} of ERP account {payment.account_id} is already used by {taken_by}",
+        field="external_id",
     )
 
 
@@ -111,9 +122,11 @@ async def receive(
     default_rule: AllocationRule,
     now: dt.datetime,
 ) -> list[Event]:
-    """Record an ERP payment, or hold it while its account is unknown; a re-send is a no-op."""
+    """Record an ERP payment, or hold it while its account is unknown; a re-send is a no-op
+    and a source id already used on another account is refused (dead-lettered)."""
     source = source_id(payment)
-    if source in batch.seen:
+    if source in batch.recorded or source in batch.held:
+        check_resent(batch, payment)
         return []
     account_id = batch.accounts_by_erp.get(payment.account_id)
     if account_id is None:
@@ -128,7 +141,7 @@ async def receive(
             traceparent=traceparent,
             now=now,
         )
-        batch.held.add(source)
+        batch.held[source] = payment.account_id
         events: list[Event] = []
     else:
         recorded, events = await record(
@@ -138,8 +151,7 @@ async def receive(
             default_rule=default_rule,
             now=now,
         )
-        batch.recorded[source] = recorded.id
-    batch.seen.add(source)
+        batch.recorded[source] = (recorded.id, account_id)
     return events
 
 
@@ -169,8 +181,8 @@ async def return_payment(
 ) -> list[Event]:
     """Reverse the payment a return names. A repeated return, or one for a payment already
     reversed (e.g. by a collector through the API), changes nothing."""
-    payment_id = batch.recorded.get(returned.payment_id)
-    if payment_id is None:
+    recorded = batch.recorded.get(returned.payment_id)
+    if recorded is None:
         if returned.payment_id in batch.held:
             # Same topic and key as its payment, so it came after it: it waits with it.
             held = await pending_repo.held_payment(session=session, source_id=returned.payment_id)
@@ -190,7 +202,7 @@ async def return_payment(
             f"return {returned.return_id} names payment {returned.payment_id}, which was never"
             " received (it is matched against the payment's external_id, else its payment_id)"
         )
-    payment = await payment_repo.get_payment(session=session, payment_id=payment_id)
+    payment = await payment_repo.get_payment(session=session, payment_id=recorded[0])
     assert payment is not None
     if batch.accounts_by_erp.get(returned.account_id) != payment.account_id:
         raise DomainError(
@@ -256,16 +268,24 @@ async def release_held(
                 default_rule=default_rule,
                 now=now,
             )
-        except DuplicatePayment:
-            # Recorded through another channel (REST) meanwhile: the same payment, nothing to do.
-            existing = await payment_repo.payment_ids_by_external_id(
+        except DuplicatePayment as exc:
+            existing = await payment_repo.owners_by_external_id(
                 session=session, external_ids=[row.source_id]
             )
-            row.status, row.payment_id = "recorded", existing.get(row.source_id)
-            if row.payment_id is not None:
-                recorded = await payment_repo.get_payment(
-                    session=session, payment_id=row.payment_id
-                )
+            payment_id, owner = existing.get(row.source_id, (None, None))
+            if owner is not None and owner != account.id:
+                # Another account's payment took the id meanwhile: a conflict, not this payment.
+                message = f"{exc.message}, by payment {payment_id} of another account ({owner})"
+                log.warning("held payment %s refused: %s", row.source_id, message)
+                held_payments_rejected.add(1)
+                row.status, row.error = "rejected", message[:500]
+            else:
+                # Recorded through another channel (REST) meanwhile: the same payment.
+                row.status, row.payment_id = "recorded", payment_id
+                if payment_id is not None:
+                    recorded = await payment_repo.get_payment(
+                        session=session, payment_id=payment_id
+                    )
         except DomainError as exc:
             log.warning("held payment %s refused: %s", row.source_id, exc.message)
             held_payments_rejected.add(1)

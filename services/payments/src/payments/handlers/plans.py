@@ -71,7 +71,11 @@ async def agree(
             f"the plan total must be > 0 and at most the invoices' open balance ({open_minor})",
             field="total",
         )
-    schedule = rules.schedule(command.installments, expected_total_minor=total)
+    # The customer's calendar, as the sweep reads it: due today there is not yet missed.
+    agreed_on = now.astimezone(ZoneInfo(account.time_zone)).date()
+    schedule = rules.schedule(
+        command.installments, expected_total_minor=total, not_before=agreed_on
+    )
     plan = PlanRow(
         id=new_id(),
         account_id=account.id,
@@ -155,15 +159,22 @@ async def count_payment(
 
 
 async def uncount_payment(*, session: AsyncSession, payment_id: str) -> None:
-    """A reversed payment stops paying installments: they reopen, the plan unless cancelled too."""
+    """A reversed payment stops paying installments: they reopen, the plan unless cancelled too
+    or, completed, superseded by a newer active plan over any of its invoices."""
     removed = await repo.remove_contributions(session=session, payment_id=payment_id)
     for plan_id, amount in removed.items():
         plan = await repo.get_plan(session=session, plan_id=plan_id, for_update=True)
         assert plan is not None
-        _, schedule, missed = await repo.plan_details(session=session, plan_id=plan_id)
+        invoice_ids, schedule, missed = await repo.plan_details(session=session, plan_id=plan_id)
         before, plan.paid_minor = plan.paid_minor, plan.paid_minor - amount
         if plan.status == "cancelled":
             continue  # a cancelled plan keeps its history; it is never swept or reopened
+        if plan.status == "completed" and await repo.active_plans_of_invoices(
+            session=session, invoice_ids=invoice_ids
+        ):
+            # Its invoices were free once it completed and a newer plan took them: that plan
+            # stands (an invoice is in one active plan at most); the money is open balance again.
+            continue
         # A reopened installment is reported again if its date has passed: the money bounced.
         again = rules.reopened(schedule, paid_before=before, paid_after=plan.paid_minor)
         await repo.set_missed(session=session, plan_id=plan_id, numbers=again, at=None)

@@ -52,6 +52,20 @@ async def payment_ids_by_external_id(
     return {external: payment_id for external, payment_id in rows if external is not None}
 
 
+async def owners_by_external_id(
+    *, session: AsyncSession, external_ids: Collection[str]
+) -> dict[str, tuple[str, str]]:
+    """(Dunlin payment id, Dunlin account id) by the source's ids."""
+    if not external_ids:
+        return {}
+    rows = await session.execute(
+        select(PaymentRow.external_id, PaymentRow.id, PaymentRow.account_id).where(
+            PaymentRow.external_id.in_(list(external_ids))
+        )
+    )
+    return {external: (payment_id, account) for external, payment_id, account in rows if external}
+
+
 async def payments_by_id(
     *, session: AsyncSession, payment_ids: Collection[str]
 ) -> dict[str, PaymentRow]:

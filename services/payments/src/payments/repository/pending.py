@@ -31,17 +31,18 @@ async def lock_erp_accounts(*, session: AsyncSession, erp_account_ids: Collectio
         await session.execute(_ERP_ACCOUNT_LOCKS, {"erp_ids": sorted(set(erp_account_ids))})
 
 
-async def held_source_ids(*, session: AsyncSession, source_ids: Collection[str]) -> set[str]:
-    """The source ids already held or recorded through the holding pen (rejected ones may retry)."""
+async def held_source_ids(*, session: AsyncSession, source_ids: Collection[str]) -> dict[str, str]:
+    """The source ids already held or recorded through the holding pen, with the ERP account
+    each was sent for (rejected ones may retry)."""
     if not source_ids:
-        return set()
-    rows = await session.scalars(
-        select(PendingPaymentRow.source_id).where(
+        return {}
+    rows = await session.execute(
+        select(PendingPaymentRow.source_id, PendingPaymentRow.erp_account_id).where(
             PendingPaymentRow.source_id.in_(list(source_ids)),
             PendingPaymentRow.status != "rejected",
         )
     )
-    return set(rows)
+    return {source: erp_account for source, erp_account in rows}
 
 
 async def hold(
