@@ -28,5 +28,6 @@ def start_counting(channels: Iterable[str]) -> None:
 callbacks = _m.create_counter(
     "dunlin_notifications_callbacks",
     unit="1",
-    description="Provider callbacks by channel and outcome (accepted, bad_signature, unknown)",
+    description="Provider callbacks by channel and outcome (accepted, bad_signature, stale,"
+    " unknown)",
 )
