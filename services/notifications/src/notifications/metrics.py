@@ -13,7 +13,7 @@ delivery_outcomes = _m.create_counter(
     "dunlin_notifications_deliveries",
     unit="1",
     description="Delivery attempts by channel and status: sent, failed, interrupted, review"
-    " (worker); delivered, bounced (provider callbacks)",
+    " (worker); delivered, bounced, failed (provider callbacks)",
 )
 STATUSES = ("sent", "failed", "interrupted", "review", "delivered", "bounced")
 

@@ -1,4 +1,5 @@
-"""Provider callbacks: signed timestamps are age-checked (no replays), repeats change nothing."""
+"""Provider callbacks: signed timestamps are age-checked (no replays), repeats change nothing;
+a busy line or an unanswered call is a failed attempt, not a bounced (invalid) number."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dunlin_events import NotificationFailed, NotificationSent
 from dunlin_platform.clock import ManualClock
 from notifications.config import NotificationsSettings
 from notifications.handlers.worker import DeliveryWorker
-from notifications.signing import body_signature
+from notifications.signing import body_signature, twilio_signature
 
 from .support import get, outcomes, request, submit
 
@@ -117,3 +118,89 @@ async def test_a_callback_within_the_tolerance_is_applied_and_a_repeat_changes_n
     assert [type(e) for e in events] == [NotificationSent, NotificationFailed, NotificationSent]
     assert isinstance(events[2], NotificationSent)
     assert events[2].channel == "letter"
+
+
+async def twilio_status(
+    settings: NotificationsSettings,
+    client: httpx.AsyncClient,
+    *,
+    channel: str,
+    sid: str,
+    status: str,
+) -> None:
+    """Post a Twilio-signed status callback for the message or call `sid`."""
+    key = "MessageSid" if channel == "sms" else "CallSid"
+    form = {key: sid, "MessageStatus" if channel == "sms" else "CallStatus": status}
+    token = settings.sms_auth_token.get_secret_value()
+    signature = twilio_signature(token, f"http://notifications/callbacks/{channel}", form)
+    response = await client.post(
+        f"/callbacks/{channel}", data=form, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 204
+
+
+async def sent_by_phone(
+    settings: NotificationsSettings,
+    client: httpx.AsyncClient,
+    worker: DeliveryWorker,
+    *,
+    channel: str,
+    fallback: list[str],
+) -> tuple[dict[str, Any], str]:
+    """An SMS or a call handed to the (fake) provider: (delivery, notification id)."""
+    req = request(channel=channel, fallback_channels=fallback, step_key="call", template_key="call")
+    consent = req.recipient.consent.model_copy(update={"voice": True})
+    req = req.model_copy(
+        update={"recipient": req.recipient.model_copy(update={"consent": consent})}
+    )
+    delivery = await submit(settings, client, worker, req)
+    assert (delivery["channel"], delivery["status"]) == (channel, "sent")
+    return delivery, req.notification_id
+
+
+@pytest.mark.parametrize(
+    ("channel", "status"),
+    [("voice", "busy"), ("voice", "no-answer"), ("voice", "canceled"), ("sms", "canceled")],
+)
+async def test_a_busy_unanswered_or_canceled_attempt_fails_the_channel_without_a_bounce(
+    settings: NotificationsSettings,
+    client: httpx.AsyncClient,
+    worker: DeliveryWorker,
+    channel: str,
+    status: str,
+) -> None:
+    delivery, notification_id = await sent_by_phone(
+        settings, client, worker, channel=channel, fallback=["letter"]
+    )
+    sid = delivery["provider_message_id"]
+    await twilio_status(settings, client, channel=channel, sid=sid, status=status)
+    await twilio_status(settings, client, channel=channel, sid=sid, status=status)  # repeated
+    after = await get(client, delivery["id"])
+    assert (after["channel"], after["status"]) == ("letter", "queued")  # dunning's next channel
+    assert after["failure_reason"] != "bounced"
+    assert [a["status"] for a in after["attempts"]] == ["failed"]
+    _, failed = await outcomes(settings.kafka_bootstrap_servers, notification_id, 2)
+    assert isinstance(failed, NotificationFailed)
+    assert (failed.reason, failed.fallback_channel) == ("provider_error", "letter")
+    assert status in (failed.detail or "")
+
+
+async def test_an_unanswered_call_with_no_channel_left_fails_and_does_not_bounce(
+    settings: NotificationsSettings, client: httpx.AsyncClient, worker: DeliveryWorker
+) -> None:
+    delivery, _ = await sent_by_phone(settings, client, worker, channel="voice", fallback=[])
+    sid = delivery["provider_message_id"]
+    await twilio_status(settings, client, channel="voice", sid=sid, status="no-answer")
+    after = await get(client, delivery["id"])
+    assert (after["status"], after["failure_reason"]) == ("failed", "provider_error")
+
+
+async def test_an_undelivered_sms_still_bounces(
+    settings: NotificationsSettings, client: httpx.AsyncClient, worker: DeliveryWorker
+) -> None:
+    delivery, _ = await sent_by_phone(settings, client, worker, channel="sms", fallback=[])
+    sid = delivery["provider_message_id"]
+    await twilio_status(settings, client, channel="sms", sid=sid, status="undelivered")
+    after = await get(client, delivery["id"])
+    assert (after["status"], after["failure_reason"]) == ("bounced", "bounced")
+    assert [a["status"] for a in after["attempts"]] == ["bounced"]

@@ -39,7 +39,7 @@ async def _apply(
         )
         await runtime.outbox.add(session, *events, occurred_at=now)
     metrics.callbacks.add(1, {"channel": channel, "outcome": "accepted" if known else "unknown"})
-    if events and verdict in ("delivered", "bounced"):
+    if events and verdict != "pending":
         metrics.delivery_outcomes.add(1, {"channel": channel, "status": verdict})
     # Unknown ids get 204 too: the provider would only retry a message we never sent.
     return Response(status_code=204)
