@@ -19,6 +19,12 @@ class NotificationsSettings(ServiceSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8005", description="Base URL providers call back on."
     )
+    callback_tolerance_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Signed callbacks whose X-Dunlin-Timestamp is further from our clock are"
+        " refused (replays).",
+    )
     dunning_events_topic: str = Field(default=topics.DUNNING_EVENTS)
     invoicing_events_topic: str = Field(default=topics.INVOICING_EVENTS)
 

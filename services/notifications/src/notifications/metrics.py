@@ -13,7 +13,7 @@ delivery_outcomes = _m.create_counter(
     "dunlin_notifications_deliveries",
     unit="1",
     description="Delivery attempts by channel and status: sent, failed, interrupted, review"
-    " (worker); delivered, bounced (provider callbacks)",
+    " (worker); delivered, bounced, failed (provider callbacks)",
 )
 STATUSES = ("sent", "failed", "interrupted", "review", "delivered", "bounced")
 
@@ -28,5 +28,6 @@ def start_counting(channels: Iterable[str]) -> None:
 callbacks = _m.create_counter(
     "dunlin_notifications_callbacks",
     unit="1",
-    description="Provider callbacks by channel and outcome (accepted, bad_signature, unknown)",
+    description="Provider callbacks by channel and outcome (accepted, bad_signature, stale,"
+    " unknown)",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -37,3 +38,18 @@ def valid_body_signature(
     if not signature or not timestamp:
         return False
     return hmac.compare_digest(body_signature(secret, timestamp, body), signature)
+
+
+# Unix seconds have 10 digits until the year 2286; more would only be an attempt at overflow.
+_MAX_TIMESTAMP_DIGITS = 12
+
+
+def fresh_timestamp(timestamp: str, *, now: dt.datetime, tolerance: dt.timedelta) -> bool:
+    """Whether a signed timestamp (Unix seconds) is within `tolerance` of `now`, either way.
+
+    Checked after the signature: a captured, validly signed callback cannot be replayed once
+    the window has passed (a little clock skew between the provider and us is allowed)."""
+    digits = timestamp.isascii() and timestamp.isdigit()
+    if not digits or len(timestamp) > _MAX_TIMESTAMP_DIGITS:
+        return False
+    return abs(int(timestamp) - now.timestamp()) <= tolerance.total_seconds()

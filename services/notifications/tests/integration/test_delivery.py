@@ -107,14 +107,18 @@ async def test_a_refused_mailbox_falls_back_to_a_letter(
 
 
 async def test_a_bounce_reported_later_by_webhook_falls_back_to_a_letter(
-    settings: NotificationsSettings, client: httpx.AsyncClient, worker: DeliveryWorker
+    settings: NotificationsSettings,
+    client: httpx.AsyncClient,
+    worker: DeliveryWorker,
+    clock: ManualClock,
 ) -> None:
     req = request()
     delivery = await submit(settings, client, worker, req)
     event = {"message_id": delivery["provider_message_id"], "event": "bounced", "reason": "5.1.1"}
     body = json.dumps(event).encode()
     secret = settings.email_webhook_secret.get_secret_value()
-    headers = {"X-Dunlin-Timestamp": "1", "X-Dunlin-Signature": body_signature(secret, "1", body)}
+    ts = str(int(clock.now().timestamp()))
+    headers = {"X-Dunlin-Timestamp": ts, "X-Dunlin-Signature": body_signature(secret, ts, body)}
     assert (await client.post("/callbacks/email", content=body, headers=headers)).status_code == 204
     await worker.run_once()
     after = await get(client, delivery["id"])

@@ -139,6 +139,7 @@ async def test_a_letter_returned_by_the_print_provider_fails_the_channel(
     client: httpx.AsyncClient,
     worker: DeliveryWorker,
     fakes: FakeProviders,
+    clock: ManualClock,
 ) -> None:
     # A worker whose letters go to the (fake) print-and-mail API instead of the local folder.
     with_print = settings.model_copy(update={"print_api_url": fakes.print_api_url})
@@ -154,7 +155,8 @@ async def test_a_letter_returned_by_the_print_provider_fails_the_channel(
     assert (sent["status"], sent["provider"]) == ("sent", "print-api")
     body = json.dumps({"id": sent["provider_message_id"], "status": "returned"}).encode()
     secret = settings.print_webhook_secret.get_secret_value()
-    headers = {"X-Dunlin-Timestamp": "1", "X-Dunlin-Signature": body_signature(secret, "1", body)}
+    ts = str(int(clock.now().timestamp()))
+    headers = {"X-Dunlin-Timestamp": ts, "X-Dunlin-Signature": body_signature(secret, ts, body)}
     assert (await client.post("/callbacks/print", content=body, headers=headers)).status_code == 204
     after = await get(client, delivery["id"])
     assert (after["status"], after["failure_reason"]) == ("bounced", "bounced")

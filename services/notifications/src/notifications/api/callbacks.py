@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Literal
 from urllib.parse import parse_qsl
@@ -12,7 +13,7 @@ from dunlin_platform.http.problems import BadRequestError, ForbiddenError
 from notifications import metrics
 from notifications.api.deps import RuntimeDep, SettingsDep
 from notifications.handlers.callbacks import TWILIO_VERDICTS, Verdict, provider_verdict
-from notifications.signing import valid_body_signature, valid_twilio_signature
+from notifications.signing import fresh_timestamp, valid_body_signature, valid_twilio_signature
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 
@@ -38,7 +39,7 @@ async def _apply(
         )
         await runtime.outbox.add(session, *events, occurred_at=now)
     metrics.callbacks.add(1, {"channel": channel, "outcome": "accepted" if known else "unknown"})
-    if events and verdict in ("delivered", "bounced"):
+    if events and verdict != "pending":
         metrics.delivery_outcomes.add(1, {"channel": channel, "status": verdict})
     # Unknown ids get 204 too: the provider would only retry a message we never sent.
     return Response(status_code=204)
@@ -82,7 +83,10 @@ async def voice_status(request: Request, runtime: RuntimeDep, settings: Settings
     return await _twilio(request, runtime, settings, channel="voice")
 
 
-async def _signed_json(request: Request, secret: str, channel: str) -> bytes:
+async def _signed_json(
+    request: Request, runtime: RuntimeDep, settings: SettingsDep, *, secret: str, channel: str
+) -> bytes:
+    """The body, once its signature matches and its signed timestamp is recent (no replays)."""
     body = await request.body()
     timestamp, signature = (
         request.headers.get("X-Dunlin-Timestamp"),
@@ -91,6 +95,14 @@ async def _signed_json(request: Request, secret: str, channel: str) -> bytes:
     if not valid_body_signature(secret, timestamp, body, signature):
         metrics.callbacks.add(1, {"channel": channel, "outcome": "bad_signature"})
         raise ForbiddenError("The X-Dunlin-Signature does not match.")
+    assert timestamp is not None  # a valid signature has one
+    tolerance = dt.timedelta(seconds=settings.callback_tolerance_s)
+    if not fresh_timestamp(timestamp, now=runtime.clock.now(), tolerance=tolerance):
+        metrics.callbacks.add(1, {"channel": channel, "outcome": "stale"})
+        raise ForbiddenError(
+            "The X-Dunlin-Timestamp is not Unix seconds within"
+            f" {settings.callback_tolerance_s:g} s of our clock: a replay, or a clock to fix."
+        )
     return body
 
 
@@ -103,7 +115,8 @@ async def print_status(request: Request, runtime: RuntimeDep, settings: Settings
     """Letter status from the print-and-mail provider: `{"id", "status": "printed|mailed|
     delivered|returned", "reason"?}`, signed with X-Dunlin-Signature (PRINT_WEBHOOK_SECRET).
     A returned letter fails the channel and moves on to the request's next channel."""
-    body = await _signed_json(request, settings.print_webhook_secret.get_secret_value(), "letter")
+    secret = settings.print_webhook_secret.get_secret_value()
+    body = await _signed_json(request, runtime, settings, secret=secret, channel="letter")
     try:
         event = json.loads(body)
         letter_id, status = str(event["id"]), str(event["status"])
@@ -122,7 +135,8 @@ async def print_status(request: Request, runtime: RuntimeDep, settings: Settings
 @router.post("/email", status_code=204, response_class=Response)
 async def email_event(request: Request, runtime: RuntimeDep, settings: SettingsDep) -> Response:
     """E-mail events (`delivered`, `bounced`) by Message-ID; signed with X-Dunlin-Signature."""
-    body = await _signed_json(request, settings.email_webhook_secret.get_secret_value(), "email")
+    secret = settings.email_webhook_secret.get_secret_value()
+    body = await _signed_json(request, runtime, settings, secret=secret, channel="email")
     try:
         event = json.loads(body)
         message_id, kind = str(event["message_id"]), str(event["event"])
