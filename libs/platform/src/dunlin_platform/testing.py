@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,6 +39,30 @@ async def drop_schema(engine: AsyncEngine, schema: str) -> None:
     """Drop a test schema and everything in it."""
     async with engine.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+Seed = Sequence[str | tuple[str, Mapping[str, Any]]]
+
+
+@asynccontextmanager
+async def upgraded_across(
+    url: str, alembic_ini: Path, *, before: str, seed: Seed
+) -> AsyncIterator[AsyncConnection]:
+    """Migrate the empty database at `url` to revision `before`, write the `seed` statements
+    (SQL, or SQL and its parameters) in one transaction, migrate to head, and yield a
+    connection to read what the data migrations made of the rows (and `schema_drift`)."""
+    await asyncio.to_thread(upgrade, alembic_ini=alembic_ini, database_url=url, revision=before)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for statement in seed:
+                sql, params = (statement, {}) if isinstance(statement, str) else statement
+                await conn.execute(text(sql), dict(params))
+        await asyncio.to_thread(upgrade, alembic_ini=alembic_ini, database_url=url, revision="head")
+        async with engine.connect() as conn:
+            yield conn
+    finally:
+        await engine.dispose()
 
 
 def schema_drift(connection: Connection, metadata: MetaData, schema: str) -> list[Any]:

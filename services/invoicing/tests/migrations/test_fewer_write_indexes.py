@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from dunlin_devstack import databases
+from dunlin_devstack.databases import scratch_database
 from dunlin_platform.migrations import upgrade
 from dunlin_platform.testing import _downgrade, schema_drift
 from invoicing.db import SCHEMA, Base
@@ -48,25 +47,22 @@ async def _aging_plan(conn: AsyncConnection, scope: Scope) -> str:
 async def test_indexes_dropped_at_head_report_index_only_and_back_after_downgrade(
     dunlin_postgres_server: str,
 ) -> None:
-    name = f"dunlin_migration_{uuid.uuid4().hex[:10]}"
-    await databases.ensure_database(dunlin_postgres_server, name)
-    url = databases.with_database(dunlin_postgres_server, name)
-    engine = create_async_engine(url)
-    try:
-        await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=url)
-        async with engine.begin() as conn:
-            drift = await conn.run_sync(schema_drift, Base.metadata, SCHEMA)
-            at_head = await _indexes(conn)
-            plans = [
-                await _aging_plan(conn, scope)
-                for scope in (Scope(), Scope(currency="EUR"), Scope(account_id="a1"))
-            ]
-        await asyncio.to_thread(_downgrade, ALEMBIC_INI, url, "0007_outbox_published_partial")
-        async with engine.connect() as conn:
-            before = await _indexes(conn)
-    finally:
-        await engine.dispose()
-        await databases.drop_database(dunlin_postgres_server, name)
+    async with scratch_database(dunlin_postgres_server, "dunlin_migration") as url:
+        engine = create_async_engine(url)
+        try:
+            await asyncio.to_thread(upgrade, alembic_ini=ALEMBIC_INI, database_url=url)
+            async with engine.begin() as conn:
+                drift = await conn.run_sync(schema_drift, Base.metadata, SCHEMA)
+                at_head = await _indexes(conn)
+                plans = [
+                    await _aging_plan(conn, scope)
+                    for scope in (Scope(), Scope(currency="EUR"), Scope(account_id="a1"))
+                ]
+            await asyncio.to_thread(_downgrade, ALEMBIC_INI, url, "0007_outbox_published_partial")
+            async with engine.connect() as conn:
+                before = await _indexes(conn)
+        finally:
+            await engine.dispose()
     assert drift == []
     assert not DROPPED & at_head
     assert "ix_ledger_entries_account_id" in at_head
