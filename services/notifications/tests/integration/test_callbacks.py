@@ -185,22 +185,25 @@ async def test_a_busy_unanswered_or_canceled_attempt_fails_the_channel_without_a
     assert status in (failed.detail or "")
 
 
-async def test_an_unanswered_call_with_no_channel_left_fails_and_does_not_bounce(
-    settings: NotificationsSettings, client: httpx.AsyncClient, worker: DeliveryWorker
+@pytest.mark.parametrize(
+    ("channel", "status", "ends"),
+    [
+        ("voice", "no-answer", "failed"),  # no channel left: failed, the number not bounced
+        ("sms", "undelivered", "bounced"),  # an undelivered message still bounces the number
+    ],
+)
+async def test_with_no_channel_left_an_unanswered_call_fails_and_an_undelivered_sms_bounces(
+    settings: NotificationsSettings,
+    client: httpx.AsyncClient,
+    worker: DeliveryWorker,
+    channel: str,
+    status: str,
+    ends: str,
 ) -> None:
-    delivery, _ = await sent_by_phone(settings, client, worker, channel="voice", fallback=[])
+    delivery, _ = await sent_by_phone(settings, client, worker, channel=channel, fallback=[])
     sid = delivery["provider_message_id"]
-    await twilio_status(settings, client, channel="voice", sid=sid, status="no-answer")
+    await twilio_status(settings, client, channel=channel, sid=sid, status=status)
     after = await get(client, delivery["id"])
-    assert (after["status"], after["failure_reason"]) == ("failed", "provider_error")
-
-
-async def test_an_undelivered_sms_still_bounces(
-    settings: NotificationsSettings, client: httpx.AsyncClient, worker: DeliveryWorker
-) -> None:
-    delivery, _ = await sent_by_phone(settings, client, worker, channel="sms", fallback=[])
-    sid = delivery["provider_message_id"]
-    await twilio_status(settings, client, channel="sms", sid=sid, status="undelivered")
-    after = await get(client, delivery["id"])
-    assert (after["status"], after["failure_reason"]) == ("bounced", "bounced")
-    assert [a["status"] for a in after["attempts"]] == ["bounced"]
+    reason = "provider_error" if ends == "failed" else "bounced"
+    assert (after["status"], after["failure_reason"]) == (ends, reason)
+    assert [a["status"] for a in after["attempts"]] == [ends]

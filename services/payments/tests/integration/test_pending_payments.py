@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from dunlin_events import PaymentReceived, PaymentReversed
+from dunlin_events import PaymentReceived, PaymentReturned, PaymentReversed
 from dunlin_events.testing import payment_returned
 from dunlin_platform.runtime import ServiceRuntime
 from payments.config import PaymentsSettings
@@ -161,17 +161,15 @@ async def test_held_payments_are_counted_for_the_gauge_and_listed_page_by_page(
     assert rest["next_cursor"] is None
 
 
-async def test_a_return_of_a_held_payment_waits_with_it_and_is_applied_after_it(
-    client: httpx.AsyncClient, reader: httpx.AsyncClient, settings: PaymentsSettings
-):
-    acc = account()
-    assert acc.external_id is not None
-    bill = invoice(acc.account_id, "80.00", JAN)
-    payment = erp_payment(acc.external_id, "80.00")
+async def hold_with_return(
+    settings: PaymentsSettings, reader: httpx.AsyncClient, erp_account: str, amount: str
+) -> tuple[PaymentReceived, PaymentReturned]:
+    """An ERP payment for an account not known yet and its return: both held, together."""
+    payment = erp_payment(erp_account, amount)
     returned = payment_returned(
-        account_id=acc.external_id,
+        account_id=erp_account,
         payment_id=payment.payment_id,
-        amount="80.00",
+        amount=amount,
         reason="bounced",
         returned_on="2025-06-05",
     )
@@ -183,10 +181,20 @@ async def test_a_return_of_a_held_payment_waits_with_it_and_is_applied_after_it(
     )
 
     async def with_return() -> bool:
-        waiting = await held(reader, acc.external_id or "")
+        waiting = await held(reader, erp_account)
         return bool(waiting) and waiting[0]["returned"] is not None
 
     await eventually(with_return, what="the return held with its payment")
+    return payment, returned
+
+
+async def test_a_return_of_a_held_payment_waits_with_it_and_is_applied_after_it(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient, settings: PaymentsSettings
+):
+    acc = account()
+    assert acc.external_id is not None
+    bill = invoice(acc.account_id, "80.00", JAN)
+    payment, returned = await hold_with_return(settings, reader, acc.external_id, "80.00")
     [waiting] = await held(reader, acc.external_id)
     assert waiting["returned"] == {
         "return_id": returned.return_id,
@@ -211,26 +219,7 @@ async def test_a_held_payment_whose_id_another_account_took_meanwhile_is_rejecte
     other, _ = await setup_account(client, settings, ("50.00", JAN))
     acc = account()
     assert acc.external_id is not None
-    payment = erp_payment(acc.external_id, "30.00")
-    returned = payment_returned(
-        account_id=acc.external_id,
-        payment_id=payment.payment_id,
-        amount="30.00",
-        reason="bounced",
-        returned_on="2025-06-05",
-    )
-    await publish(
-        settings.kafka_bootstrap_servers,
-        settings.erp_payments_topic,
-        record(payment, **ERP),
-        record(returned, **ERP),
-    )
-
-    async def with_return() -> bool:
-        waiting = await held(reader, acc.external_id or "")
-        return bool(waiting) and waiting[0]["returned"] is not None
-
-    await eventually(with_return, what="the return held with its payment")
+    payment, _ = await hold_with_return(settings, reader, acc.external_id, "30.00")
     # Another account's payment is recorded through REST under the same source id meanwhile.
     twin = await client.post(
         "/payments",

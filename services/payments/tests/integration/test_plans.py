@@ -144,14 +144,22 @@ async def test_a_plan_must_add_up_and_cover_the_accounts_own_open_invoices(
 
 
 async def agree_plan(
-    client: httpx.AsyncClient, clock: ManualClock, account_id: str, invoice_id: str, *amounts: str
+    client: httpx.AsyncClient,
+    clock: ManualClock,
+    account_id: str,
+    invoice_id: str,
+    *amounts: str,
+    total: str | None = None,
 ) -> dict[str, Any]:
-    """A plan agreed now, its installments 10 days apart from 10 days on."""
-    body = {
+    """A plan agreed now, its installments 10 days apart from 10 days on (for `total`, if
+    given, else the invoice's open balance)."""
+    body: dict[str, Any] = {
         "account_id": account_id,
         "invoice_ids": [invoice_id],
         "installments": schedule(clock.now().date(), *amounts),
     }
+    if total is not None:
+        body["total"] = total
     response = await client.post("/payment-plans", json=body)
     assert response.status_code == 201, response.text
     plan: dict[str, Any] = response.json()
@@ -300,30 +308,11 @@ async def test_a_reversal_does_not_reopen_a_completed_plan_whose_invoice_a_newer
     client: httpx.AsyncClient, settings: PaymentsSettings, clock: ManualClock
 ):
     acc, (debt,) = await setup_account(client, settings, ("300.00", JAN))
-    today = clock.now().date()
-    first = await client.post(
-        "/payment-plans",
-        json={
-            "account_id": acc.account_id,
-            "invoice_ids": [debt.invoice_id],
-            "installments": schedule(today, "100.00"),
-            "total": "100.00",
-        },
-    )
-    assert first.status_code == 201, first.text
-    old = first.json()["id"]
+    plan = await agree_plan(client, clock, acc.account_id, debt.invoice_id, "100.00", total="100")
+    old = plan["id"]
     bounced = await pay(client, acc.account_id, "100.00")
     assert (await client.get(f"/payment-plans/{old}")).json()["status"] == "completed"
-    second = await client.post(
-        "/payment-plans",
-        json={
-            "account_id": acc.account_id,
-            "invoice_ids": [debt.invoice_id],
-            "installments": schedule(today, "200.00"),
-        },
-    )
-    assert second.status_code == 201, second.text
-    newer = second.json()["id"]
+    newer = (await agree_plan(client, clock, acc.account_id, debt.invoice_id, "200.00"))["id"]
 
     reversal = {"reason": "bounced", "reversed_on": "2025-06-25"}
     assert (await client.post(f"/payments/{bounced}/reverse", json=reversal)).status_code == 200

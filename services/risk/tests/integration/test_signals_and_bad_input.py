@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dunlin_devstack.topics import read_topic
-from dunlin_events import KafkaRecord, topics
+from dunlin_events import Event, KafkaRecord, topics
 from dunlin_events.testing import external_signal_reported
 from dunlin_platform.clock import ManualClock
 from risk.config import RiskSettings
@@ -43,9 +43,7 @@ async def _codes(client: httpx.AsyncClient, account_id: str) -> set[str]:
 async def test_a_posted_signal_is_applied_once_per_signal_id(
     settings: RiskSettings, client: httpx.AsyncClient
 ) -> None:
-    acc = account()
-    await send(settings, acc)
-    await eventually(lambda: _has_score(client, acc.account_id))
+    acc = await _scored_account(settings, client)
     body = _signal(acc.account_id)
     first = await client.post("/signals", json=body, headers={"Idempotency-Key": unique("k")})
     assert first.status_code == 202
@@ -61,12 +59,18 @@ async def _has_score(client: httpx.AsyncClient, account_id: str) -> bool:
     return response.status_code == 200 and response.json()["score"] is not None
 
 
-async def test_a_credit_terms_request_over_http_raises_the_score(
-    settings: RiskSettings, client: httpx.AsyncClient
-) -> None:
+async def _scored_account(settings: RiskSettings, client: httpx.AsyncClient) -> Event:
+    """A new account, registered and scored."""
     acc = account()
     await send(settings, acc)
     await eventually(lambda: _has_score(client, acc.account_id))
+    return acc
+
+
+async def test_a_credit_terms_request_over_http_raises_the_score(
+    settings: RiskSettings, client: httpx.AsyncClient
+) -> None:
+    acc = await _scored_account(settings, client)
     before = (await client.get(f"/accounts/{acc.account_id}/risk")).json()["score"]
     body = _signal(acc.account_id, kind="credit_terms_request", requested_terms_days=90)
     accepted = await client.post("/signals", json=body)
@@ -85,9 +89,7 @@ async def test_a_malformed_posted_signal_is_a_422_problem(client: httpx.AsyncCli
 async def test_a_signal_dated_in_the_future_is_refused_and_does_not_age_the_account(
     settings: RiskSettings, client: httpx.AsyncClient
 ) -> None:
-    acc = account()
-    await send(settings, acc)
-    await eventually(lambda: _has_score(client, acc.account_id))
+    acc = await _scored_account(settings, client)
     before = (await client.get(f"/accounts/{acc.account_id}/risk")).json()
     response = await client.post("/signals", json=_signal(acc.account_id, observed_on="2099-05-30"))
     assert response.status_code == 422
