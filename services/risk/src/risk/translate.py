@@ -62,6 +62,7 @@ def to_fact(event: Event) -> f.Fact | None:
                 event.external_id,
                 event.currency,
                 _minor(limit, event.currency) if limit is not None else None,
+                event.time_zone,
             )
         case InvoiceIssued():
             due = event.due_date or event.issue_date
