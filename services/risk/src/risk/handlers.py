@@ -19,7 +19,7 @@ from risk.domain.decisions import predict_payment
 from risk.domain.state import AccountState, apply
 from risk.repository import HeldSignal
 from risk.scoring import Outcome, Scorer, score_account
-from risk.translate import signal_fact, to_fact
+from risk.translate import LOCAL_DAY_EVENTS, signal_fact, to_fact
 
 
 def _signal_row(
@@ -82,8 +82,10 @@ async def _signals(
     ]
 
 
+# A fact, or an event dated on the account's calendar, translated when it is applied.
+Pending = f.Fact | Event
 # (index of the message in the batch, or HELD for a signal kept for its ERP account; account; fact)
-Item = tuple[int, str, f.Fact]
+Item = tuple[int, str, Pending]
 HELD = -1
 
 
@@ -114,7 +116,11 @@ async def process(
     )
     items: list[Item] = []
     for i, event in enumerate(events):
-        if not isinstance(event, ExternalSignalReported):
+        if isinstance(event, LOCAL_DAY_EVENTS):
+            # Its day depends on the account's time zone, known once its state is loaded (and
+            # set by an AccountRegistered applied before it, in this batch or an earlier one).
+            items.append((i, event.account_id, event))
+        elif not isinstance(event, ExternalSignalReported):
             fact = to_fact(event)
             if fact is not None:
                 items.append((i, event.account_id, fact))
@@ -127,10 +133,10 @@ async def process(
 def _apply_traced(
     items: Sequence[Item],
     envelopes: Sequence[Envelope[Event]],
-    apply_one: Callable[[str, f.Fact], None],
+    apply_one: Callable[[str, Pending], None],
 ) -> dict[str, str | None]:
     """Apply each message's facts in its processing span; the trace each account continues."""
-    by_message: dict[int, list[tuple[str, f.Fact]]] = defaultdict(list)
+    by_message: dict[int, list[tuple[str, Pending]]] = defaultdict(list)
     for i, account_id, fact in items:
         by_message[i].append((account_id, fact))
     spans: dict[str, SpanContext] = {}
@@ -152,14 +158,23 @@ async def fold(
     now: dt.datetime,
     envelopes: Sequence[Envelope[Event]] | None = None,
 ) -> Outcome:
-    """Apply facts per account, score, and write accounts, history and predictions."""
+    """Apply facts per account, score, and write accounts, history and predictions.
+
+    Items are applied in the order of their messages (held signals last). An event dated on
+    the account's calendar is translated with the zone its state has at that point: the zone of
+    an AccountRegistered applied before it, or UTC when none has been (the account is not
+    registered with risk yet); facts already applied are not re-dated by a later registration.
+    """
     rows = await repo.lock_accounts(session=session, account_ids={a for _, a, _ in items}, now=now)
     states = {account_id: AccountState.loads(row.state) for account_id, row in rows.items()}
     predictions: list[dict[str, Any]] = []
     settled: list[tuple[str, dt.date]] = []
 
-    def apply_one(account_id: str, fact: f.Fact) -> None:
+    def apply_one(account_id: str, pending: Pending) -> None:
         state = states[account_id]
+        fact = to_fact(pending, state.time_zone) if isinstance(pending, Event) else pending
+        if fact is None:
+            return
         if isinstance(fact, f.Invoiced) and _unseen(state, fact.invoice_id):
             predicted = predict_payment(state, issue=fact.issue, due=fact.due)
             predictions.append(_prediction(account_id, fact, predicted, now))

@@ -9,11 +9,12 @@ Allocations = tuple[tuple[str, int], ...]
 
 @dataclass(frozen=True, slots=True)
 class Registered:
-    """The account exists, with its ERP id and credit limit."""
+    """The account exists, with its ERP id, credit limit and IANA time zone (its calendar)."""
 
     external_id: str | None
     currency: str
     credit_limit_minor: int | None
+    time_zone: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True)

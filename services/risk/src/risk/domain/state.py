@@ -40,6 +40,9 @@ class AccountState:
     external_id: str | None = None
     currency: str = ""
     credit_limit: int | None = None
+    # The IANA zone of the account's calendar, from its registration; "UTC" until then and for
+    # states stored before the zone was kept. The translation dates timestamps with it.
+    time_zone: str = "UTC"
     as_of: int = 0
     invoices: dict[str, OpenInvoice] = field(default_factory=dict)
     settled_count: int = 0
@@ -68,6 +71,7 @@ class AccountState:
             "x": self.external_id,
             "c": self.currency,
             "l": self.credit_limit,
+            "tz": self.time_zone,
             "a": self.as_of,
             "i": {k: [v.total, v.paid, v.issue, v.due] for k, v in self.invoices.items()},
             "sc": [self.settled_count, self.late_count, self.days_late_sum],
@@ -98,6 +102,7 @@ class AccountState:
             external_id=raw["x"],
             currency=raw["c"],
             credit_limit=raw["l"],
+            time_zone=raw.get("tz", "UTC"),  # absent from states stored before it was kept
             as_of=raw["a"],
             invoices={k: OpenInvoice(*v) for k, v in raw["i"].items()},
             settled_count=count,
@@ -148,6 +153,7 @@ def apply(state: AccountState, fact: f.Fact) -> None:
             state.external_id = fact.external_id
             state.currency = fact.currency
             state.credit_limit = fact.credit_limit_minor
+            state.time_zone = fact.time_zone
         case f.Invoiced():
             _invoiced(state, fact)
         case f.Adjusted():
