@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from dunlin_platform.http.pagination import invalid_cursor
+from dunlin_platform.http.pagination import cursor_of, invalid_cursor
 from dunlin_platform.http.problems import (
     ConflictError,
     FieldError,
@@ -38,34 +38,34 @@ async def _runtime(request: Request) -> ServiceRuntime:
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
-# Cursors carry a row's `seq` (a bigint): a number outside it would fail in the driver (500).
-_MAX_SEQ = 2**63 - 1
-
-
-def _is_seq(value: object) -> bool:
-    return type(value) is int and 0 <= value <= _MAX_SEQ
-
 
 def seq_cursor(after: list[Any] | None) -> int | None:
-    """The `seq` a `[seq]` cursor continues after; a 422 problem for anything else."""
-    if after is None:
+    """The `seq` a `[seq]` cursor continues after; a 422 problem for anything else.
+
+    `decode_cursor` has already refused a number beyond bigint; a seq is never negative.
+    """
+    cursor = cursor_of(after, int)
+    if cursor is None:
         return None
-    if len(after) != 1 or not _is_seq(after[0]):
+    seq: int = cursor[0]
+    if seq < 0:
         raise invalid_cursor()
-    seq: int = after[0]
     return seq
 
 
 def dated_cursor(after: list[Any] | None) -> tuple[dt.date, int] | None:
     """The `(date, seq)` a `[ISO date, seq]` cursor continues after; a 422 problem otherwise."""
-    if after is None:
+    cursor = cursor_of(after, str, int)
+    if cursor is None:
         return None
-    if len(after) == 2 and isinstance(after[0], str) and _is_seq(after[1]):
-        try:
-            return dt.date.fromisoformat(after[0]), after[1]
-        except ValueError:
-            pass
-    raise invalid_cursor()
+    day, seq = cursor
+    try:
+        date = dt.date.fromisoformat(day)
+    except ValueError:
+        raise invalid_cursor() from None
+    if seq < 0:
+        raise invalid_cursor()
+    return date, seq
 
 
 def invoice_issuer(request: Request) -> InvoiceIssuer:
