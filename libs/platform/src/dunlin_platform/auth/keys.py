@@ -67,19 +67,18 @@ async def create_api_key(
     if not name.strip():
         raise ValueError("an API key needs a name")
     secret = secrets.token_urlsafe(SECRET_BYTES)
+    key = {
+        "name": name.strip(),
+        "secret_hash": hash_secret(secret),
+        "scopes": scope_list,
+        "expires_at": expires_at,
+    }
     for _ in range(ID_DRAWS):  # the id is short: one already taken is drawn again
         key_id = secrets.token_hex(ID_BYTES)
         row = (
             await session.execute(
                 pg_insert(api_keys)
-                .values(
-                    id=key_id,
-                    name=name.strip(),
-                    prefix=f"{KEY_PREFIX}_{key_id}",
-                    secret_hash=hash_secret(secret),
-                    scopes=scope_list,
-                    expires_at=expires_at,
-                )
+                .values(id=key_id, prefix=f"{KEY_PREFIX}_{key_id}", **key)
                 .on_conflict_do_nothing()
                 .returning(*_RECORD_COLUMNS)
             )
