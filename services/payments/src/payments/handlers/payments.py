@@ -68,7 +68,7 @@ async def record(
             f" {command.account_id} is kept in {account.currency}",
             field="currency",
         )
-    if command.external_id is not None and await repo.payment_ids_by_external_id(
+    if command.external_id is not None and await repo.owners_by_external_id(
         session=session, external_ids=[command.external_id]
     ):
         raise _duplicate(command.external_id)

@@ -72,7 +72,7 @@ async def agree(
             field="total",
         )
     # The customer's calendar, as the sweep reads it: due today there is not yet missed.
-    agreed_on = now.astimezone(ZoneInfo(account.time_zone)).date()
+    agreed_on = _local_date(now, account.time_zone)
     schedule = rules.schedule(
         command.installments, expected_total_minor=total, not_before=agreed_on
     )
@@ -192,7 +192,7 @@ async def sweep(
     due = await repo.due_plans(session=session, now=now, grace_days=grace_days, limit=limit)
     for plan, time_zone in due:
         _, schedule, missed = await repo.plan_details(session=session, plan_id=plan.id)
-        today = now.astimezone(ZoneInfo(time_zone)).date()
+        today = _local_date(now, time_zone)
         views = rules.newly_missed(
             schedule, paid_minor=plan.paid_minor, missed=missed, today=today, grace_days=grace_days
         )
@@ -203,3 +203,8 @@ async def sweep(
             schedule, paid_minor=plan.paid_minor, missed=missed | set(numbers)
         )
     return events
+
+
+def _local_date(now: dt.datetime, time_zone: str) -> dt.date:
+    """The day it is at `now` where the customer is (plans are agreed and missed by it)."""
+    return now.astimezone(ZoneInfo(time_zone)).date()

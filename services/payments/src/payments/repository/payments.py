@@ -38,20 +38,6 @@ async def get_payment(
     return (await session.scalars(query)).one_or_none()
 
 
-async def payment_ids_by_external_id(
-    *, session: AsyncSession, external_ids: Collection[str]
-) -> dict[str, str]:
-    """Dunlin payment ids by the source's ids."""
-    if not external_ids:
-        return {}
-    rows = await session.execute(
-        select(PaymentRow.external_id, PaymentRow.id).where(
-            PaymentRow.external_id.in_(list(external_ids))
-        )
-    )
-    return {external: payment_id for external, payment_id in rows if external is not None}
-
-
 async def owners_by_external_id(
     *, session: AsyncSession, external_ids: Collection[str]
 ) -> dict[str, tuple[str, str]]:
