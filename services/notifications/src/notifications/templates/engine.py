@@ -131,9 +131,14 @@ def compile_source(source: str) -> Template:
     return _ENV.from_string(source)
 
 
+def locale_tags(locale: str) -> list[str]:
+    """The tags a template is looked up by, most specific first: the locale, its language."""
+    return list(dict.fromkeys((locale, locale.split("-")[0])))
+
+
 def shipped_source(template_key: str, channel: str, locale: str) -> str | None:
     """The shipped template for the key and channel, in the locale or its language."""
-    for tag in dict.fromkeys((locale, locale.split("-")[0])):
+    for tag in locale_tags(locale):
         path = DEFAULTS_DIR / tag / f"{template_key}.{channel}.j2"
         if path.is_file():
             return path.read_text(encoding="utf-8")

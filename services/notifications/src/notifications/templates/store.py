@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from jinja2 import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifications.db import TemplateRow
 from notifications.repository import templates as repo
-from notifications.templates.engine import compile_source, shipped_source
+from notifications.templates.engine import compile_source, locale_tags, shipped_source
 
 TemplateId = repo.TemplateId
 
@@ -27,7 +28,7 @@ FALLBACK_LOCALE = "en"
 
 def _candidates(wanted: TemplateId) -> list[TemplateId]:
     key, channel, locale = wanted
-    return [(key, channel, tag) for tag in dict.fromkeys((locale, locale.split("-")[0]))]
+    return [(key, channel, tag) for tag in locale_tags(locale)]
 
 
 async def resolve(
@@ -41,18 +42,19 @@ async def resolve(
     fallbacks = {(key, channel, FALLBACK_LOCALE) for key, channel, _ in wanted}
     candidates = {c for w in wanted for c in _candidates(w)} | fallbacks
     saved = await repo.latest(session=session, ids=candidates)
-    found: dict[TemplateId, Resolved] = {}
-    for item in wanted:
-        key, channel, locale = item
-        fallback = (key, channel, FALLBACK_LOCALE)
-        row = next((saved[c] for c in _candidates(item) if c in saved), None)
-        source = None if row is not None else shipped_source(key, channel, locale)
-        if row is None and source is None:
-            row = saved.get(fallback)
-        if row is not None:
-            found[item] = Resolved(compile_source(row.source), f"v{row.version}")
-            continue
-        source = source or shipped_source(key, channel, FALLBACK_LOCALE)
-        if source is not None:
-            found[item] = Resolved(compile_source(source), "shipped")
-    return found
+    found = {item: _resolve_one(item, saved) for item in wanted}
+    return {item: resolved for item, resolved in found.items() if resolved is not None}
+
+
+def _resolve_one(item: TemplateId, saved: Mapping[TemplateId, TemplateRow]) -> Resolved | None:
+    key, channel, locale = item
+    row = next((saved[c] for c in _candidates(item) if c in saved), None)
+    if row is not None:
+        return Resolved(compile_source(row.source), f"v{row.version}")
+    if (source := shipped_source(key, channel, locale)) is not None:
+        return Resolved(compile_source(source), "shipped")
+    if (row := saved.get((key, channel, FALLBACK_LOCALE))) is not None:
+        return Resolved(compile_source(row.source), f"v{row.version}")
+    if (source := shipped_source(key, channel, FALLBACK_LOCALE)) is not None:
+        return Resolved(compile_source(source), "shipped")
+    return None
